@@ -1,0 +1,156 @@
+"""Settings for every process, read from the environment (see .env.example for each variable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-insecure-change-me")
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "messaging",
+    "operations",
+    "delivery",
+    "router",
+    "email_service",
+    "sms_service",
+    "whatsapp_service",
+    "logging_service",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- Databases: one per service (DESIGN §3) --------------------------------------------------
+DATABASE_ENV_VARS = {
+    "default": ("ROUTER_DATABASE_URL", "router"),
+    "email": ("EMAIL_DATABASE_URL", "email"),
+    "sms": ("SMS_DATABASE_URL", "sms"),
+    "whatsapp": ("WHATSAPP_DATABASE_URL", "whatsapp"),
+}
+SQLITE_BUSY_TIMEOUT_SECONDS = env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20)
+
+
+def tune_sqlite(database: dict[str, Any]) -> dict[str, Any]:
+    """WAL lets readers run beside the single writer; IMMEDIATE takes the write lock at BEGIN,
+    so two writers queue on the busy timeout instead of failing mid-transaction."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("OPTIONS", {}).update(
+            {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+            }
+        )
+    return database
+
+
+DATABASES = {
+    alias: tune_sqlite(env.db_url(var, default=f"sqlite:///{VAR_DIR / 'db' / f'{name}.sqlite3'}"))
+    for alias, (var, name) in DATABASE_ENV_VARS.items()
+}
+(VAR_DIR / "db").mkdir(parents=True, exist_ok=True)  # SQLite creates files, not directories
+DATABASE_ROUTERS = ["config.db_routers.ServiceDatabaseRouter"]
+# Which database each app's models and migrations live in; apps not listed use `default`.
+DATABASE_APPS_MAPPING = {
+    "email_service": "email",
+    "sms_service": "sms",
+    "whatsapp_service": "whatsapp",
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Kafka (DESIGN §4) -----------------------------------------------------------------------
+KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
+KAFKA_TOPIC_PREFIX = env("KAFKA_TOPIC_PREFIX", default="")
+KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
+KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
+# Seconds a producer waits for Kafka's acknowledgement before reporting failure.
+KAFKA_DELIVERY_TIMEOUT_SECONDS = env.float("KAFKA_DELIVERY_TIMEOUT_SECONDS", default=10.0)
+
+# --- Delivery (per channel; DESIGN §4) -------------------------------------------------------
+CHANNELS = ("email", "sms", "whatsapp")
+DELIVERY_MAX_ATTEMPTS = {channel: env.int(f"{channel.upper()}_MAX_ATTEMPTS", default=4) for channel in CHANNELS}
+DELIVERY_RETRY_DELAYS = {
+    channel: env.list(f"{channel.upper()}_RETRY_DELAYS", default=["2s", "10s", "60s"]) for channel in CHANNELS
+}
+
+# --- Elasticsearch (DESIGN §6) ---------------------------------------------------------------
+ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
+LOG_INDEX_PREFIX = env("LOG_INDEX_PREFIX", default="comms-logs")
+
+# --- API -------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Communication Aggregator API",
+    "DESCRIPTION": "Accepts messages and delivers them over email, SMS and WhatsApp through Kafka.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

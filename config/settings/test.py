@@ -1,0 +1,21 @@
+"""Test settings: a topic and index prefix of this run's own, and file-backed test databases so
+that worker processes started by tests see what the tests write."""
+
+import os
+import uuid
+
+from .base import *  # noqa: F403
+from .base import DATABASES, VAR_DIR
+
+# Inherited by subprocesses the tests start, so they use the same prefix.
+TEST_RUN_ID = os.environ.setdefault("COMMS_TEST_RUN_ID", uuid.uuid4().hex[:8])
+KAFKA_TOPIC_PREFIX = f"t{TEST_RUN_ID}."
+LOG_INDEX_PREFIX = f"t{TEST_RUN_ID}-comms-logs"
+KAFKA_TOPIC_PARTITIONS = 2
+
+for _alias, _database in DATABASES.items():
+    if _database["ENGINE"] == "django.db.backends.sqlite3":
+        _database["TEST"] = {"NAME": str(VAR_DIR / "test-db" / f"{_alias}.sqlite3")}
+(VAR_DIR / "test-db").mkdir(parents=True, exist_ok=True)
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production

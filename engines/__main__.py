@@ -1,0 +1,40 @@
+"""`python -m engines fetch|start|stop|status`: the engines the project runs on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engines import manager
+from engines.errors import EngineError
+from engines.fetch import fetch_all
+from engines.layout import load_layout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engines", description=__doc__)
+    parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
+    args = parser.parse_args(argv)
+    layout = load_layout()
+    try:
+        if args.action == "fetch":
+            fetch_all(layout)
+        elif args.action == "start":
+            manager.ensure_running(layout)
+        elif args.action == "stop":
+            manager.stop(layout)
+        else:
+            rows = manager.status(layout)
+            for row in rows:
+                state = "ready" if row.ready else "down"
+                owner = "started by this checkout" if row.managed_here else "not started here"
+                print(f"{row.name:<14} {state:<6} {row.address:<24} {owner}; log: {row.log}")
+            return 0 if all(row.ready for row in rows) else 3
+    except EngineError as error:
+        print(f"[engines] error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Elasticsearch, single node on loopback; as root it runs as a dedicated unprivileged user."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from engines.errors import EngineError
+from engines.layout import ES_USER, Layout, running_as_root
+from engines.process import is_alive, read_pid, tail, terminate
+from engines.toolchain import java_home
+
+NAME = "elasticsearch"
+
+
+def _paths(layout: Layout) -> dict[str, Path]:
+    base = layout.es_runtime_dir
+    return {
+        "config": base / "config",
+        "data": base / "data",
+        "logs": base / "logs",
+        "pid": base / "elasticsearch.pid",
+        "stdout": base / "logs" / "startup.log",
+    }
+
+
+def _settings(layout: Layout, paths: dict[str, Path]) -> str:
+    return f"""# Written by `python -m engines` on every start; edit engines/elasticsearch.py instead.
+cluster.name: comms-aggregator
+node.name: node-1
+network.host: 127.0.0.1
+http.port: {layout.es_port}
+transport.port: {layout.es_transport_port}
+discovery.type: single-node
+path.data: {paths["data"]}
+path.logs: {paths["logs"]}
+# Local development engine: no TLS or users (production runs its own cluster, see docker/).
+xpack.security.enabled: false
+# Shared machines often have little free disk; do not flip indices read-only on a watermark.
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+"""
+
+
+def _ensure_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(ES_USER)
+    except KeyError:
+        pass
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    result = subprocess.run(
+        [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ES_USER],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise EngineError(f"could not create user {ES_USER} for Elasticsearch: {result.stderr.strip()}")
+    return pwd.getpwnam(ES_USER)
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, uid, gid, follow_symlinks=False)
+
+
+def _prepare(layout: Layout) -> dict[str, Path]:
+    paths = _paths(layout)
+    for key in ("config", "data", "logs"):
+        paths[key].mkdir(parents=True, exist_ok=True)
+    shipped = layout.es_home / "config"
+    for item in shipped.iterdir():
+        target = paths["config"] / item.name
+        if item.is_dir():
+            shutil.copytree(item, target, dirs_exist_ok=True)
+        elif not target.exists():
+            shutil.copy2(item, target)
+    (paths["config"] / "elasticsearch.yml").write_text(_settings(layout, paths))
+    heap = paths["config"] / "jvm.options.d" / "heap.options"
+    heap.parent.mkdir(exist_ok=True)
+    heap.write_text(f"-Xms{layout.es_heap}\n-Xmx{layout.es_heap}\n")
+    if running_as_root():
+        user = _ensure_user()
+        _chown_tree(layout.es_runtime_dir, user.pw_uid, user.pw_gid)
+        # The user must be able to walk down to its runtime directory.
+        for parent in layout.es_runtime_dir.parents:
+            if parent == Path("/"):
+                break
+            if parent.stat().st_mode & 0o005 != 0o005:
+                parent.chmod(parent.stat().st_mode | 0o005)
+    return paths
+
+
+def is_ready(layout: Layout, timeout: float = 2.0) -> bool:
+    url = f"{layout.es_url}/_cluster/health?wait_for_status=yellow&timeout={int(timeout)}s"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout + 1) as response:
+            return json.load(response).get("status") in ("yellow", "green")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def is_ours_running(layout: Layout) -> bool:
+    return is_alive(read_pid(_paths(layout)["pid"]))
+
+
+def start(layout: Layout, timeout: float = 120.0) -> None:
+    paths = _prepare(layout)
+    env = {
+        **os.environ,
+        "ES_JAVA_HOME": str(java_home()),
+        "ES_PATH_CONF": str(paths["config"]),
+        "ES_JAVA_OPTS": os.environ.get("ES_JAVA_OPTS", ""),
+    }
+    env.pop("JAVA_HOME", None)  # ES warns when both are set; ES_JAVA_HOME is the one it uses
+    run_as: dict[str, str] = {}
+    if running_as_root():
+        run_as = {"user": ES_USER, "group": ES_USER}
+        env["HOME"] = str(layout.es_runtime_dir)
+    command = [str(layout.es_home / "bin" / "elasticsearch"), "-d", "-p", str(paths["pid"])]
+    with paths["stdout"].open("ab") as out:
+        # -d: the launcher returns once the node has started (or failed) and leaves it daemonized.
+        launcher = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=paths["logs"],
+            start_new_session=True,
+            **run_as,  # type: ignore[call-overload]
+        )
+        code = launcher.wait(timeout=timeout)
+    server_log = paths["logs"] / "comms-aggregator.log"
+    if code != 0:
+        raise EngineError(
+            f"Elasticsearch failed to start (launcher exit {code}); logs: {paths['stdout']} and "
+            f"{server_log}\n" + tail(paths["stdout"])
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_ready(layout):
+            return
+        if not is_ours_running(layout):
+            break
+        time.sleep(0.5)
+    terminate(paths["pid"])
+    raise EngineError(
+        f"Elasticsearch did not reach cluster health yellow on {layout.es_url} within {timeout:.0f}s; "
+        f"log: {server_log}\n" + tail(server_log)
+    )
+
+
+def stop(layout: Layout) -> bool:
+    return terminate(_paths(layout)["pid"])
+
+
+def log_file(layout: Layout) -> Path:
+    return _paths(layout)["logs"] / "comms-aggregator.log"

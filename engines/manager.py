@@ -1,0 +1,81 @@
+"""Start, stop and report both engines; reuse engines that are already answering."""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+
+from engines import elasticsearch, kafka
+from engines.fetch import fetch_all
+from engines.layout import Layout
+
+ENGINES: tuple[ModuleType, ...] = (kafka, elasticsearch)
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    name: str
+    ready: bool
+    managed_here: bool
+    address: str
+    log: str
+
+
+def _say(text: str) -> None:
+    print(f"[engines] {text}", flush=True)
+
+
+@contextmanager
+def _lock(layout: Layout) -> Iterator[None]:
+    # Two test sessions starting at once must not both format or launch an engine.
+    layout.var_dir.mkdir(parents=True, exist_ok=True)
+    with (layout.var_dir / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _address(engine: ModuleType, layout: Layout) -> str:
+    return layout.kafka_bootstrap if engine is kafka else layout.es_url
+
+
+def ensure_running(layout: Layout) -> list[str]:
+    """Make both engines ready; return the names of those this call started."""
+    started: list[str] = []
+    with _lock(layout):
+        fetch_all(layout)
+        for engine in ENGINES:
+            if engine.is_ready(layout):
+                _say(f"{engine.NAME} already answering on {_address(engine, layout)}")
+                continue
+            _say(f"starting {engine.NAME} on {_address(engine, layout)} (log: {engine.log_file(layout)}) ...")
+            began = time.monotonic()
+            engine.start(layout)
+            _say(f"{engine.NAME} ready in {time.monotonic() - began:.1f}s")
+            started.append(engine.NAME)
+    return started
+
+
+def stop(layout: Layout, names: list[str] | None = None) -> None:
+    with _lock(layout):
+        for engine in reversed(ENGINES):
+            if names is not None and engine.NAME not in names:
+                continue
+            if engine.stop(layout):
+                _say(f"{engine.NAME} stopped")
+
+
+def status(layout: Layout) -> list[EngineStatus]:
+    return [
+        EngineStatus(
+            name=engine.NAME,
+            ready=engine.is_ready(layout),
+            managed_here=engine.is_ours_running(layout),
+            address=_address(engine, layout),
+            log=str(engine.log_file(layout)),
+        )
+        for engine in ENGINES
+    ]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LoggingServiceConfig(AppConfig):
+    name = "logging_service"
+    verbose_name = "Log indexing"

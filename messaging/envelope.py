@@ -1,0 +1,116 @@
+"""The message envelope carried on `send.*` topics (DESIGN §5), and its strict decoder."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from messaging.channels import Channel
+from messaging.errors import InvalidMessage
+from messaging.tracing import TRACE_ID
+
+SCHEMA = "message/v1"
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class MessageEnvelope:
+    id: uuid.UUID
+    trace_id: str
+    channel: Channel
+    to: str
+    body: str
+    created_at: datetime
+    subject: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    attempt: int = 1
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the message id, so every record of one message stays in one partition."""
+        return str(self.id).encode()
+
+    def with_attempt(self, attempt: int) -> MessageEnvelope:
+        return replace(self, attempt=attempt)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "schema": SCHEMA,
+            "id": str(self.id),
+            "traceId": self.trace_id,
+            "channel": self.channel.value,
+            "to": self.to,
+            "body": self.body,
+            "metadata": dict(self.metadata),
+            "createdAt": self.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "attempt": self.attempt,
+        }
+        if self.subject is not None:
+            data["subject"] = self.subject
+        return data
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: bytes | None) -> MessageEnvelope:
+        """Decode and validate a record value; anything unusable raises InvalidMessage."""
+        if not raw:
+            raise InvalidMessage("empty record value")
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise InvalidMessage(f"value is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise InvalidMessage("value is not a JSON object")
+        if data.get("schema") != SCHEMA:
+            raise InvalidMessage(f"unknown schema {data.get('schema')!r}, expected {SCHEMA!r}")
+        return cls._from_dict(data)
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> MessageEnvelope:
+        try:
+            message_id = uuid.UUID(str(data["id"]))
+            trace_id = str(data["traceId"])
+            channel = Channel(data["channel"])
+            to, body = data["to"], data["body"]
+            created_at = datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00"))
+            attempt = data.get("attempt", 1)
+            subject = data.get("subject")
+            metadata = data.get("metadata") or {}
+        except KeyError as error:
+            raise InvalidMessage(f"missing field {error.args[0]!r}") from None
+        except ValueError as error:
+            raise InvalidMessage(f"invalid field value: {error}") from None
+        if not TRACE_ID.match(trace_id):
+            raise InvalidMessage("traceId is not 32 lowercase hex characters")
+        if not isinstance(to, str) or not isinstance(body, str):
+            raise InvalidMessage("`to` and `body` must be strings")
+        if subject is not None and not isinstance(subject, str):
+            raise InvalidMessage("`subject` must be a string")
+        if not isinstance(metadata, dict):
+            raise InvalidMessage("`metadata` must be an object")
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+            raise InvalidMessage("`attempt` must be a positive integer")
+        if created_at.tzinfo is None:
+            raise InvalidMessage("`createdAt` must carry a UTC offset")
+        return cls(
+            id=message_id,
+            trace_id=trace_id,
+            channel=channel,
+            to=to,
+            body=body,
+            created_at=created_at,
+            subject=subject,
+            metadata=_frozen(metadata),
+            attempt=attempt,
+        )

@@ -1,0 +1,13 @@
+"""Errors of the Kafka layer, as types: each has one place that decides what happens to it."""
+
+
+class InvalidMessage(Exception):
+    """A record that can never be processed (undecodable, unknown schema): goes to a DLQ, never retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PublishError(Exception):
+    """Kafka did not acknowledge a record in time (or refused it); the caller keeps it for later."""

@@ -1,0 +1,73 @@
+"""Produce records and wait for Kafka's acknowledgement (delivery reports are always checked)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Message, Producer
+from django.conf import settings
+
+from messaging.errors import PublishError
+from messaging.headers import KafkaHeaders
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: KafkaHeaders
+
+
+@dataclass
+class _Report:
+    error: KafkaError | None = None
+    message: Message | None = None
+    done: bool = False
+
+    def record(self, error: KafkaError | None, message: Message) -> None:
+        """librdkafka's delivery callback, run inside producer.poll()."""
+        self.error, self.message, self.done = error, message, True
+
+
+def publish_all(
+    producer: Producer, records: Sequence[OutgoingRecord], timeout: float | None = None
+) -> list[PublishError | None]:
+    """Produce every record and wait for each report; result[i] is None when record i is acked."""
+    timeout = settings.KAFKA_DELIVERY_TIMEOUT_SECONDS if timeout is None else timeout
+    reports = [_Report() for _ in records]
+
+    for record, report in zip(records, reports, strict=True):
+        while True:
+            try:
+                producer.produce(
+                    record.topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=record.headers,
+                    on_delivery=report.record,
+                )
+                break
+            except BufferError:  # local queue full: serve callbacks to make room
+                producer.poll(0.05)
+            except Exception as error:  # e.g. unknown topic reported synchronously
+                report.error, report.done = error, True  # type: ignore[assignment]
+                break
+    deadline = time.monotonic() + timeout
+    while not all(report.done for report in reports) and time.monotonic() < deadline:
+        producer.poll(min(0.1, max(0.0, deadline - time.monotonic())))
+    return [
+        None
+        if report.done and report.error is None
+        else PublishError(str(report.error) if report.done else f"no acknowledgement within {timeout}s")
+        for report in reports
+    ]
+
+
+def publish(producer: Producer, record: OutgoingRecord, timeout: float | None = None) -> None:
+    """Produce one record and block until Kafka acknowledges it; raises PublishError otherwise."""
+    (error,) = publish_all(producer, [record], timeout)
+    if error is not None:
+        raise error

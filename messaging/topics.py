@@ -1,0 +1,50 @@
+"""Topic names of DESIGN §4, all behind the optional KAFKA_TOPIC_PREFIX."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from messaging.channels import Channel
+
+
+def topic(name: str) -> str:
+    return f"{settings.KAFKA_TOPIC_PREFIX}{name}"
+
+
+def send_topic(channel: Channel) -> str:
+    return topic(f"send.{channel}")
+
+
+def retry_topic(channel: Channel, level: int) -> str:
+    """Retry level n carries attempt n+1; levels run 1..max_attempts-1."""
+    return topic(f"send.{channel}.retry.{level}")
+
+
+def dlq_topic(channel: Channel) -> str:
+    return topic(f"send.{channel}.dlq")
+
+
+def router_log_topic() -> str:
+    return topic("logs.router")
+
+
+def delivery_log_topic(channel: Channel) -> str:
+    return topic(f"logs.delivery.{channel}")
+
+
+def log_topics_pattern() -> str:
+    """The indexer's regex subscription: every `logs.*` topic, present and future."""
+    return "^" + settings.KAFKA_TOPIC_PREFIX.replace(".", r"\.") + r"logs\..*"
+
+
+def channel_topics(channel: Channel) -> list[str]:
+    max_attempts: int = settings.DELIVERY_MAX_ATTEMPTS[channel.value]
+    retries = [retry_topic(channel, level) for level in range(1, max_attempts)]
+    return [send_topic(channel), *retries, dlq_topic(channel), delivery_log_topic(channel)]
+
+
+def all_topics() -> list[str]:
+    names = [router_log_topic()]
+    for channel in Channel:
+        names += channel_topics(channel)
+    return names

@@ -1,0 +1,34 @@
+"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: its dependencies answer)."""
+
+from __future__ import annotations
+
+from django.db import connections
+from django.http import HttpRequest, JsonResponse
+
+from messaging.clients import build_admin
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _database_ok() -> bool:
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def _kafka_ok() -> bool:
+    try:
+        return bool(build_admin().list_topics(timeout=2).brokers)
+    except Exception:
+        return False
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _database_ok(), "kafka": _kafka_ok()}
+    ready = all(checks.values())
+    return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

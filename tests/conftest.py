@@ -1,0 +1,40 @@
+"""Session-wide fixtures: the real engines, and this run's own Kafka topics and ES indices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from engines import manager
+from engines.layout import load_layout
+from logging_service.connection import elasticsearch
+from messaging.clients import build_admin
+from messaging.topic_admin import ensure_topics
+from messaging.topics import all_topics
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_engines() -> Iterator[None]:
+    """Reuse running Kafka/Elasticsearch, or start them and stop them when the session ends."""
+    layout = load_layout()
+    started = manager.ensure_running(layout)
+    yield
+    if started:
+        manager.stop(layout, started)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def run_topics(real_engines: None) -> Iterator[list[str]]:
+    """Every topic of DESIGN §4 under this run's prefix; deleted with the run's indices at the end."""
+    admin = build_admin()
+    names = all_topics()
+    ensure_topics(admin, names)
+    yield names
+    prefix = settings.KAFKA_TOPIC_PREFIX
+    ours = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
+    if ours:
+        for future in admin.delete_topics(ours, operation_timeout=30).values():
+            future.result()
+    elasticsearch().indices.delete(index=f"{settings.LOG_INDEX_PREFIX}*", ignore_unavailable=True)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WhatsAppServiceConfig(AppConfig):
+    name = "whatsapp_service"
+    verbose_name = "WhatsApp delivery"
