@@ -13,9 +13,15 @@ KAFKA_TOPIC_PREFIX = f"t{TEST_RUN_ID}."
 LOG_INDEX_PREFIX = f"t{TEST_RUN_ID}-comms-logs"
 KAFKA_TOPIC_PARTITIONS = 2
 
+# Processes started by tests (workers, relay, API) set COMMS_USE_TEST_DATABASES=1 to open the
+# databases pytest-django created, instead of the development ones.
+_USE_TEST_DATABASES = os.environ.get("COMMS_USE_TEST_DATABASES") == "1"
 for _alias, _database in DATABASES.items():
     if _database["ENGINE"] == "django.db.backends.sqlite3":
-        _database["TEST"] = {"NAME": str(VAR_DIR / "test-db" / f"{_alias}.sqlite3")}
+        _test_name = str(VAR_DIR / "test-db" / f"{_alias}.sqlite3")
+        _database["TEST"] = {"NAME": _test_name}
+        if _USE_TEST_DATABASES:
+            _database["NAME"] = _test_name
 (VAR_DIR / "test-db").mkdir(parents=True, exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production

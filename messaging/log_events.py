@@ -1,0 +1,132 @@
+"""Log events (DESIGN §6): the one place that shapes ECS JSON and publishes it to `logs.*`.
+
+Every service logs through a LogEmitter; nothing else writes log JSON by hand. Emitting never
+blocks on Kafka: events are queued in the producer and acknowledged in the background, with a long
+delivery timeout so that a short broker outage delays them instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, Message, Producer
+
+from messaging.clients import build_producer
+from messaging.headers import build_headers
+from messaging.tracing import TraceContext
+
+logger = logging.getLogger(__name__)
+
+# How long queued log events survive a broker outage before the producer gives up on them.
+LOG_DELIVERY_TIMEOUT_MS = 300_000
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    action: str
+    service: str
+    trace_id: str
+    message: str
+    outcome: Outcome = Outcome.UNKNOWN
+    level: str = "info"
+    message_id: str | None = None
+    channel: str | None = None
+    attempt: int | None = None
+    duration_ns: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_ecs(self) -> dict[str, Any]:
+        event: dict[str, Any] = {"id": str(self.id), "action": self.action, "outcome": self.outcome.value}
+        if self.duration_ns is not None:
+            event["duration"] = self.duration_ns
+        labels: dict[str, Any] = {**self.labels}
+        for name, value in (("message_id", self.message_id), ("channel", self.channel), ("attempt", self.attempt)):
+            if value is not None:
+                labels[name] = value
+        document: dict[str, Any] = {
+            "@timestamp": self.timestamp.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "event": event,
+            "log": {"level": self.level},
+            "service": {"name": self.service},
+            "trace": {"id": self.trace_id},
+            "message": self.message,
+            "labels": labels,
+        }
+        if self.error_type or self.error_message:
+            document["error"] = {"type": self.error_type or "", "message": self.error_message or ""}
+        return document
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_ecs())
+
+
+class LogEmitter:
+    """Publishes one service's log events to its `logs.*` topic, keyed by message id."""
+
+    def __init__(self, *, service: str, topic: str, producer: Producer | None = None) -> None:
+        self.service = service
+        self.topic = topic
+        self._producer = producer or build_producer(**{"delivery.timeout.ms": LOG_DELIVERY_TIMEOUT_MS})
+
+    def emit(
+        self,
+        action: str,
+        *,
+        trace_id: str,
+        message: str,
+        outcome: Outcome = Outcome.UNKNOWN,
+        level: str = "info",
+        message_id: str | uuid.UUID | None = None,
+        **fields: Any,
+    ) -> LogEvent:
+        event = LogEvent(
+            action=action,
+            service=self.service,
+            trace_id=trace_id,
+            message=message,
+            outcome=outcome,
+            level=level,
+            message_id=str(message_id) if message_id is not None else None,
+            **fields,
+        )
+        self.publish(event)
+        return event
+
+    def publish(self, event: LogEvent) -> None:
+        key = (event.message_id or event.trace_id).encode()
+        headers = build_headers(TraceContext.continuing(event.trace_id))
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic, key=key, value=event.to_json(), headers=headers, on_delivery=self._on_delivery
+                )
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+        self._producer.poll(0)  # serve earlier delivery reports without waiting
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait for queued events; returns how many are still unacknowledged."""
+        return int(self._producer.flush(timeout))
+
+    @staticmethod
+    def _on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            logger.error("log event to %s not delivered: %s", message.topic(), error)
