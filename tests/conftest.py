@@ -37,4 +37,6 @@ def run_topics(real_engines: None) -> Iterator[list[str]]:
     if ours:
         for future in admin.delete_topics(ours, operation_timeout=30).values():
             future.result()
-    elasticsearch().indices.delete(index=f"{settings.LOG_INDEX_PREFIX}*", ignore_unavailable=True)
+    client = elasticsearch()
+    client.indices.delete(index=f"{settings.LOG_INDEX_PREFIX}*", ignore_unavailable=True)
+    client.options(ignore_status=404).indices.delete_index_template(name=settings.LOG_INDEX_PREFIX)

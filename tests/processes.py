@@ -41,16 +41,17 @@ class ManagedProcess:
         )
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
-    def signal(self, signum: int) -> None:
+    def send_signal(self, signum: int) -> None:
         if self.popen.poll() is None:
             os.kill(self.popen.pid, signum)
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Send `signum`, wait for exit (SIGKILL after `timeout`); returns the exit code."""
-        self.signal(signum)
+        self.send_signal(signum)
         try:
             code = self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -71,6 +72,25 @@ def manage_py(name: str, *args: str, **env: str) -> Iterator[ManagedProcess]:
             process.stop()
         else:
             process._log.close()
+
+
+def group_caught_up(group_id: str, topics: Sequence[str]) -> bool:
+    """True when `group_id` has committed offsets at the end of every partition of `topics`."""
+    from confluent_kafka import TopicPartition
+
+    from messaging.clients import build_consumer
+
+    probe = build_consumer(group_id)  # never subscribes, so it does not join the group
+    try:
+        metadata = probe.list_topics(timeout=10).topics
+        partitions = [TopicPartition(name, p) for name in topics for p in metadata[name].partitions]
+        for committed in probe.committed(partitions, timeout=10):
+            _, high = probe.get_watermark_offsets(TopicPartition(committed.topic, committed.partition), timeout=10)
+            if high > 0 and committed.offset < high:
+                return False
+        return True
+    finally:
+        probe.close()
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> object:

@@ -153,4 +153,18 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # One line per HTTP request to Elasticsearch is noise at INFO.
+    "loggers": {"elastic_transport": {"level": "WARNING"}},
 }
+
+# --- Log indexer (logging_service) -----------------------------------------------------------
+INDEXER_GROUP_ID = env("INDEXER_GROUP_ID", default="logging_service")
+# A bulk request goes out at this many events, or after this long, whichever comes first.
+INDEXER_BATCH_SIZE = env.int("INDEXER_BATCH_SIZE", default=2000)
+INDEXER_BATCH_WAIT_MS = env.int("INDEXER_BATCH_WAIT_MS", default=500)
+# Backoff while Elasticsearch is down or rejecting (429): doubles up to this ceiling.
+INDEXER_MAX_BACKOFF_SECONDS = env.float("INDEXER_MAX_BACKOFF_SECONDS", default=30.0)
+# How long the indexer may go without polling Kafka (an ES outage) before it leaves its group.
+INDEXER_MAX_POLL_INTERVAL_MS = env.int("INDEXER_MAX_POLL_INTERVAL_MS", default=1_800_000)
+# How often a regex subscription looks for new logs.* topics.
+INDEXER_TOPIC_REFRESH_MS = env.int("INDEXER_TOPIC_REFRESH_MS", default=5000)

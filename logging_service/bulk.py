@@ -1,0 +1,70 @@
+"""One bulk `create` request and what became of every item in it.
+
+`create` with `_id = event.id` makes indexing idempotent: a replayed event answers 409, which
+counts as done. Items ES is too busy for (429) or failed on (5xx) are retried after a backoff; an
+item ES refuses for its content (400, e.g. a mapping conflict) is rewritten as an error document,
+so it is kept in the errors index instead of blocking the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from elasticsearch import Elasticsearch
+
+from logging_service.documents import errors_index
+from logging_service.records import IndexAction, error_action
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    already_present: int = 0
+    retry: list[IndexAction] = field(default_factory=list)
+    throttled: bool = False  # some items were refused for load: back off before retrying
+
+
+def _reason(item: dict[str, Any]) -> str:
+    error = item.get("error") or {}
+    if isinstance(error, dict):
+        return f"{error.get('type', 'error')}: {error.get('reason', '')}"[:2000]
+    return str(error)[:2000]
+
+
+def _original(action: IndexAction) -> bytes:
+    """The event as it arrived, without what the indexer added."""
+    return orjson.dumps({key: value for key, value in action.source.items() if key != "kafka"})
+
+
+def bulk_create(client: Elasticsearch, actions: Sequence[IndexAction]) -> BulkResult:
+    """Send one bulk request; transport errors (ES down) propagate to the caller, who backs off."""
+    operations: list[dict[str, Any]] = []
+    for action in actions:
+        operations.append({"create": {"_index": action.index, "_id": action.doc_id}})
+        operations.append(action.source)
+    response = client.bulk(operations=operations)
+    result = BulkResult()
+    for action, wrapped in zip(actions, response["items"], strict=True):
+        item = wrapped["create"]
+        status = item.get("status", 0)
+        if status in (200, 201):
+            result.created += 1
+        elif status == 409:
+            result.already_present += 1
+        elif status in RETRYABLE_STATUSES:
+            result.retry.append(action)
+            result.throttled = True
+        elif action.index == errors_index():
+            # An error document itself refused: there is nothing sturdier to fall back to.
+            logger.error("error document %s refused by Elasticsearch: %s", action.doc_id, _reason(item))
+        else:
+            result.retry.append(error_action(_original(action), action.position, _reason(item)))
+    return result

@@ -1,0 +1,106 @@
+"""Turn one `logs.*` Kafka record into one document to create: the event itself, or, when the
+record is malformed, an error document for the errors index (the stream never stops on it)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from logging_service.documents import daily_index, errors_index
+
+# The raw bytes kept in an error document; enough to diagnose, bounded so it always indexes.
+ORIGINAL_LIMIT = 32_768
+
+
+@dataclass(frozen=True)
+class RecordPosition:
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def error_id(self) -> str:
+        """A malformed record's document id: its position, so a replay finds the same id."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    def as_field(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+@dataclass(frozen=True)
+class IndexAction:
+    index: str
+    doc_id: str
+    source: dict[str, Any]
+    position: RecordPosition
+
+
+class MalformedLogRecord(ValueError):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse(raw: bytes | None) -> tuple[dict[str, Any], datetime]:
+    if not raw:
+        raise MalformedLogRecord("empty record value")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise MalformedLogRecord(f"value is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise MalformedLogRecord("value is not a JSON object")
+    event = document.get("event")
+    if not isinstance(event, dict) or not isinstance(event.get("action"), str):
+        raise MalformedLogRecord("missing event.action")
+    try:
+        uuid.UUID(str(event.get("id")))
+    except ValueError:
+        raise MalformedLogRecord("event.id is not a UUID") from None
+    trace = document.get("trace")
+    if not isinstance(trace, dict) or not isinstance(trace.get("id"), str):
+        raise MalformedLogRecord("missing trace.id")
+    try:
+        moment = datetime.fromisoformat(str(document.get("@timestamp")).replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedLogRecord("@timestamp is not an ISO-8601 date") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return document, moment.astimezone(UTC)
+
+
+def error_action(raw: bytes | None, position: RecordPosition, reason: str) -> IndexAction:
+    payload = raw or b""
+    try:
+        original = payload[:ORIGINAL_LIMIT].decode("utf-8")
+    except UnicodeDecodeError:
+        original = "base64:" + base64.b64encode(payload[: ORIGINAL_LIMIT * 3 // 4]).decode()
+    source = {
+        "@timestamp": _now(),
+        "event": {"action": "log.rejected", "outcome": "failure", "original": original, "ingested": _now()},
+        "log": {"level": "error"},
+        "service": {"name": "logging_service"},
+        "message": f"log record at {position.error_id} could not be indexed",
+        "error": {"type": "MalformedLogRecord", "message": reason},
+        "kafka": position.as_field(),
+    }
+    return IndexAction(index=errors_index(), doc_id=position.error_id, source=source, position=position)
+
+
+def prepare(raw: bytes | None, position: RecordPosition) -> IndexAction:
+    try:
+        document, moment = _parse(raw)
+    except MalformedLogRecord as error:
+        return error_action(raw, position, str(error))
+    document["event"]["ingested"] = _now()
+    document["kafka"] = position.as_field()
+    return IndexAction(
+        index=daily_index(moment), doc_id=str(document["event"]["id"]), source=document, position=position
+    )
