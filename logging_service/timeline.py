@@ -1,0 +1,109 @@
+"""A message's timeline read back from Elasticsearch, and the status its events add up to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from logging_service.connection import elasticsearch
+from logging_service.documents import index_pattern
+
+MAX_EVENTS = 1000
+
+
+class MessageStatus(StrEnum):
+    ACCEPTED = "accepted"
+    PENDING = "pending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+# What each action says about the message; actions not listed (duplicate_skipped, …) say nothing new.
+_STATUS_AFTER: dict[str, MessageStatus] = {
+    "message.accepted": MessageStatus.ACCEPTED,
+    "message.published": MessageStatus.ACCEPTED,
+    "delivery.received": MessageStatus.PENDING,
+    "delivery.retry_scheduled": MessageStatus.RETRYING,
+    "delivery.sent": MessageStatus.SENT,
+    "delivery.dead_lettered": MessageStatus.FAILED,
+}
+# Same-timestamp tie-break: the order these happen in for one message.
+_LIFECYCLE = [
+    "message.accepted",
+    "message.published",
+    "delivery.received",
+    "delivery.failed",
+    "delivery.retry_scheduled",
+    "delivery.dead_lettered",
+    "delivery.sent",
+    "delivery.duplicate_skipped",
+]
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    timestamp: datetime
+    service: str
+    action: str
+    outcome: str
+    attempt: int | None
+    error: str | None
+
+    @classmethod
+    def from_source(cls, source: dict[str, Any]) -> TimelineEvent:
+        error = source.get("error") or {}
+        message = error.get("message") or None
+        return cls(
+            timestamp=datetime.fromisoformat(source["@timestamp"].replace("Z", "+00:00")),
+            service=(source.get("service") or {}).get("name", ""),
+            action=source["event"]["action"],
+            outcome=source["event"].get("outcome", "unknown"),
+            attempt=(source.get("labels") or {}).get("attempt"),
+            error=f"{error.get('type')}: {message}" if message and error.get("type") else message,
+        )
+
+    @property
+    def sort_key(self) -> tuple[datetime, int]:
+        rank = _LIFECYCLE.index(self.action) if self.action in _LIFECYCLE else len(_LIFECYCLE)
+        return self.timestamp, rank
+
+
+@dataclass(frozen=True)
+class Timeline:
+    status: MessageStatus
+    attempts: int
+    events: tuple[TimelineEvent, ...]
+
+
+def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
+    """Replay the events in order. `sent` is final (nothing un-sends a message); `failed` is not,
+    because an operator may replay the message from the DLQ."""
+    status = MessageStatus.ACCEPTED
+    for event in events:
+        if status is MessageStatus.SENT:
+            break
+        status = _STATUS_AFTER.get(event.action, status)
+    return status
+
+
+def build_timeline(events: Sequence[TimelineEvent]) -> Timeline:
+    ordered = tuple(sorted(events, key=lambda event: event.sort_key))
+    attempts = max((e.attempt for e in ordered if e.attempt and e.action.startswith("delivery.")), default=0)
+    return Timeline(status=derive_status(ordered), attempts=attempts, events=ordered)
+
+
+def message_timeline(*, trace_id: str, message_id: str) -> Timeline:
+    """Every indexed event of this message (its trace id and message id), oldest first."""
+    response = elasticsearch().search(
+        index=index_pattern(),
+        query={"bool": {"filter": [{"term": {"trace.id": trace_id}}, {"term": {"labels.message_id": message_id}}]}},
+        sort=[{"@timestamp": "asc"}],
+        size=MAX_EVENTS,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    return build_timeline([TimelineEvent.from_source(hit["_source"]) for hit in response["hits"]["hits"]])

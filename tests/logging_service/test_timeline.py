@@ -1,0 +1,67 @@
+"""Status derivation from a message's events (pure), and reading a timeline back from ES."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from logging_service.timeline import MessageStatus, TimelineEvent, build_timeline
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def events(*actions: str) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(T0 + timedelta(milliseconds=n), "svc", action, "success", n or None, None)
+        for n, action in enumerate(actions)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("actions", "status"),
+    [
+        ((), MessageStatus.ACCEPTED),
+        (("message.accepted", "message.published"), MessageStatus.ACCEPTED),
+        (("message.accepted", "message.published", "delivery.received"), MessageStatus.PENDING),
+        (
+            ("message.accepted", "delivery.received", "delivery.failed", "delivery.retry_scheduled"),
+            MessageStatus.RETRYING,
+        ),
+        (
+            ("message.accepted", "delivery.received", "delivery.retry_scheduled", "delivery.received", "delivery.sent"),
+            MessageStatus.SENT,
+        ),
+        (("message.accepted", "delivery.received", "delivery.failed", "delivery.dead_lettered"), MessageStatus.FAILED),
+        (("delivery.received", "delivery.dead_lettered", "delivery.received", "delivery.sent"), MessageStatus.SENT),
+        (("delivery.received", "delivery.sent", "delivery.received", "delivery.duplicate_skipped"), MessageStatus.SENT),
+    ],
+)
+def test_status_follows_the_lifecycle(actions, status):
+    assert build_timeline(events(*actions)).status is status
+
+
+def test_same_timestamp_events_sort_in_lifecycle_order():
+    tied = [
+        TimelineEvent(T0, "email_service", "delivery.sent", "success", 1, None),
+        TimelineEvent(T0, "router", "message.accepted", "success", None, None),
+        TimelineEvent(T0, "email_service", "delivery.received", "unknown", 1, None),
+    ]
+    timeline = build_timeline(tied)
+    assert [e.action for e in timeline.events] == ["message.accepted", "delivery.received", "delivery.sent"]
+    assert timeline.status is MessageStatus.SENT
+    assert timeline.attempts == 1
+
+
+def test_error_text_carries_its_type():
+    source = {
+        "@timestamp": "2026-11-25T12:00:00.000001Z",
+        "event": {"action": "delivery.failed", "outcome": "failure"},
+        "service": {"name": "sms_service"},
+        "labels": {"attempt": 2, "message_id": str(uuid.uuid4())},
+        "error": {"type": "TransientProviderError", "message": "carrier timeout"},
+    }
+    event = TimelineEvent.from_source(source)
+    assert event.error == "TransientProviderError: carrier timeout"
+    assert event.attempt == 2 and event.service == "sms_service"
