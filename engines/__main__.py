@@ -1,4 +1,4 @@
-"""`python -m engines fetch|start|stop|status`: the engines the project runs on."""
+"""`python -m engines fetch|start|stop|status|run -- CMD`: the engines the project runs on."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from engines import manager
 from engines.errors import EngineError
 from engines.fetch import fetch_all
 from engines.layout import load_layout
+from engines.session import run_with_engines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engines", description=__doc__)
-    parser.add_argument("action", choices=["fetch", "start", "stop", "status"])
+    parser.add_argument("action", choices=["fetch", "start", "stop", "status", "run"])
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="run: the command to run with the engines up")
     args = parser.parse_args(argv)
     layout = load_layout()
     try:
@@ -21,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
             fetch_all(layout)
         elif args.action == "start":
             manager.ensure_running(layout)
+        elif args.action == "run":
+            command = args.command[1:] if args.command[:1] == ["--"] else args.command
+            if not command:
+                parser.error("run needs a command: python -m engines run -- <command>")
+            return run_with_engines(layout, command)
         elif args.action == "stop":
             manager.stop(layout)
         else:

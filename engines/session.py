@@ -1,0 +1,33 @@
+"""Run a command with the engines up, and take down afterwards only the engines this call started.
+
+Ctrl-C at a terminal reaches the whole foreground process group: the command (honcho and its
+children) stops by itself, then the engines, which run in sessions of their own, are stopped here.
+A SIGINT/SIGTERM sent to this process alone is passed on to the command.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Sequence
+from types import FrameType
+
+from engines import manager
+from engines.layout import Layout
+
+
+def run_with_engines(layout: Layout, command: Sequence[str]) -> int:
+    started = manager.ensure_running(layout)
+    try:
+        child = subprocess.Popen(list(command))
+
+        def forward(signum: int, frame: FrameType | None) -> None:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        return child.wait()
+    finally:
+        if started:
+            manager.stop(layout, started)
