@@ -136,6 +136,10 @@ DELIVERY_RETRY_DELAYS = {
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
 LOG_INDEX_PREFIX = env("LOG_INDEX_PREFIX", default="comms-logs")
 
+# --- Kibana (DESIGN §8; manage.py kibana_setup) ------------------------------------------------
+# Base URL of Kibana, e.g. http://127.0.0.1:5601; empty = no Kibana, kibana_setup has nothing to do.
+KIBANA_URL = env("KIBANA_URL", default="")
+
 # --- API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
