@@ -101,7 +101,7 @@ def message_timeline(*, trace_id: str, message_id: str) -> Timeline:
     response = elasticsearch().search(
         index=index_pattern(),
         query={"bool": {"filter": [{"term": {"trace.id": trace_id}}, {"term": {"labels.message_id": message_id}}]}},
-        sort=[{"@timestamp": "asc"}],
+        sort=[{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
         size=MAX_EVENTS,
         ignore_unavailable=True,
         allow_no_indices=True,

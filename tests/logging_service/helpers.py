@@ -17,7 +17,7 @@ def docs_for_trace(trace_id: str, index: str | None = None) -> list[dict[str, An
         index=pattern,
         query={"term": {"trace.id": trace_id}},
         size=1000,
-        sort=[{"@timestamp": "asc"}],
+        sort=[{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
         ignore_unavailable=True,
         allow_no_indices=True,
     )

@@ -15,7 +15,7 @@ class Probe(Document):
 
 def test_document_indexed_with_elasticsearch_dsl_is_found_by_search():
     elasticsearch()
-    index = f"{settings.LOG_INDEX_PREFIX}-probe"
+    index = f"{settings.LOG_INDEX_PREFIX}.probe"
     trace_id = uuid.uuid4().hex
     Probe.init(index=index)
     Probe(trace_id=trace_id, message="delivered to ada").save(index=index, refresh=True)
