@@ -39,6 +39,13 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def free_port() -> int:
+    """A port nothing listens on right now (for private engine instances in tests)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def terminate(pid_file: Path, grace_seconds: float = 45.0) -> bool:
     """SIGTERM the process, SIGKILL it after the grace period; True if something was running."""
     pid = read_pid(pid_file)

@@ -11,6 +11,7 @@ import pytest
 from engines import kafka, manager
 from engines.errors import EngineError
 from engines.layout import ES_USER, load_layout, running_as_root
+from engines.process import free_port
 from engines.toolchain import java_home, maven_binary
 
 
@@ -34,7 +35,11 @@ def test_elasticsearch_started_as_root_runs_as_the_unprivileged_user():
 
 def test_kafka_restarts_on_its_formatted_storage(tmp_path):
     layout = dataclasses.replace(
-        load_layout(), var_dir=tmp_path / "engines", kafka_port=19092, kafka_controller_port=19093, kafka_heap="256m"
+        load_layout(),
+        var_dir=tmp_path / "engines",
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        kafka_heap="256m",
     )
     try:
         kafka.start(layout)

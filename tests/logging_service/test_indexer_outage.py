@@ -16,6 +16,7 @@ from elasticsearch import Elasticsearch
 
 from engines import elasticsearch as es_engine
 from engines.layout import Layout, load_layout
+from engines.process import free_port
 from messaging.log_events import LogEmitter
 from messaging.topics import router_log_topic
 from messaging.tracing import TraceContext
@@ -27,10 +28,10 @@ def private_elasticsearch() -> Iterator[Layout]:
     base = load_layout()
     layout = dataclasses.replace(
         base,
-        es_port=19200,
-        es_transport_port=19300,
+        es_port=free_port(),
+        es_transport_port=free_port(),
         es_heap="384m",
-        es_runtime_dir=base.es_runtime_dir.parent / f"es-outage-{settings.TEST_RUN_ID}",
+        es_runtime_dir=base.es_runtime_dir.parent / f"es-outage-{uuid.uuid4().hex[:8]}",
     )
     es_engine.start(layout)
     try:

@@ -1,0 +1,79 @@
+"""The router's own records (database `default`): accepted messages, their outbox and idempotency keys.
+
+The message row and its outbox row are written in one transaction; a 202 is only sent after it
+commits, so an accepted message can never be lost even when Kafka is down (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from messaging.channels import Channel
+
+CHANNEL_CHOICES = [(channel.value, channel.name.title()) for channel in Channel]
+
+
+class Message(models.Model):
+    """One accepted message. The body lives only in the outbox envelope: the router keeps no copy."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    trace_id = models.CharField(max_length=32, db_index=True)
+    channel = models.CharField(max_length=16, choices=CHANNEL_CHOICES)
+    recipient = models.CharField(max_length=320)
+    metadata = models.JSONField(default=dict, blank=True)
+    client = models.CharField(max_length=200, db_index=True, help_text="Who sent it: `key:<prefix>` or `user:<id>`.")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.recipient} ({self.id})"
+
+
+class OutboxEntry(models.Model):
+    """The Kafka record of a message, exactly as it will be produced; `published_at` is set on ack."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="outbox_entry")
+    topic = models.CharField(max_length=255)
+    key = models.CharField(max_length=64)
+    value = models.BinaryField()
+    headers = models.JSONField(help_text="[[name, value], ...] as text.")
+    created_at = models.DateTimeField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Failed publish attempts so far.")
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "outbox entries"
+        indexes = [
+            # The relay's scan: unpublished rows, oldest first.
+            models.Index(
+                fields=["created_at"], name="router_outbox_pending", condition=models.Q(published_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.key} ({'published' if self.published_at else 'pending'})"
+
+
+class IdempotencyRecord(models.Model):
+    """Remembers an `Idempotency-Key` per client; the unique constraint is what stops concurrent twins."""
+
+    client = models.CharField(max_length=200)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical request.")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["client", "key"], name="router_idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.client} {self.key}"
+
+
+class ReadinessProbe(models.Model):
+    """A single row `/readyz` rewrites to prove the router database accepts writes."""
+
+    checked_at = models.DateTimeField()

@@ -1,0 +1,198 @@
+"""Request validation per channel and the shapes of the API's responses (camelCase JSON).
+
+Each channel has its own serializer holding only its rules; `message_request_validate` picks one by
+the `channel` field, so the error for an unknown channel names the allowed values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+import phonenumbers
+from django.core.validators import EmailValidator
+from rest_framework import serializers
+
+from messaging.channels import Channel
+from router.domain import MessageRequest
+from router.models import CHANNEL_CHOICES, Message
+
+EMAIL_SUBJECT_MAX_CHARS = 998  # RFC 5322 line limit
+EMAIL_BODY_MAX_BYTES = 256 * 1024
+SMS_BODY_MAX_CHARS = 1600  # 10 concatenated segments: what carriers reliably deliver
+WHATSAPP_BODY_MAX_CHARS = 4096
+METADATA_MAX_BYTES = 4 * 1024
+BATCH_MAX_MESSAGES = 1000
+ALLOWED_CHANNELS = ", ".join(channel.value for channel in Channel)
+
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of quietly turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class E164PhoneField(StrictCharField):
+    default_error_messages = {
+        "not_e164": "Enter the number in E.164 format, e.g. +14155552671.",
+        "invalid_number": "This is not a valid phone number.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not _E164.match(value):
+            self.fail("not_e164")
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            self.fail("invalid_number")
+        if not phonenumbers.is_valid_number(number):
+            self.fail("invalid_number")
+        return value
+
+
+class MetadataField(serializers.JSONField):
+    default_error_messages = {
+        "not_object": "Must be a JSON object.",
+        "too_large": f"Must be at most {METADATA_MAX_BYTES} bytes as JSON.",
+    }
+
+    def to_internal_value(self, data: Any) -> Mapping[str, Any]:
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        if len(orjson.dumps(data)) > METADATA_MAX_BYTES:
+            self.fail("too_large")
+        return MappingProxyType(data)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error (a typo in `subjet` must not silently drop the subject)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors: dict[str, Any] = {name: ["Unknown field."] for name in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if not isinstance(error.detail, dict):
+                raise
+            errors = {**error.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class _MessageSerializer(StrictSerializer):
+    channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
+    to = StrictCharField(max_length=320)
+    body = StrictCharField(trim_whitespace=False)
+    metadata = MetadataField(required=False, help_text=f"Any JSON object, at most {METADATA_MAX_BYTES} bytes.")
+
+
+class EmailMessageSerializer(_MessageSerializer):
+    to = serializers.EmailField(max_length=320, help_text="An email address.")
+    subject = StrictCharField(max_length=EMAIL_SUBJECT_MAX_CHARS)
+    body = StrictCharField(trim_whitespace=False, help_text=f"At most {EMAIL_BODY_MAX_BYTES} bytes as UTF-8.")
+
+    def validate_to(self, value: str) -> str:
+        EmailValidator()(value)  # Django's validator, as DESIGN §7 names it (EmailField uses it too)
+        return value
+
+    def validate_body(self, value: str) -> str:
+        if len(value.encode()) > EMAIL_BODY_MAX_BYTES:
+            raise serializers.ValidationError(f"Ensure this field has no more than {EMAIL_BODY_MAX_BYTES} bytes.")
+        return value
+
+
+class SmsMessageSerializer(_MessageSerializer):
+    to = E164PhoneField(help_text="E.164 phone number, e.g. +14155552671.")
+    body = StrictCharField(trim_whitespace=False, max_length=SMS_BODY_MAX_CHARS)
+
+
+class WhatsAppMessageSerializer(_MessageSerializer):
+    to = E164PhoneField(help_text="E.164 phone number of the WhatsApp account, e.g. +14155552671.")
+    body = StrictCharField(trim_whitespace=False, max_length=WHATSAPP_BODY_MAX_CHARS)
+
+
+CHANNEL_SERIALIZERS: dict[Channel, type[_MessageSerializer]] = {
+    Channel.EMAIL: EmailMessageSerializer,
+    Channel.SMS: SmsMessageSerializer,
+    Channel.WHATSAPP: WhatsAppMessageSerializer,
+}
+
+
+def message_request_validate(data: Any) -> MessageRequest:
+    """Validate one message request; raises ValidationError in DRF's field-level format."""
+    if not isinstance(data, Mapping):
+        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    channel = data.get("channel")
+    if channel not in {channel.value for channel in Channel}:
+        message = (
+            "This field is required."
+            if channel is None
+            else f"{channel!r} is not a valid channel; allowed values: {ALLOWED_CHANNELS}."
+        )
+        # The other fields' rules depend on the channel, so there is nothing more to check.
+        raise serializers.ValidationError({"channel": [message]})
+    serializer = CHANNEL_SERIALIZERS[Channel(channel)](data=data)
+    serializer.is_valid(raise_exception=True)
+    valid = serializer.validated_data
+    return MessageRequest(
+        channel=Channel(valid["channel"]),
+        to=valid["to"],
+        body=valid["body"],
+        subject=valid.get("subject"),
+        metadata=valid.get("metadata", MappingProxyType({})),
+    )
+
+
+class BatchRequestSerializer(StrictSerializer):
+    messages = serializers.ListField(
+        child=serializers.JSONField(), min_length=1, max_length=BATCH_MAX_MESSAGES, help_text="Message requests."
+    )
+
+
+class AcceptedMessageSerializer(serializers.ModelSerializer):
+    traceId = serializers.CharField(source="trace_id", help_text="W3C trace id (32 lowercase hex).")
+    status = serializers.SerializerMethodField()
+    to = serializers.CharField(source="recipient")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Message
+        fields = ["id", "traceId", "status", "channel", "to", "createdAt"]
+
+    def get_status(self, message: Message) -> str:
+        return "accepted"
+
+
+class MessageDetailSerializer(AcceptedMessageSerializer):
+    class Meta(AcceptedMessageSerializer.Meta):
+        fields = [*AcceptedMessageSerializer.Meta.fields, "metadata"]
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    """One result per request item, in request order."""
+
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["accepted", "rejected"])
+    id = serializers.UUIDField(required=False)
+    traceId = serializers.CharField(required=False)
+    channel = serializers.CharField(required=False)
+    to = serializers.CharField(required=False)
+    createdAt = serializers.DateTimeField(required=False)
+    errors = serializers.DictField(required=False, help_text="Field-level errors of a rejected item.")
+
+
+class BatchResponseSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = BatchItemResultSerializer(many=True)

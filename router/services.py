@@ -1,0 +1,205 @@
+"""Writes of the router: accept messages durably (message + outbox in one transaction), publish
+them to `send.<channel>`, and relay whatever the API could not publish.
+
+Delivery is at least once: a row is marked published only after Kafka's ack, so a crash between
+the ack and the mark publishes it again; the channel workers absorb that by message id.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from confluent_kafka import Producer
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from messaging.envelope import MessageEnvelope
+from messaging.headers import build_headers
+from messaging.log_events import Outcome
+from messaging.publisher import OutgoingRecord, publish_all
+from messaging.topics import send_topic
+from messaging.tracing import TraceContext
+from router.domain import Client, MessageRequest
+from router.errors import IdempotencyConflict
+from router.kafka import api_producer, router_log
+from router.models import IdempotencyRecord, Message, OutboxEntry
+from router.selectors import idempotency_record_get, outbox_pending_list
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    message: Message
+    replayed: bool = False  # True: an earlier request with the same Idempotency-Key, nothing re-sent
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    published: int
+    failed: int
+
+
+def _message_build(*, request: MessageRequest, client: Client, trace: TraceContext) -> tuple[Message, OutboxEntry]:
+    """Unsaved rows for one request; the envelope is rendered once and stored as produced."""
+    envelope = MessageEnvelope(
+        id=uuid.uuid4(),
+        trace_id=trace.trace_id,
+        channel=request.channel,
+        to=request.to,
+        body=request.body,
+        subject=request.subject,
+        metadata=request.metadata,
+        created_at=timezone.now(),
+    )
+    message = Message(
+        id=envelope.id,
+        trace_id=envelope.trace_id,
+        channel=envelope.channel.value,
+        recipient=envelope.to,
+        metadata=dict(envelope.metadata),
+        client=client.id,
+        created_at=envelope.created_at,
+    )
+    entry = OutboxEntry(
+        message=message,
+        topic=send_topic(envelope.channel),
+        key=str(envelope.id),
+        value=envelope.to_json(),
+        headers=[[name, value.decode()] for name, value in build_headers(trace)],
+        created_at=envelope.created_at,
+    )
+    return message, entry
+
+
+def _idempotent_replay(*, client: Client, key: str, fingerprint: str) -> Message | None:
+    not_before = timezone.now() - timedelta(hours=settings.ROUTER_IDEMPOTENCY_TTL_HOURS)
+    record = idempotency_record_get(client=client, key=key, not_before=not_before)
+    if record is None:
+        # An expired record would still hold the unique (client, key) slot.
+        IdempotencyRecord.objects.filter(client=client.id, key=key).delete()
+        return None
+    if record.fingerprint != fingerprint:
+        raise IdempotencyConflict(key)
+    return record.message
+
+
+def _log_accepted(messages: Sequence[Message]) -> None:
+    log = router_log()
+    for message in messages:
+        log.emit(
+            "message.accepted",
+            trace_id=message.trace_id,
+            message_id=message.id,
+            channel=message.channel,
+            outcome=Outcome.SUCCESS,
+            message=f"{message.channel} message accepted",
+        )
+
+
+def outbox_publish(*, entries: Sequence[OutboxEntry], producer: Producer, timeout: float) -> RelayResult:
+    """Produce the entries in one flush; mark the acknowledged ones published, count the rest."""
+    if not entries:
+        return RelayResult(published=0, failed=0)
+    records = [
+        OutgoingRecord(
+            topic=entry.topic,
+            key=entry.key.encode(),
+            value=bytes(entry.value),
+            headers=[(name, value.encode()) for name, value in entry.headers],
+        )
+        for entry in entries
+    ]
+    errors = publish_all(producer, records, timeout)
+    acked = [entry for entry, error in zip(entries, errors, strict=True) if error is None]
+    failed = [(entry, error) for entry, error in zip(entries, errors, strict=True) if error is not None]
+    if acked:
+        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in acked], published_at__isnull=True).update(
+            published_at=timezone.now()
+        )
+    for entry, error in failed:
+        logger.warning("message %s not published yet (%s); left to the outbox relay", entry.key, error)
+        OutboxEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1, last_error=str(error)[:2000])
+    log = router_log()
+    for entry in acked:
+        log.emit(
+            "message.published",
+            trace_id=entry.message.trace_id,
+            message_id=entry.message.id,
+            channel=entry.message.channel,
+            outcome=Outcome.SUCCESS,
+            message=f"published to {entry.topic}",
+        )
+    return RelayResult(published=len(acked), failed=len(failed))
+
+
+def message_accept(
+    *, request: MessageRequest, client: Client, trace: TraceContext, idempotency_key: str | None = None
+) -> Acceptance:
+    """Store the message and its outbox entry in one transaction, then publish right away.
+
+    With an Idempotency-Key an earlier acceptance of the same request is returned instead (nothing
+    published again); the same key with another body raises IdempotencyConflict.
+    """
+    fingerprint = request.fingerprint()
+    message, entry = _message_build(request=request, client=client, trace=trace)
+    try:
+        # On SQLite the transaction starts with BEGIN IMMEDIATE, so concurrent twins queue here and
+        # the second one finds the first one's record.
+        with transaction.atomic():
+            if idempotency_key is not None:
+                earlier = _idempotent_replay(client=client, key=idempotency_key, fingerprint=fingerprint)
+                if earlier is not None:
+                    return Acceptance(message=earlier, replayed=True)
+            message.save(force_insert=True)
+            entry.save(force_insert=True)
+            if idempotency_key is not None:
+                IdempotencyRecord.objects.create(
+                    client=client.id,
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    message=message,
+                    created_at=message.created_at,
+                )
+    except IntegrityError:
+        # Databases with real concurrent writers (Postgres): the twin committed first and the
+        # unique (client, key) constraint stopped this one.
+        if idempotency_key is None:
+            raise
+        with transaction.atomic():
+            earlier = _idempotent_replay(client=client, key=idempotency_key, fingerprint=fingerprint)
+        if earlier is None:
+            raise
+        return Acceptance(message=earlier, replayed=True)
+    _log_accepted([message])
+    outbox_publish(entries=[entry], producer=api_producer(), timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
+    return Acceptance(message=message)
+
+
+def messages_accept_batch(*, requests: Sequence[MessageRequest], client: Client) -> list[Message]:
+    """Accept many requests in one transaction and publish them in one producer flush.
+
+    Each message gets its own trace: the message timeline is read by trace id (DESIGN §7).
+    """
+    built = [_message_build(request=request, client=client, trace=TraceContext.new()) for request in requests]
+    messages = [message for message, _ in built]
+    entries = [entry for _, entry in built]
+    with transaction.atomic():
+        Message.objects.bulk_create(messages)
+        OutboxEntry.objects.bulk_create(entries)
+    _log_accepted(messages)
+    outbox_publish(entries=entries, producer=api_producer(), timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
+    return messages
+
+
+def outbox_relay_pending(*, producer: Producer, batch_size: int, grace_seconds: float) -> RelayResult:
+    """Publish one batch of entries the API left unpublished (older than the grace period)."""
+    created_before = timezone.now() - timedelta(seconds=grace_seconds)
+    entries = outbox_pending_list(created_before=created_before, limit=batch_size)
+    return outbox_publish(entries=entries, producer=producer, timeout=settings.KAFKA_DELIVERY_TIMEOUT_SECONDS)

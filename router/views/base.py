@@ -1,0 +1,65 @@
+"""What every router view shares: the request's trace context and the `message.rejected` log."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import orjson
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging.log_events import Outcome
+from messaging.tracing import TraceContext
+from router.authentication import ApiKeyAuthentication
+from router.kafka import router_log
+from router.parsers import BoundedJSONParser
+from router.permissions import HasApiKeyOrIsStaff
+from router.throttles import ApiKeyRateThrottle
+
+# Statuses that mean "this message request was refused" (auth and throttling are not about the message).
+REJECTIONS = {
+    status.HTTP_400_BAD_REQUEST,
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    status.HTTP_422_UNPROCESSABLE_ENTITY,
+}
+
+
+class RouterAPIView(APIView):
+    # Set here, not as REST_FRAMEWORK defaults, so the schema and docs views stay public.
+    # The first authentication class answers the WWW-Authenticate challenge: no key → 401, not 403.
+    authentication_classes = [ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasApiKeyOrIsStaff]
+    throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [BoundedJSONParser]
+    logs_rejections = False
+
+    @cached_property
+    def trace(self) -> TraceContext:
+        """The caller's trace (an incoming `traceparent` is honoured, as a new span) or a new one."""
+        incoming = TraceContext.parse(self.request.META.get("HTTP_TRACEPARENT"))
+        return incoming.child() if incoming else TraceContext.new()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if self.logs_rejections and response.status_code in REJECTIONS:
+            self.log_rejection(errors=response.data, error_type=type(exc).__name__, status_code=response.status_code)
+        return response
+
+    def log_rejection(self, *, errors: object, error_type: str, status_code: int, index: int | None = None) -> None:
+        """The errors are logged, never the request body (it may hold personal data)."""
+        labels = {"http_status": str(status_code)}
+        if index is not None:
+            labels["batch_index"] = str(index)
+        router_log().emit(
+            "message.rejected",
+            trace_id=self.trace.trace_id,
+            outcome=Outcome.FAILURE,
+            level="warning",
+            message=f"message request rejected ({status_code})",
+            error_type=error_type,
+            error_message=orjson.dumps(errors, default=str).decode(),
+            labels=labels,
+        )

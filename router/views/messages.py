@@ -1,0 +1,120 @@
+"""POST /api/v1/messages and /api/v1/messages/batch: validate, accept durably, publish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from router.errors import IdempotencyConflict
+from router.permissions import client_of
+from router.serializers import (
+    AcceptedMessageSerializer,
+    BatchRequestSerializer,
+    BatchResponseSerializer,
+    message_request_validate,
+)
+from router.services import message_accept, messages_accept_batch
+from router.views.base import RouterAPIView
+from router.views.schema_docs import (
+    BATCH_EXAMPLES,
+    IDEMPOTENCY_KEY,
+    MESSAGE_REQUEST,
+    POST_ERRORS,
+    REQUEST_EXAMPLES,
+    TRACEPARENT,
+    error_response,
+)
+
+IDEMPOTENCY_KEY_MAX_CHARS = 255
+
+
+class UnprocessableIdempotencyKey(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX_CHARS:
+        raise ValidationError({"Idempotency-Key": [f"Must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters."]})
+    return key
+
+
+def _location(request: Request, message_id: object) -> str:
+    return request.build_absolute_uri(reverse("message-detail", kwargs={"message_id": message_id}))
+
+
+class MessageCreateView(RouterAPIView):
+    logs_rejections = True
+
+    @extend_schema(
+        operation_id="messages_create",
+        summary="Send a message",
+        description="Accepts one message for email, SMS or WhatsApp. A 202 means it is durably stored and "
+        "will reach its channel service; the `Location` header points at the message.",
+        request=MESSAGE_REQUEST,
+        parameters=[IDEMPOTENCY_KEY, TRACEPARENT],
+        responses={
+            202: AcceptedMessageSerializer,
+            **POST_ERRORS,
+            422: error_response("The Idempotency-Key was already used with a different body."),
+        },
+        examples=REQUEST_EXAMPLES,
+    )
+    def post(self, request: Request) -> Response:
+        idempotency_key = _idempotency_key(request)
+        message_request = message_request_validate(request.data)
+        try:
+            acceptance = message_accept(
+                request=message_request, client=client_of(request), trace=self.trace, idempotency_key=idempotency_key
+            )
+        except IdempotencyConflict as conflict:
+            raise UnprocessableIdempotencyKey(str(conflict)) from None
+        headers = {"Location": _location(request, acceptance.message.id)}
+        if acceptance.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(AcceptedMessageSerializer(acceptance.message).data, status=202, headers=headers)
+
+
+class MessageBatchView(RouterAPIView):
+    logs_rejections = True
+
+    @property
+    def max_request_bytes(self) -> int:
+        return int(settings.ROUTER_MAX_BATCH_REQUEST_BYTES)
+
+    @extend_schema(
+        operation_id="messages_batch_create",
+        summary="Send up to 1000 messages",
+        description="Each item is validated on its own: valid items are accepted even when others are "
+        "rejected. One result per item, in request order. Each message gets its own traceId.",
+        request=BatchRequestSerializer,
+        responses={202: BatchResponseSerializer, **POST_ERRORS},
+        examples=BATCH_EXAMPLES,
+    )
+    def post(self, request: Request) -> Response:
+        batch = BatchRequestSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        results: list[dict[str, Any]] = []
+        valid: list[tuple[int, Any]] = []
+        for index, item in enumerate(batch.validated_data["messages"]):
+            try:
+                valid.append((index, message_request_validate(item)))
+                results.append({})
+            except ValidationError as error:
+                results.append({"index": index, "status": "rejected", "errors": error.detail})
+                self.log_rejection(errors=error.detail, error_type="ValidationError", status_code=400, index=index)
+        messages = messages_accept_batch(requests=[item for _, item in valid], client=client_of(request))
+        for (index, _), message in zip(valid, messages, strict=True):
+            results[index] = {"index": index, **AcceptedMessageSerializer(message).data}
+        body = {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}
+        return Response(body, status=202)

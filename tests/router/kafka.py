@@ -1,0 +1,74 @@
+"""Reading topics in router tests: everything up to the current end, without joining a group.
+
+Partitions are assigned directly (no group rebalance wait) and read up to the high watermark taken
+at the start, so "exactly one record" is decided by what Kafka holds, not by how long we waited.
+"""
+
+import time
+import uuid
+
+from confluent_kafka import Message, TopicPartition
+
+from messaging.channels import Channel
+from messaging.clients import build_consumer
+from messaging.topics import send_topic
+
+
+def _partitions(consumer, topic: str) -> list[int]:
+    return list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+
+
+def high_watermarks(topics: list[str]) -> dict[tuple[str, int], int]:
+    consumer = build_consumer(group_id=f"test-{uuid.uuid4().hex}")
+    try:
+        return {
+            (topic, partition): consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+            for topic in topics
+            for partition in _partitions(consumer, topic)
+        }
+    finally:
+        consumer.close()
+
+
+def send_watermarks() -> dict[tuple[str, int], int]:
+    return high_watermarks([send_topic(channel) for channel in Channel])
+
+
+def read_records(topic: str, key: bytes | None = None, timeout: float = 20.0) -> list[Message]:
+    """Every record now on `topic` (with `key`, if given), read from the beginning to the end."""
+    consumer = build_consumer(group_id=f"test-{uuid.uuid4().hex}", **{"enable.auto.commit": False})
+    try:
+        ends: dict[int, int] = {}
+        assignment = []
+        for partition in _partitions(consumer, topic):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if high > low:
+                ends[partition] = high
+                assignment.append(TopicPartition(topic, partition, low))
+        consumer.assign(assignment)
+        records: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            record = consumer.poll(0.2)
+            if record is None or record.error() is not None:
+                continue
+            if key is None or record.key() == key:
+                records.append(record)
+            if record.offset() + 1 >= ends.get(record.partition(), 0):
+                ends.pop(record.partition(), None)
+        assert not ends, f"could not read {topic} to its end within {timeout}s"
+        return records
+    finally:
+        consumer.close()
+
+
+def wait_for_records(topic: str, key: bytes, condition, timeout: float = 20.0) -> list[Message]:
+    """Re-read until `condition(records)` holds (for records produced in the background, e.g. logs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = read_records(topic, key)
+        if condition(records):
+            return records
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met on {topic} for key {key!r}; got {len(records)} records")
+        time.sleep(0.2)

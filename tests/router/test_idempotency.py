@@ -1,0 +1,116 @@
+"""Idempotency-Key: a repeat returns the first response and publishes nothing more, also under concurrency."""
+
+import json
+import socket
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import orjson
+import pytest
+
+from messaging.channels import Channel
+from messaging.topics import send_topic
+from router.models import Message
+from tests.processes import ManagedProcess, process_env, wait_for
+from tests.router.factories import ApiKeyFactory, SmsRequestFactory
+from tests.router.kafka import read_records
+
+URL = "/api/v1/messages"
+
+
+def post_json(api, payload, key):
+    return api.post(URL, data=orjson.dumps(payload), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_a_repeated_request_returns_the_first_response_and_publishes_once(api):
+    payload = SmsRequestFactory()
+    first = post_json(api, payload, "order-1042")
+    # Same body with another key order: still the same request.
+    second = post_json(api, dict(reversed(list(payload.items()))), "order-1042")
+
+    assert first.status_code == second.status_code == 202
+    assert second.json() == first.json()
+    assert second["Location"] == first["Location"]
+    assert second["Idempotent-Replayed"] == "true"
+    assert len(read_records(send_topic(Channel.SMS), key=first.json()["id"].encode())) == 1
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_the_same_key_with_another_body_is_refused_with_422(api):
+    assert post_json(api, SmsRequestFactory(body="one"), "k-1").status_code == 202
+    response = post_json(api, SmsRequestFactory(body="two"), "k-1")
+    assert response.status_code == 422
+    assert "different request body" in response.json()["detail"]
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_keys_are_per_client(api):
+    payload = SmsRequestFactory()
+    first = post_json(api, payload, "shared-key").json()
+    other = ApiKeyFactory()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {other.raw_key}")
+    assert post_json(api, payload, "shared-key").json()["id"] != first["id"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_post(url: str, payload: dict, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=orjson.dumps(payload), headers={"Content-Type": "application/json", **headers}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_concurrent_requests_with_one_key_publish_once():
+    """Real gunicorn, several worker processes, requests released together by a barrier."""
+    api_key = ApiKeyFactory()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "4"]
+    server = ManagedProcess("gunicorn", argv, process_env())
+    try:
+        wait_for(lambda: healthy(base), timeout=30, what="gunicorn to answer /healthz")
+        payload = SmsRequestFactory()
+        headers = {"Authorization": f"Api-Key {api_key.raw_key}", "Idempotency-Key": "concurrent-1"}
+        barrier = threading.Barrier(6)
+        results: list[tuple[int, dict]] = []
+
+        def send() -> None:
+            barrier.wait()
+            results.append(http_post(f"{base}{URL}", payload, headers))
+
+        threads = [threading.Thread(target=send) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        assert server.stop() == 0, server.output()
+
+    assert [status for status, _ in results] == [202] * 6, results
+    ids = {body["id"] for _, body in results}
+    assert len(ids) == 1
+    assert Message.objects.count() == 1
+    assert len(read_records(send_topic(Channel.SMS), key=ids.pop().encode())) == 1

@@ -1,0 +1,58 @@
+"""With Kafka unreachable the API still accepts (into the outbox); the relay publishes it all later."""
+
+import time
+
+import orjson
+import pytest
+
+from messaging.channels import Channel
+from messaging.envelope import MessageEnvelope
+from messaging.topics import send_topic
+from router.kafka import clients_reset
+from router.models import OutboxEntry
+from tests.processes import manage_py, wait_for
+from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
+from tests.router.kafka import read_records
+
+URL = "/api/v1/messages"
+
+
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(client, settings):
+    api_key = ApiKeyFactory()
+    real_bootstrap_servers = settings.KAFKA_BOOTSTRAP_SERVERS
+    settings.KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:1"  # nothing listens there
+    settings.ROUTER_PUBLISH_TIMEOUT_SECONDS = 0.5
+    accepted = []
+    for channel in Channel:
+        payload = REQUEST_FACTORIES[channel.value]()
+        started = time.monotonic()
+        response = client.post(
+            URL,
+            data=orjson.dumps(payload),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Api-Key {api_key.raw_key}",
+        )
+        assert response.status_code == 202, response.content
+        assert time.monotonic() - started < 3.0, "the API must answer promptly when Kafka is down"
+        accepted.append((channel, payload, response.json()))
+    clients_reset()  # forget the clients of the dead broker (and the log events they still hold)
+    settings.KAFKA_BOOTSTRAP_SERVERS = real_bootstrap_servers
+    ids = [body["id"] for _, _, body in accepted]
+
+    def pending():  # a fresh query each time: an evaluated QuerySet answers from its cache
+        return OutboxEntry.objects.filter(message_id__in=ids, published_at__isnull=True)
+
+    assert pending().count() == 3
+    assert all(entry.attempts == 1 and entry.last_error for entry in pending())
+
+    with manage_py(
+        "relay", "relay_outbox", ROUTER_RELAY_GRACE_SECONDS="0", ROUTER_RELAY_INTERVAL_SECONDS="0.2"
+    ) as relay:
+        wait_for(lambda: not pending().exists(), timeout=30, what="the relay to publish every pending entry")
+        assert relay.stop() == 0, relay.output()
+
+    for channel, payload, body in accepted:
+        (record,) = read_records(send_topic(channel), key=body["id"].encode())
+        envelope = MessageEnvelope.from_json(record.value())
+        assert (envelope.trace_id, envelope.to, envelope.body) == (body["traceId"], payload["to"], payload["body"])

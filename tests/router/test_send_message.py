@@ -1,0 +1,99 @@
+"""POST /api/v1/messages on the real Kafka: one record per message, its envelope, key, traceparent and logs."""
+
+import re
+import uuid
+
+import orjson
+import pytest
+
+from messaging.channels import Channel
+from messaging.envelope import MessageEnvelope
+from messaging.headers import decode_headers
+from messaging.topics import router_log_topic, send_topic
+from messaging.tracing import TraceContext
+from router.models import OutboxEntry
+from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
+from tests.router.kafka import read_records, wait_for_records
+
+pytestmark = pytest.mark.django_db(databases=["default"])
+URL = "/api/v1/messages"
+
+
+def post_json(api, payload, **headers):
+    return api.post(URL, data=orjson.dumps(payload), content_type="application/json", **headers)
+
+
+@pytest.mark.parametrize("channel", [channel.value for channel in Channel])
+def test_a_valid_message_is_published_once_with_its_envelope_and_logged(api, channel):
+    payload = REQUEST_FACTORIES[channel]()
+    incoming = TraceContext.new()
+
+    response = post_json(api, payload, HTTP_TRACEPARENT=incoming.traceparent)
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert set(body) == {"id", "traceId", "status", "channel", "to", "createdAt"}
+    assert body["traceId"] == incoming.trace_id  # the caller's trace is honoured
+    assert (body["status"], body["channel"], body["to"]) == ("accepted", channel, payload["to"])
+    assert response["Location"].endswith(f"/api/v1/messages/{body['id']}")
+    assert OutboxEntry.objects.get(message_id=body["id"]).published_at is not None
+
+    (record,) = read_records(send_topic(Channel(channel)), key=body["id"].encode())
+    envelope = MessageEnvelope.from_json(record.value())
+    assert envelope.to_dict() == {
+        "schema": "message/v1",
+        "id": body["id"],
+        "traceId": body["traceId"],
+        "channel": channel,
+        "to": payload["to"],
+        "body": payload["body"],
+        "metadata": payload.get("metadata", {}),
+        "createdAt": body["createdAt"],
+        "attempt": 1,
+        **({"subject": payload["subject"]} if "subject" in payload else {}),
+    }
+    headers = decode_headers(record.headers())
+    assert TraceContext.parse(headers["traceparent"]).trace_id == body["traceId"]
+    assert headers["content-type"] == "application/json"
+
+    def accepted_and_published(records):
+        events = [orjson.loads(record.value()) for record in records]
+        return {event["event"]["action"] for event in events if event["trace"]["id"] == body["traceId"]} >= {
+            "message.accepted",
+            "message.published",
+        }
+
+    wait_for_records(router_log_topic(), body["id"].encode(), accepted_and_published)
+
+
+def test_a_message_without_traceparent_gets_a_new_trace_id(api):
+    response = post_json(api, REQUEST_FACTORIES["sms"]())
+    assert response.status_code == 202
+    assert re.fullmatch(r"[0-9a-f]{32}", response.json()["traceId"])
+
+
+def test_the_stored_message_is_returned_by_id_to_its_sender_only(api):
+    accepted = post_json(api, REQUEST_FACTORIES["email"]()).json()
+
+    response = api.get(f"{URL}/{accepted['id']}")
+    assert response.status_code == 200
+    assert {name: response.json()[name] for name in accepted} == accepted
+
+    assert api.get(f"{URL}/{uuid.uuid4()}").status_code == 404
+    other = ApiKeyFactory()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {other.raw_key}")
+    assert api.get(f"{URL}/{accepted['id']}").status_code == 404
+
+
+def test_a_rejected_request_is_logged_with_its_errors_but_not_its_body(api):
+    trace = TraceContext.new()
+    secret = "my one time code is 123456"
+    response = post_json(api, {"channel": "sms", "to": "12345", "body": secret}, HTTP_TRACEPARENT=trace.traceparent)
+    assert response.status_code == 400
+
+    (record,) = wait_for_records(router_log_topic(), trace.trace_id.encode(), lambda records: len(records) >= 1)
+    event = orjson.loads(record.value())
+    assert event["event"]["action"] == "message.rejected"
+    assert event["event"]["outcome"] == "failure"
+    assert "E.164" in event["error"]["message"]
+    assert secret not in record.value().decode()
