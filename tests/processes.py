@@ -19,6 +19,8 @@ from django.conf import settings
 
 PROJECT_DIR = Path(settings.BASE_DIR)
 LOG_DIR = PROJECT_DIR / "var" / "test-logs"
+# Bound here: inside ManagedProcess the name `signal` is the method below, not the module.
+SIGTERM = signal.SIGTERM
 
 
 def process_env(**extra: str) -> dict[str, str]:
@@ -48,7 +50,7 @@ class ManagedProcess:
         if self.popen.poll() is None:
             os.kill(self.popen.pid, signum)
 
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+    def stop(self, signum: int = SIGTERM, timeout: float = 30.0) -> int:
         """Send `signum`, wait for exit (SIGKILL after `timeout`); returns the exit code."""
         self.signal(signum)
         try:
