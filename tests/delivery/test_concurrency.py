@@ -28,6 +28,6 @@ def test_200_messages_with_100ms_latency_finish_far_faster_than_one_at_a_time():
 
     rows = records(channel, ids)
     elapsed = (max(r.sent_at for r in rows) - min(r.created_at for r in rows)).total_seconds()
-    # Sequentially this takes 200 × 100 ms = 20 s; the bound proves concurrency, not speed.
+    # Sequentially this takes 200 x 100 ms = 20 s; the bound proves concurrency, not speed.
     assert elapsed < 10, elapsed
     assert len(ledger_rows(channel, ids)) == 200
