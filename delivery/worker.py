@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from confluent_kafka import Message, Producer
+from django.db import close_old_connections
 
 from delivery.errors import PermanentProviderError
 from delivery.events import DeliveryLog, Failure
@@ -56,6 +57,14 @@ class DeliveryHandler:
         self.producer = producer
 
     def __call__(self, record: Message) -> None:
+        try:
+            self._handle(record)
+        finally:
+            # No request cycle closes a worker thread's DB connection: drop it when CONN_MAX_AGE
+            # says so or when it broke (a restarted Postgres), as Django does after a request.
+            close_old_connections()
+
+    def _handle(self, record: Message) -> None:
         try:
             envelope = self._decode(record)
         except InvalidMessage as error:
