@@ -1,8 +1,22 @@
-"""Email delivery records, stored in the `email` database."""
+"""Email delivery records, their attempts and the simulator's ledger, stored in the `email` database."""
 
-from delivery.models import DeliveryRecord
+from django.db import models
+
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
 
 
 class EmailDelivery(DeliveryRecord):
     class Meta(DeliveryRecord.Meta):
         verbose_name = "Email delivery"
+
+
+class EmailDeliveryAttempt(DeliveryAttempt):
+    delivery = models.ForeignKey(EmailDelivery, on_delete=models.CASCADE, related_name="attempts")
+
+    class Meta(DeliveryAttempt.Meta):
+        verbose_name = "Email delivery attempt"
+
+
+class EmailSimulatedSend(SimulatedSend):
+    class Meta(SimulatedSend.Meta):
+        verbose_name = "Email simulated send"

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class SmsServiceConfig(AppConfig):
     name = "sms_service"
     verbose_name = "SMS delivery"
+
+    def ready(self) -> None:
+        from delivery.registry import register
+        from sms_service.channel import SMS_CHANNEL
+
+        register(SMS_CHANNEL)

@@ -1,8 +1,22 @@
-"""SMS delivery records, stored in the `sms` database."""
+"""SMS delivery records, their attempts and the simulator's ledger, stored in the `sms` database."""
 
-from delivery.models import DeliveryRecord
+from django.db import models
+
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
 
 
 class SmsDelivery(DeliveryRecord):
     class Meta(DeliveryRecord.Meta):
         verbose_name = "SMS delivery"
+
+
+class SmsDeliveryAttempt(DeliveryAttempt):
+    delivery = models.ForeignKey(SmsDelivery, on_delete=models.CASCADE, related_name="attempts")
+
+    class Meta(DeliveryAttempt.Meta):
+        verbose_name = "SMS delivery attempt"
+
+
+class SmsSimulatedSend(SimulatedSend):
+    class Meta(SimulatedSend.Meta):
+        verbose_name = "SMS simulated send"

@@ -19,8 +19,6 @@ from django.conf import settings
 
 PROJECT_DIR = Path(settings.BASE_DIR)
 LOG_DIR = PROJECT_DIR / "var" / "test-logs"
-# Module level: inside ManagedProcess the name `signal` is the method below, not the module.
-DEFAULT_STOP_SIGNAL = signal.SIGTERM
 
 
 def process_env(**extra: str) -> dict[str, str]:
@@ -51,7 +49,7 @@ class ManagedProcess:
         if self.popen.poll() is None:
             os.kill(self.popen.pid, signum)
 
-    def stop(self, signum: int = DEFAULT_STOP_SIGNAL, timeout: float = 30.0) -> int:
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         """Send `signum`, wait for exit (SIGKILL after `timeout`); returns the exit code."""
         self.send_signal(signum)
         try:

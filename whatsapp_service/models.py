@@ -1,8 +1,22 @@
-"""WhatsApp delivery records, stored in the `whatsapp` database."""
+"""WhatsApp delivery records, their attempts and the simulator's ledger, stored in the `whatsapp` database."""
 
-from delivery.models import DeliveryRecord
+from django.db import models
+
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
 
 
 class WhatsAppDelivery(DeliveryRecord):
     class Meta(DeliveryRecord.Meta):
         verbose_name = "WhatsApp delivery"
+
+
+class WhatsAppDeliveryAttempt(DeliveryAttempt):
+    delivery = models.ForeignKey(WhatsAppDelivery, on_delete=models.CASCADE, related_name="attempts")
+
+    class Meta(DeliveryAttempt.Meta):
+        verbose_name = "WhatsApp delivery attempt"
+
+
+class WhatsAppSimulatedSend(SimulatedSend):
+    class Meta(SimulatedSend.Meta):
+        verbose_name = "WhatsApp simulated send"

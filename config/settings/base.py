@@ -132,6 +132,29 @@ DELIVERY_RETRY_DELAYS = {
     channel: env.list(f"{channel.upper()}_RETRY_DELAYS", default=["2s", "10s", "60s"]) for channel in CHANNELS
 }
 
+# --- Delivery workers (issue 4) ---------------------------------------------------------------
+# Records one worker keeps in flight; with provider latency L, throughput approaches this / L.
+DELIVERY_MAX_IN_FLIGHT = {channel: env.int(f"{channel.upper()}_MAX_IN_FLIGHT", default=32) for channel in CHANNELS}
+# The provider class per channel (a delivery.providers.Provider); the defaults are the simulators.
+DELIVERY_PROVIDERS = {
+    "email": env("EMAIL_PROVIDER", default="email_service.providers.EmailBackendProvider"),
+    "sms": env("SMS_PROVIDER", default="sms_service.providers.SimulatedSmsProvider"),
+    "whatsapp": env("WHATSAPP_PROVIDER", default="whatsapp_service.providers.SimulatedWhatsAppProvider"),
+}
+# The Django email backend email deliveries go through (SMTP or an anymail backend drop in here);
+# separate from EMAIL_BACKEND, which Django's own mails (password resets, admins) use.
+EMAIL_DELIVERY_BACKEND = env("EMAIL_DELIVERY_BACKEND", default="email_service.backends.SimulatedEmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communication Aggregator <no-reply@comms.local>")
+# The simulated providers: latency per send and the rate of random transient failures (0..1).
+DELIVERY_SIMULATOR = {
+    channel: {
+        "latency_ms": env.float(f"{channel.upper()}_SIMULATOR_LATENCY_MS", default=0.0),
+        "failure_rate": env.float(f"{channel.upper()}_SIMULATOR_FAILURE_RATE", default=0.0),
+    }
+    for channel in CHANNELS
+}
+# --- end delivery workers ----------------------------------------------------------------------
+
 # --- Elasticsearch (DESIGN §6) ---------------------------------------------------------------
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
 LOG_INDEX_PREFIX = env("LOG_INDEX_PREFIX", default="comms-logs")

@@ -1,0 +1,74 @@
+"""Admin building blocks for the channel apps: delivery records are read-only history, so the admin
+lists, filters and searches them (message id, trace id, recipient) and shows attempts inline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+
+class ReadOnlyAdminMixin:
+    """Records are written by the workers only; the admin is for looking."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """Subclass with `model = <Channel>DeliveryAttempt`."""
+
+    fields = ("number", "outcome", "started_at", "duration_ms", "error_type", "error_message", "provider_message_id")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Subclass with `inlines = [<the channel's DeliveryAttemptInline>]`."""
+
+    list_display = ("message_id", "recipient", "status", "attempt_count", "created_at", "sent_at", "trace_id")
+    list_filter = ("status", "created_at", "sent_at")
+    search_fields = ("=message_id", "=trace_id", "recipient")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    readonly_fields = (
+        "message_id",
+        "trace_id",
+        "recipient",
+        "status",
+        "attempt_count",
+        "last_error",
+        "provider_message_id",
+        "payload",
+        "created_at",
+        "updated_at",
+        "sent_at",
+    )
+
+
+class SimulatedSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The simulator's ledger: every send it performed."""
+
+    list_display = ("provider_message_id", "idempotency_key", "recipient", "attempt", "sent_at", "trace_id")
+    list_filter = ("sent_at",)
+    search_fields = ("=idempotency_key", "=trace_id", "=provider_message_id", "recipient")
+    date_hierarchy = "sent_at"
+    readonly_fields = (
+        "provider_message_id",
+        "idempotency_key",
+        "trace_id",
+        "recipient",
+        "subject",
+        "body",
+        "attempt",
+        "sent_at",
+    )

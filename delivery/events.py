@@ -1,0 +1,119 @@
+"""The delivery log events of DESIGN §6, emitted through the shared LogEmitter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from messaging.channels import Channel
+from messaging.envelope import MessageEnvelope
+from messaging.log_events import LogEmitter, Outcome
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, as it appears in logs, attempt rows and DLQ headers."""
+
+    type: str
+    message: str
+
+    @classmethod
+    def of(cls, error: BaseException) -> Failure:
+        return cls(type=type(error).__name__, message=str(error) or repr(error))
+
+
+class DeliveryLog:
+    """One method per action; every event carries trace id, message id, channel and attempt."""
+
+    def __init__(self, *, channel: Channel, emitter: LogEmitter) -> None:
+        self.channel = channel
+        self.emitter = emitter
+
+    def _emit(
+        self,
+        action: str,
+        envelope: MessageEnvelope,
+        message: str,
+        *,
+        outcome: Outcome = Outcome.UNKNOWN,
+        level: str = "info",
+        duration_ns: int | None = None,
+        failure: Failure | None = None,
+    ) -> None:
+        self.emitter.emit(
+            action,
+            trace_id=envelope.trace_id,
+            message=message,
+            outcome=outcome,
+            level=level,
+            message_id=envelope.id,
+            channel=self.channel.value,
+            attempt=envelope.attempt,
+            duration_ns=duration_ns,
+            error_type=failure.type if failure else None,
+            error_message=failure.message if failure else None,
+        )
+
+    def received(self, envelope: MessageEnvelope) -> None:
+        self._emit("delivery.received", envelope, f"{self.channel} message received (attempt {envelope.attempt})")
+
+    def sent(self, envelope: MessageEnvelope, *, duration_ns: int, provider_message_id: str) -> None:
+        self._emit(
+            "delivery.sent",
+            envelope,
+            f"{self.channel} message sent to provider as {provider_message_id}",
+            outcome=Outcome.SUCCESS,
+            duration_ns=duration_ns,
+        )
+
+    def failed(self, envelope: MessageEnvelope, *, duration_ns: int, failure: Failure) -> None:
+        self._emit(
+            "delivery.failed",
+            envelope,
+            f"{self.channel} attempt {envelope.attempt} failed: {failure.type}",
+            outcome=Outcome.FAILURE,
+            level="warning",
+            duration_ns=duration_ns,
+            failure=failure,
+        )
+
+    def retry_scheduled(self, envelope: MessageEnvelope, *, delay: float, failure: Failure) -> None:
+        self._emit(
+            "delivery.retry_scheduled",
+            envelope,
+            f"attempt {envelope.attempt + 1} scheduled in {delay:.1f}s",
+            outcome=Outcome.FAILURE,
+            level="warning",
+            failure=failure,
+        )
+
+    def dead_lettered(self, envelope: MessageEnvelope, *, failure: Failure) -> None:
+        self._emit(
+            "delivery.dead_lettered",
+            envelope,
+            f"{self.channel} message dead-lettered after attempt {envelope.attempt}",
+            outcome=Outcome.FAILURE,
+            level="error",
+            failure=failure,
+        )
+
+    def poison_dead_lettered(self, *, trace_id: str, message_id: str | None, failure: Failure) -> None:
+        """A record that is no envelope has no attempt; its key (if any) stands in as message id."""
+        self.emitter.emit(
+            "delivery.dead_lettered",
+            trace_id=trace_id,
+            message=f"undecodable {self.channel} record dead-lettered: {failure.message}",
+            outcome=Outcome.FAILURE,
+            level="error",
+            message_id=message_id,
+            channel=self.channel.value,
+            error_type=failure.type,
+            error_message=failure.message,
+        )
+
+    def duplicate_skipped(self, envelope: MessageEnvelope, *, status: str) -> None:
+        self._emit(
+            "delivery.duplicate_skipped",
+            envelope,
+            f"{self.channel} message already {status}; nothing sent",
+            outcome=Outcome.SUCCESS,
+        )

@@ -1,0 +1,57 @@
+"""The channel registry: each channel app registers what differs (models, recipient rule) from its
+AppConfig.ready(); the worker, the admin and the operator commands look channels up here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import router
+from django.utils.module_loading import import_string
+
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
+from delivery.providers import Provider
+from messaging.channels import Channel
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    channel: Channel
+    record_model: type[DeliveryRecord]
+    attempt_model: type[DeliveryAttempt]
+    ledger_model: type[SimulatedSend]
+    validate_recipient: Callable[[str], None]
+
+    @property
+    def service_name(self) -> str:
+        """Names the consumer group and the `service.name` of its log events."""
+        return f"{self.channel.value}_service"
+
+    @property
+    def database(self) -> str:
+        return router.db_for_write(self.record_model)
+
+    def build_provider(self) -> Provider:
+        """The provider class named by settings.DELIVERY_PROVIDERS (env `<CHANNEL>_PROVIDER`)."""
+        provider_class: type[Provider] = import_string(settings.DELIVERY_PROVIDERS[self.channel.value])
+        return provider_class()
+
+
+_registry: dict[Channel, ChannelSpec] = {}
+
+
+def register(spec: ChannelSpec) -> None:
+    _registry[spec.channel] = spec
+
+
+def get_channel(channel: Channel | str) -> ChannelSpec:
+    try:
+        return _registry[Channel(channel)]
+    except (KeyError, ValueError):
+        known = ", ".join(sorted(c.value for c in _registry))
+        raise LookupError(f"unknown channel {channel!r} (registered: {known})") from None
+
+
+def registered_channels() -> list[ChannelSpec]:
+    return [_registry[channel] for channel in Channel if channel in _registry]

@@ -1,0 +1,52 @@
+"""How often and how late a channel retries (DESIGN §4): a frozen policy built from settings."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from messaging.channels import Channel
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """`500ms`, `2s`, `1.5m`, `1h` or a bare number of seconds → seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 2s, 1m)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    delays: tuple[float, ...]
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.max_attempts > 1 and not self.delays:
+            raise ValueError("retries need at least one delay")
+
+    @classmethod
+    def for_channel(cls, channel: Channel) -> RetryPolicy:
+        return cls(
+            max_attempts=settings.DELIVERY_MAX_ATTEMPTS[channel.value],
+            delays=tuple(parse_duration(text) for text in settings.DELIVERY_RETRY_DELAYS[channel.value]),
+        )
+
+    def can_retry(self, attempt: int) -> bool:
+        """Whether a transient failure of `attempt` gets another one."""
+        return attempt < self.max_attempts
+
+    def delay(self, level: int) -> float:
+        """Seconds before retry level `level` (1-based) is due. Jitter only ever adds, up to
+        `jitter` times the delay: a retry is never early, and a burst of failures spreads out."""
+        base = self.delays[min(level, len(self.delays)) - 1]
+        return base + random.uniform(0.0, base * self.jitter)

@@ -1,0 +1,48 @@
+"""Read-only delivery statistics per channel (a selector): record counts per status, the simulator
+ledger's sends, and any message id the ledger shows as sent more than once (should be none)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count
+
+from delivery.models import DeliveryStatus
+from delivery.registry import ChannelSpec
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    channel: str
+    statuses: dict[str, int]
+    ledger_sends: int
+    sent_more_than_once: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "statuses": self.statuses,
+            "total": sum(self.statuses.values()),
+            "ledgerSends": self.ledger_sends,
+            "sentMoreThanOnce": self.sent_more_than_once,
+        }
+
+
+def channel_stats(*, spec: ChannelSpec) -> ChannelStats:
+    records = spec.record_model.objects.using(spec.database)
+    counts = {row["status"]: row["n"] for row in records.values("status").annotate(n=Count("id")).order_by()}
+    ledger = spec.ledger_model.objects.using(spec.database)
+    duplicates = (
+        ledger.values("idempotency_key")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("idempotency_key")
+        .values_list("idempotency_key", flat=True)
+    )
+    return ChannelStats(
+        channel=spec.channel.value,
+        statuses={status.value: counts.get(status.value, 0) for status in DeliveryStatus},
+        ledger_sends=ledger.count(),
+        sent_more_than_once=list(duplicates),
+    )

@@ -1,0 +1,63 @@
+"""Dead-letter records (DESIGN §4): the original record plus headers saying where it came from and
+why it failed, so an operator can list and replay it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from confluent_kafka import Message
+
+PREFIX = "dlq-"
+
+
+@dataclass(frozen=True)
+class DeadLetterInfo:
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    attempts: int
+    error_type: str
+    error_message: str
+    failed_at: datetime
+
+    @classmethod
+    def for_record(cls, record: Message, *, attempts: int, error_type: str, error_message: str) -> DeadLetterInfo:
+        return cls(
+            original_topic=record.topic(),
+            original_partition=record.partition(),
+            original_offset=record.offset(),
+            attempts=attempts,
+            error_type=error_type,
+            error_message=error_message,
+            failed_at=datetime.now(UTC),
+        )
+
+    def to_headers(self) -> dict[str, str]:
+        return {
+            f"{PREFIX}original-topic": self.original_topic,
+            f"{PREFIX}original-partition": str(self.original_partition),
+            f"{PREFIX}original-offset": str(self.original_offset),
+            f"{PREFIX}attempts": str(self.attempts),
+            f"{PREFIX}error-type": self.error_type,
+            # Kafka headers have no size limit of their own, but a record does: keep messages short.
+            f"{PREFIX}error-message": self.error_message[:2000],
+            f"{PREFIX}failed-at": self.failed_at.isoformat().replace("+00:00", "Z"),
+        }
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> DeadLetterInfo | None:
+        """None when the headers are not a dead letter's (e.g. a record produced by hand)."""
+        try:
+            return cls(
+                original_topic=headers[f"{PREFIX}original-topic"],
+                original_partition=int(headers[f"{PREFIX}original-partition"]),
+                original_offset=int(headers[f"{PREFIX}original-offset"]),
+                attempts=int(headers[f"{PREFIX}attempts"]),
+                error_type=headers[f"{PREFIX}error-type"],
+                error_message=headers.get(f"{PREFIX}error-message", ""),
+                failed_at=datetime.fromisoformat(headers[f"{PREFIX}failed-at"].replace("Z", "+00:00")),
+            )
+        except (KeyError, ValueError):
+            return None

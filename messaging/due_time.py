@@ -1,0 +1,33 @@
+"""The `due-at` header of delayed records (retry topics): epoch milliseconds before which the record
+must not be processed. Consumers pause the partition instead of sleeping (DESIGN §4)."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Message
+
+DUE_AT_HEADER = "due-at"
+
+
+def due_at_headers(due_at: float) -> dict[str, str]:
+    """Headers for a record due at `due_at` (seconds since the epoch)."""
+    return {DUE_AT_HEADER: str(int(due_at * 1000))}
+
+
+def record_due_at(record: Message) -> float | None:
+    """Seconds since the epoch at which `record` is due, or None when it carries no due time."""
+    for name, value in record.headers() or []:
+        if name == DUE_AT_HEADER and value:
+            try:
+                return int(value) / 1000
+            except ValueError:
+                return None  # a malformed header must not stall the partition: process now
+    return None
+
+
+def seconds_until_due(record: Message, now: float | None = None) -> float:
+    due = record_due_at(record)
+    if due is None:
+        return 0.0
+    return max(0.0, due - (time.time() if now is None else now))

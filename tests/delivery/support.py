@@ -1,0 +1,133 @@
+"""Helpers for the delivery tests: make and publish envelopes, run workers, read topics and records."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from confluent_kafka import Message, TopicPartition
+
+from delivery.models import DeliveryRecord
+from delivery.registry import ChannelSpec, get_channel
+from messaging.channels import Channel
+from messaging.clients import build_consumer, build_producer
+from messaging.envelope import MessageEnvelope
+from messaging.headers import build_headers
+from messaging.publisher import OutgoingRecord, publish_all
+from messaging.topics import send_topic
+from messaging.tracing import TraceContext
+from tests.processes import ManagedProcess, manage_py, wait_for
+
+RECIPIENTS = {Channel.EMAIL: "ada@example.com", Channel.SMS: "+14155552671", Channel.WHATSAPP: "+447911123456"}
+# `default` too: Django creates the other test databases after it (TEST DEPENDENCIES).
+CHANNEL_DBS = ["default", "email", "sms", "whatsapp"]
+FAST_RETRIES = "0.3s,0.6s,1s"
+
+
+def make_envelope(channel: Channel, *, simulate: dict[str, Any] | None = None, **overrides: Any) -> MessageEnvelope:
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "trace_id": TraceContext.new().trace_id,
+        "channel": channel,
+        "to": RECIPIENTS[channel],
+        "subject": "Hello" if channel == Channel.EMAIL else None,
+        "body": "Hi there",
+        "metadata": {"simulate": simulate} if simulate else {},
+        "created_at": datetime.now(UTC),
+    }
+    return MessageEnvelope(**{**fields, **overrides})
+
+
+def publish_envelopes(envelopes: Iterable[MessageEnvelope], topic: str | None = None) -> None:
+    records = [
+        OutgoingRecord(
+            topic or send_topic(e.channel), e.key, e.to_json(), build_headers(TraceContext.continuing(e.trace_id))
+        )
+        for e in envelopes
+    ]
+    errors = publish_all(build_producer(), records)
+    assert not any(errors), errors
+
+
+def publish_raw(topic: str, key: bytes, value: bytes) -> None:
+    (error,) = publish_all(build_producer(), [OutgoingRecord(topic, key, value, build_headers(TraceContext.new()))])
+    assert error is None, error
+
+
+@contextmanager
+def worker(channel: Channel, *args: str, **env: str) -> Iterator[ManagedProcess]:
+    """A real `manage.py consume <channel>` process with fast retries unless told otherwise."""
+    prefix = channel.value.upper()
+    env = {f"{prefix}_RETRY_DELAYS": FAST_RETRIES, **env}
+    with manage_py(f"{channel}-worker", "consume", channel.value, *args, **env) as process:
+        yield process
+
+
+def spec(channel: Channel) -> ChannelSpec:
+    return get_channel(channel)
+
+
+def records(channel: Channel, ids: Iterable[uuid.UUID]) -> list[DeliveryRecord]:
+    s = spec(channel)
+    return list(s.record_model.objects.using(s.database).filter(message_id__in=list(ids)))
+
+
+def wait_for_status(channel: Channel, ids: Iterable[uuid.UUID], status: str, timeout: float = 30.0) -> None:
+    ids = list(ids)
+
+    def reached() -> bool:
+        return sum(1 for r in records(channel, ids) if r.status == status) == len(ids)
+
+    wait_for(reached, timeout=timeout, what=f"{len(ids)} {channel} message(s) {status}")
+
+
+def ledger_rows(channel: Channel, ids: Iterable[uuid.UUID]) -> list[Any]:
+    s = spec(channel)
+    keys = [str(i) for i in ids]
+    return list(s.ledger_model.objects.using(s.database).filter(idempotency_key__in=keys))
+
+
+def topic_records(topic: str, timeout: float = 10.0) -> list[Message]:
+    """Every record on `topic` up to its current end, read by assignment (no group offsets)."""
+    consumer = build_consumer(f"test-reader-{uuid.uuid4().hex}", **{"enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
+        ends: dict[int, int] = {}
+        starts = []
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if high > low:
+                ends[partition] = high
+                starts.append(TopicPartition(topic, partition, low))
+        found: list[Message] = []
+        if starts:
+            consumer.assign(starts)
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            record = consumer.poll(0.2)
+            if record is None or record.error() is not None:
+                continue
+            found.append(record)
+            if record.offset() + 1 >= ends.get(record.partition(), 0):
+                ends.pop(record.partition(), None)
+        return found
+    finally:
+        consumer.close()
+
+
+def records_with_key(topic: str, key: bytes) -> list[Message]:
+    return [record for record in topic_records(topic) if record.key() == key]
+
+
+def log_events(topic: str, message_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The ECS log events of one message, in the order they were published (one key → one partition)."""
+    return [orjson.loads(record.value()) for record in records_with_key(topic, str(message_id).encode())]
+
+
+def actions(events: list[dict[str, Any]]) -> list[str]:
+    return [event["event"]["action"] for event in events]

@@ -1,0 +1,39 @@
+"""Each channel's admin lists deliveries, searches by message id / trace id / recipient, is read-only,
+shows attempts inline and exposes the simulator ledger."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from delivery.models import AttemptOutcome
+from tests.delivery.support import CHANNEL_DBS
+from tests.factories import EmailDeliveryFactory, SmsDeliveryFactory, WhatsAppDeliveryFactory
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+@pytest.mark.parametrize(
+    ("factory", "app", "model", "ledger"),
+    [
+        (EmailDeliveryFactory, "email_service", "emaildelivery", "emailsimulatedsend"),
+        (SmsDeliveryFactory, "sms_service", "smsdelivery", "smssimulatedsend"),
+        (WhatsAppDeliveryFactory, "whatsapp_service", "whatsappdelivery", "whatsappsimulatedsend"),
+    ],
+)
+def test_admin_lists_searches_and_shows_attempts(admin_client, factory, app, model, ledger):
+    record = factory()
+    other = factory()
+    record.attempts.create(number=1, outcome=AttemptOutcome.TRANSIENT_FAILURE, started_at=timezone.now(), duration_ms=3)
+    changelist = reverse(f"admin:{app}_{model}_changelist")
+
+    for term in (str(record.message_id), record.trace_id, record.recipient):
+        page = admin_client.get(changelist, {"q": term})
+        assert page.status_code == 200
+        assert str(record.message_id) in page.content.decode()
+        assert str(other.message_id) not in page.content.decode()
+    assert admin_client.get(changelist, {"status__exact": "pending"}).status_code == 200
+
+    detail = admin_client.get(reverse(f"admin:{app}_{model}_change", args=[record.pk]))
+    assert detail.status_code == 200
+    assert "transient_failure" in detail.content.decode() or "Transient failure" in detail.content.decode()
+    assert admin_client.get(reverse(f"admin:{app}_{model}_add")).status_code == 403
+    assert admin_client.get(reverse(f"admin:{app}_{ledger}_changelist")).status_code == 200

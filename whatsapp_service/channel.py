@@ -1,0 +1,14 @@
+"""What the delivery framework needs to know about the WhatsApp channel."""
+
+from delivery.recipients import validate_e164_phone_number
+from delivery.registry import ChannelSpec
+from messaging.channels import Channel
+from whatsapp_service.models import WhatsAppDelivery, WhatsAppDeliveryAttempt, WhatsAppSimulatedSend
+
+WHATSAPP_CHANNEL = ChannelSpec(
+    channel=Channel.WHATSAPP,
+    record_model=WhatsAppDelivery,
+    attempt_model=WhatsAppDeliveryAttempt,
+    ledger_model=WhatsAppSimulatedSend,
+    validate_recipient=validate_e164_phone_number,
+)
