@@ -14,8 +14,10 @@ from typing import Any
 import orjson
 import phonenumbers
 from django.core.validators import EmailValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from logging_service.timeline import MessageStatus
 from messaging.channels import Channel
 from router.domain import MessageRequest
 from router.models import CHANNEL_CHOICES, Message
@@ -174,9 +176,37 @@ class AcceptedMessageSerializer(serializers.ModelSerializer):
         return "accepted"
 
 
+class TimelineEventSerializer(serializers.Serializer):
+    """One log event of the message, as indexed in Elasticsearch."""
+
+    timestamp = serializers.DateTimeField()
+    service = serializers.CharField()
+    action = serializers.CharField(help_text="e.g. message.accepted, delivery.retry_scheduled, delivery.sent")
+    outcome = serializers.CharField(help_text="success | failure | unknown")
+    attempt = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+
+
 class MessageDetailSerializer(AcceptedMessageSerializer):
+    """The message with its current status and timeline; pass the Timeline as context["timeline"]."""
+
+    status = serializers.SerializerMethodField(help_text="accepted | pending | retrying | sent | failed")
+    attempts = serializers.SerializerMethodField(help_text="Delivery attempts made so far.")
+    events = serializers.SerializerMethodField()
+
     class Meta(AcceptedMessageSerializer.Meta):
-        fields = [*AcceptedMessageSerializer.Meta.fields, "metadata"]
+        fields = [*AcceptedMessageSerializer.Meta.fields, "metadata", "attempts", "events"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=[status.value for status in MessageStatus]))
+    def get_status(self, message: Message) -> str:
+        return str(self.context["timeline"].status.value)
+
+    def get_attempts(self, message: Message) -> int:
+        return int(self.context["timeline"].attempts)
+
+    @extend_schema_field(TimelineEventSerializer(many=True))
+    def get_events(self, message: Message) -> list[dict[str, Any]]:
+        return list(TimelineEventSerializer(self.context["timeline"].events, many=True).data)
 
 
 class BatchItemResultSerializer(serializers.Serializer):

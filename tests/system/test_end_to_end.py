@@ -1,0 +1,110 @@
+"""The whole pipeline on the real engines: API → Kafka → channel worker → logs → Elasticsearch →
+the message timeline API (issue 5's end-to-end checks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from messaging.channels import Channel
+from tests.delivery.support import CHANNEL_DBS, worker
+from tests.processes import manage_py, wait_for
+from tests.router.factories import ApiKeyFactory
+
+pytestmark = pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
+
+
+@pytest.fixture
+def api() -> APIClient:
+    cache.clear()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKeyFactory().raw_key}")
+    return client
+
+
+@pytest.fixture
+def pipeline() -> Iterator[None]:
+    """An email worker and the log indexer, as real processes."""
+    with (
+        worker(Channel.EMAIL, EMAIL_MAX_ATTEMPTS="4"),
+        manage_py("indexer", "index_logs", INDEXER_BATCH_WAIT_MS="100"),
+    ):
+        yield
+
+
+def send_email(api: APIClient, simulate: dict[str, Any] | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"channel": "email", "to": "ada@example.com", "subject": "Hi", "body": "Hello Ada"}
+    if simulate:
+        payload["metadata"] = {"simulate": simulate}
+    response = api.post("/api/v1/messages", payload, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def timeline_when(api: APIClient, message_id: str, status: str, timeout: float = 45.0) -> dict[str, Any]:
+    def current() -> dict[str, Any] | None:
+        response = api.get(f"/api/v1/messages/{message_id}")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        return body if body["status"] == status else None
+
+    return wait_for(current, timeout=timeout, interval=0.5, what=f"message {message_id} to be {status}")  # type: ignore[return-value]
+
+
+def actions(body: dict[str, Any]) -> list[str]:
+    return [event["action"] for event in body["events"]]
+
+
+def test_a_message_is_sent_and_its_timeline_shows_every_step(api, pipeline):
+    accepted = send_email(api)
+
+    body = timeline_when(api, accepted["id"], "sent")
+
+    assert body["traceId"] == accepted["traceId"]
+    assert body["attempts"] == 1
+    steps = actions(body)
+    for step in ("message.accepted", "message.published", "delivery.received", "delivery.sent"):
+        assert step in steps, steps
+    assert steps.index("message.accepted") < steps.index("delivery.received") < steps.index("delivery.sent")
+    services = {event["service"] for event in body["events"]}
+    assert services == {"router", "email_service"}
+    timestamps = [event["timestamp"] for event in body["events"]]
+    assert timestamps == sorted(timestamps)
+
+
+def test_a_retried_message_shows_its_retries_and_ends_sent(api, pipeline):
+    accepted = send_email(api, simulate={"failTimes": 2})
+
+    body = timeline_when(api, accepted["id"], "sent")
+
+    assert actions(body).count("delivery.retry_scheduled") == 2
+    assert body["attempts"] == 3
+    failures = [event for event in body["events"] if event["action"] == "delivery.failed"]
+    assert failures and all(event["error"] for event in failures)
+
+
+def test_a_dead_lettered_message_ends_failed(api, pipeline):
+    accepted = send_email(api, simulate={"permanent": True})
+
+    body = timeline_when(api, accepted["id"], "failed")
+
+    assert "delivery.dead_lettered" in actions(body)
+    assert "delivery.sent" not in actions(body)
+
+
+def test_the_timeline_answers_503_when_elasticsearch_is_unreachable(api, monkeypatch):
+    from elasticsearch import Elasticsearch
+
+    accepted = send_email(api)
+    unreachable = Elasticsearch("http://127.0.0.1:1", max_retries=0, request_timeout=1)
+    monkeypatch.setattr("logging_service.timeline.elasticsearch", lambda: unreachable)
+
+    response = api.get(f"/api/v1/messages/{accepted['id']}")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Elasticsearch" in response.json()["detail"]
