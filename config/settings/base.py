@@ -191,6 +191,9 @@ ROUTER_RELAY_INTERVAL_SECONDS = env.float("ROUTER_RELAY_INTERVAL_SECONDS", defau
 ROUTER_RELAY_BATCH_SIZE = env.int("ROUTER_RELAY_BATCH_SIZE", default=500)
 # --- end Router API ---------------------------------------------------------------------------
 
+# Where `bin/run` keeps the development API key it prints (created on the first run).
+DEV_API_KEY_FILE = env("DEV_API_KEY_FILE", default=str(VAR_DIR / "dev-api-key"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
