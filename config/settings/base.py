@@ -192,7 +192,7 @@ ROUTER_RELAY_BATCH_SIZE = env.int("ROUTER_RELAY_BATCH_SIZE", default=500)
 # --- end Router API ---------------------------------------------------------------------------
 
 # Where `bin/run` keeps the development API key it prints (created on the first run).
-DEV_API_KEY_FILE = env("DEV_API_KEY_FILE", default=str(VAR_DIR / "dev-api-key"))
+DEV_API_KEY_FILE = env("DEV_API_KEY_FILE", default="") or str(VAR_DIR / "dev-api-key")
 
 LOGGING = {
     "version": 1,
