@@ -48,6 +48,8 @@ def send_email(api: APIClient, simulate: dict[str, Any] | None = None) -> dict[s
 def timeline_when(api: APIClient, message_id: str, status: str, timeout: float = 45.0) -> dict[str, Any]:
     def current() -> dict[str, Any] | None:
         response = api.get(f"/api/v1/messages/{message_id}")
+        if response.status_code == 503:  # a new daily index is still being created: ask again
+            return None
         assert response.status_code == 200, response.content
         body = response.json()
         return body if body["status"] == status else None

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,7 +156,12 @@ def test_the_printed_curl_sends_a_message_that_reaches_sent_and_ctrl_c_stops_eve
         message_id = orjson.loads(answer.stdout.split("\n\n", 1)[1])["id"]
 
         def sent() -> dict | None:
-            body = api_get(isolated, f"/api/v1/messages/{message_id}", key)
+            try:
+                body = api_get(isolated, f"/api/v1/messages/{message_id}", key)
+            except urllib.error.HTTPError as error:
+                if error.code == 503:  # the first log index is still being created: ask again
+                    return None
+                raise
             return body if body["status"] == "sent" else None
 
         body = wait_for(sent, timeout=60, interval=0.5, what="the message to be sent")
