@@ -25,3 +25,6 @@ for _alias, _database in DATABASES.items():
 (VAR_DIR / "test-db").mkdir(parents=True, exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
+# pytest turns DEBUG off and tests never run collectstatic: WhiteNoise looks static files up per
+# request instead of scanning a STATIC_ROOT that does not exist (and warning about it).
+WHITENOISE_AUTOREFRESH = True
