@@ -66,8 +66,12 @@ logger.state.level = WARN
 
 def _cluster_id(path: Path) -> str:
     if not path.exists():
-        # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding.
-        path.write_text(urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        # Kafka cluster ids are 16 random bytes, URL-safe base64 without padding. One starting with
+        # "-" would be read as an option by the storage tool, so (like Kafka's own) draw again.
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        path.write_text(cluster_id)
     return path.read_text().strip()
 
 
