@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -24,13 +25,26 @@ def _size(path: Path) -> str:
     return f"{total / 1_048_576:.0f} MB"
 
 
+# Maven's batch-mode transfer lines: "Downloaded from central: <url> (12 MB at 3.4 MB/s)".
+_DOWNLOADED = re.compile(r"Downloaded from \S+: \S*/([^/\s]+) \(([^)]*)\)")
+
+
 def _maven(layout: Layout, goal_args: list[str]) -> None:
-    command = [maven_binary(), "-B", "-ntp", "-q", "-f", str(POM), *goal_args]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
+    """Run Maven, echoing one short line per downloaded file (name, size, speed) as progress."""
+    command = [maven_binary(), "-B", "-f", str(POM), *goal_args]
+    tail: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail = [*tail[-60:], line]
+            match = _DOWNLOADED.search(line)
+            # Only the big files: Maven's own plugins are hundreds of small jars.
+            if match and " MB " in f" {match.group(2)} ":
+                _say(f"  downloaded {match.group(1)} ({match.group(2)})")
+    if process.returncode != 0:
         raise EngineError(
             "Maven could not fetch the engines (is Maven Central reachable?).\n"
-            f"command: {' '.join(command)}\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+            f"command: {' '.join(command)}\n{''.join(tail)}"
         )
 
 

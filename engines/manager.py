@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,24 @@ def _lock(layout: Layout) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _progress(what: str, began: float, every: float = 5.0) -> Iterator[None]:
+    """Say every few seconds that a long step is still going, so a first start never looks hung."""
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(every):
+            _say(f"  ... {what} ({time.monotonic() - began:.0f}s)")
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    try:
+        yield
+    finally:
+        done.set()
+        reporter.join()
+
+
 def _address(engine: ModuleType, layout: Layout) -> str:
     return layout.kafka_bootstrap if engine is kafka else layout.es_url
 
@@ -53,7 +72,8 @@ def ensure_running(layout: Layout) -> list[str]:
                 continue
             _say(f"starting {engine.NAME} on {_address(engine, layout)} (log: {engine.log_file(layout)}) ...")
             began = time.monotonic()
-            engine.start(layout)
+            with _progress(f"waiting for {engine.NAME} to be ready", began):
+                engine.start(layout)
             _say(f"{engine.NAME} ready in {time.monotonic() - began:.1f}s")
             started.append(engine.NAME)
     return started
