@@ -71,3 +71,21 @@ def test_missing_maven_says_what_to_install(monkeypatch):
 
 def test_java_home_points_at_a_real_jdk():
     assert os.access(java_home() / "bin" / "java", os.X_OK)
+
+
+def test_a_long_start_reports_progress_while_it_waits(capsys):
+    import time
+
+    from engines.manager import _progress
+
+    with _progress("waiting for elasticsearch to be ready", time.monotonic(), every=0.05):
+        time.sleep(0.2)
+    assert "... waiting for elasticsearch to be ready" in capsys.readouterr().out
+
+
+def test_maven_download_lines_become_progress():
+    from engines.fetch import _DOWNLOADED
+
+    line = "Downloaded from central: https://repo/x/elasticsearch-8.19.21.zip (102 MB at 12 MB/s)"
+    match = _DOWNLOADED.search(line)
+    assert match and match.groups() == ("elasticsearch-8.19.21.zip", "102 MB at 12 MB/s")
