@@ -81,7 +81,7 @@ def test_every_unsafe_method_on_every_api_view_needs_a_key(method):
     """Whatever the URLconf holds now or later: no credentials → 401 on /api/v1, or no write at all
     (405) on the public schema and docs views, never a 2xx."""
     client = APIClient()
-    for path, view_class in _api_views(get_resolver().url_patterns):
+    for path, _ in _api_views(get_resolver().url_patterns):
         response = getattr(client, method)(path, SmsRequestFactory(), format="json")
         if path.startswith("/api/v1/"):
             assert response.status_code == 401, (method, path, response.status_code)
@@ -139,8 +139,8 @@ def test_throttling_is_per_key(settings):
 def _admin_urls() -> list[str]:
     urls = [reverse("admin:index"), reverse("admin:password_change")]
     for model in admin.site._registry:
-        info = (model._meta.app_label, model._meta.model_name)
-        urls += [reverse("admin:%s_%s_changelist" % info), reverse("admin:%s_%s_add" % info)]
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        urls += [reverse(f"{name}_changelist"), reverse(f"{name}_add")]
     return urls
 
 
