@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-pytestmark = pytest.mark.django_db(databases=["default"])
+pytestmark = [pytest.mark.django_db(databases=["default"]), pytest.mark.usefixtures("own_topics")]
 
 ALLOWED = {202, 400, 413, 415, 422}
 JSON = "application/json"

@@ -36,5 +36,6 @@ def _keep_the_test_connection():
 # One API key per operation on purpose: every generated case authenticates with it.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @pytest.mark.django_db(databases=["default"])
+@pytest.mark.usefixtures("own_topics")
 def test_api_conforms_to_its_schema(case, api_key):
     case.call_and_validate(headers={"Authorization": f"Api-Key {api_key.raw_key}"})
