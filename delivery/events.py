@@ -22,7 +22,8 @@ class Failure:
 
 
 class DeliveryLog:
-    """One method per action; every event carries trace id, message id, channel and attempt."""
+    """One method per action; every event carries trace id, message id, channel, attempt and the
+    recipient (masked by the LogEvent, never the body)."""
 
     def __init__(self, *, channel: Channel, emitter: LogEmitter) -> None:
         self.channel = channel
@@ -48,6 +49,7 @@ class DeliveryLog:
             message_id=envelope.id,
             channel=self.channel.value,
             attempt=envelope.attempt,
+            recipient=envelope.to,
             duration_ns=duration_ns,
             error_type=failure.type if failure else None,
             error_message=failure.message if failure else None,

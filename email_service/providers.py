@@ -11,6 +11,7 @@ from django.core.mail import EmailMessage, get_connection
 
 from delivery.errors import PermanentProviderError, ProviderError, TransientProviderError
 from delivery.providers import Provider, SendRequest, SendResult
+from messaging.masking import recipient_for_logs
 
 # anymail's errors, matched by name so that anymail stays an optional dependency.
 _PERMANENT_BACKEND_ERRORS = {"AnymailRecipientsRefused", "AnymailInvalidAddress"}
@@ -31,7 +32,9 @@ class EmailBackendProvider(Provider):
         except ProviderError:
             raise
         except smtplib.SMTPRecipientsRefused as error:
-            raise PermanentProviderError(f"recipient refused: {error.recipients}") from error
+            # The text reaches log events: addresses masked as they are there.
+            refused = ", ".join(recipient_for_logs(address) for address in error.recipients)
+            raise PermanentProviderError(f"recipient refused: {refused}") from error
         except smtplib.SMTPResponseException as error:
             kind = PermanentProviderError if error.smtp_code >= _SMTP_PERMANENT_FLOOR else TransientProviderError
             raise kind(f"SMTP {error.smtp_code}: {error.smtp_error!r}") from error

@@ -1,6 +1,7 @@
 """Log events (DESIGN §6): the one place that shapes ECS JSON and publishes it to `logs.*`.
 
-Every service logs through a LogEmitter; nothing else writes log JSON by hand. Emitting never
+Every service logs through a LogEmitter; nothing else writes log JSON by hand. Events never carry a
+message's body, and a recipient only masked (messaging.masking). Emitting never
 blocks on Kafka: events are queued in the producer and acknowledged in the background, with a long
 delivery timeout so that a short broker outage delays them instead of dropping them.
 """
@@ -20,6 +21,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from messaging.clients import build_producer
 from messaging.headers import build_headers
+from messaging.masking import recipient_for_logs
 from messaging.tracing import TraceContext
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class LogEvent:
     message_id: str | None = None
     channel: str | None = None
     attempt: int | None = None
+    # The raw recipient: rendered only through messaging.masking, as `labels.recipient`.
+    recipient: str | None = None
     duration_ns: int | None = None
     error_type: str | None = None
     error_message: str | None = None
@@ -60,6 +64,8 @@ class LogEvent:
         for name, value in (("message_id", self.message_id), ("channel", self.channel), ("attempt", self.attempt)):
             if value is not None:
                 labels[name] = value
+        if self.recipient is not None:
+            labels["recipient"] = recipient_for_logs(self.recipient)
         document: dict[str, Any] = {
             "@timestamp": self.timestamp.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "event": event,

@@ -6,4 +6,4 @@ class RouterConfig(AppConfig):
     verbose_name = "Task router (API)"
 
     def ready(self) -> None:
-        from router import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from router import schema  # noqa: F401  (registers the OpenAPI extensions)

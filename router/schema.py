@@ -1,10 +1,12 @@
-"""OpenAPI: declares the `Api-Key` scheme of router.authentication (loaded by RouterConfig.ready)."""
+"""OpenAPI extensions (loaded by RouterConfig.ready): the `Api-Key` scheme of router.authentication and
+the strictness of request serializers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
+from drf_spectacular.utils import Direction
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -18,3 +20,15 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>`; create a key with `python manage.py create_api_key <name>`.",
         }
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """Request objects of a StrictSerializer refuse unknown fields; the schema says so."""
+
+    target_class = "router.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Direction) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema

@@ -42,6 +42,7 @@ class StrictCharField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
+@extend_schema_field({"type": "string", "pattern": _E164.pattern, "example": "+14155552671"})
 class E164PhoneField(StrictCharField):
     default_error_messages = {
         "not_e164": "Enter the number in E.164 format, e.g. +14155552671.",
@@ -61,6 +62,7 @@ class E164PhoneField(StrictCharField):
         return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
 class MetadataField(serializers.JSONField):
     default_error_messages = {
         "not_object": "Must be a JSON object.",
@@ -70,7 +72,13 @@ class MetadataField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Mapping[str, Any]:
         if not isinstance(data, dict):
             self.fail("not_object")
-        if len(orjson.dumps(data)) > METADATA_MAX_BYTES:
+        try:
+            size = len(orjson.dumps(data))
+        except orjson.JSONEncodeError:
+            # Nested deeper than orjson writes (254 levels) or an integer beyond 64 bits: no size
+            # within the limit can hold either, and the envelope could not be written anyway.
+            self.fail("too_large")
+        if size > METADATA_MAX_BYTES:
             self.fail("too_large")
         return MappingProxyType(data)
 
@@ -92,6 +100,12 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+def _channel_field(channel: Channel) -> serializers.ChoiceField:
+    """Each channel's serializer takes only its own channel, so the schema's `oneOf` has exactly
+    one branch per request (an SMS request is not also a valid WhatsApp request)."""
+    return serializers.ChoiceField(choices=[(channel.value, channel.name.title())])
+
+
 class _MessageSerializer(StrictSerializer):
     channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
     to = StrictCharField(max_length=320)
@@ -100,6 +114,7 @@ class _MessageSerializer(StrictSerializer):
 
 
 class EmailMessageSerializer(_MessageSerializer):
+    channel = _channel_field(Channel.EMAIL)
     to = serializers.EmailField(max_length=320, help_text="An email address.")
     subject = StrictCharField(max_length=EMAIL_SUBJECT_MAX_CHARS)
     body = StrictCharField(trim_whitespace=False, help_text=f"At most {EMAIL_BODY_MAX_BYTES} bytes as UTF-8.")
@@ -115,11 +130,13 @@ class EmailMessageSerializer(_MessageSerializer):
 
 
 class SmsMessageSerializer(_MessageSerializer):
+    channel = _channel_field(Channel.SMS)
     to = E164PhoneField(help_text="E.164 phone number, e.g. +14155552671.")
     body = StrictCharField(trim_whitespace=False, max_length=SMS_BODY_MAX_CHARS)
 
 
 class WhatsAppMessageSerializer(_MessageSerializer):
+    channel = _channel_field(Channel.WHATSAPP)
     to = E164PhoneField(help_text="E.164 phone number of the WhatsApp account, e.g. +14155552671.")
     body = StrictCharField(trim_whitespace=False, max_length=WHATSAPP_BODY_MAX_CHARS)
 
@@ -131,16 +148,23 @@ CHANNEL_SERIALIZERS: dict[Channel, type[_MessageSerializer]] = {
 }
 
 
+def _excerpt(value: object, limit: int = 40) -> str:
+    """The caller's value quoted back in an error, cut short: a 1 MB `channel` is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def message_request_validate(data: Any) -> MessageRequest:
     """Validate one message request; raises ValidationError in DRF's field-level format."""
     if not isinstance(data, Mapping):
         raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
     channel = data.get("channel")
-    if channel not in {channel.value for channel in Channel}:
+    # isinstance first: a JSON object or array as `channel` is unhashable.
+    if not isinstance(channel, str) or channel not in {channel.value for channel in Channel}:
         message = (
             "This field is required."
             if channel is None
-            else f"{channel!r} is not a valid channel; allowed values: {ALLOWED_CHANNELS}."
+            else f"{_excerpt(channel)} is not a valid channel; allowed values: {ALLOWED_CHANNELS}."
         )
         # The other fields' rules depend on the channel, so there is nothing more to check.
         raise serializers.ValidationError({"channel": [message]})
@@ -158,7 +182,12 @@ def message_request_validate(data: Any) -> MessageRequest:
 
 class BatchRequestSerializer(StrictSerializer):
     messages = serializers.ListField(
-        child=serializers.JSONField(), min_length=1, max_length=BATCH_MAX_MESSAGES, help_text="Message requests."
+        # Any item, null included, is judged on its own and reported in its result (202), never
+        # failing the whole batch.
+        child=serializers.JSONField(allow_null=True),
+        min_length=1,
+        max_length=BATCH_MAX_MESSAGES,
+        help_text="Message requests.",
     )
 
 

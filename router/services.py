@@ -98,6 +98,7 @@ def _log_accepted(messages: Sequence[Message]) -> None:
             trace_id=message.trace_id,
             message_id=message.id,
             channel=message.channel,
+            recipient=message.recipient,
             outcome=Outcome.SUCCESS,
             message=f"{message.channel} message accepted",
         )

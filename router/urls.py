@@ -1,12 +1,15 @@
 """Routes under /api/v1/."""
 
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, re_path
 
 from router.views.detail import MessageDetailView
 from router.views.messages import MessageBatchView, MessageCreateView
+from router.views.not_found import api_not_found
 
 urlpatterns: list[URLPattern] = [
     path("messages", MessageCreateView.as_view(), name="message-create"),
     path("messages/batch", MessageBatchView.as_view(), name="message-batch"),
     path("messages/<uuid:message_id>", MessageDetailView.as_view(), name="message-detail"),
+    # Last: whatever is left under /api/v1/ gets a JSON 404.
+    re_path(r"^(?P<path>.*)$", api_not_found, name="api-not-found"),
 ]

@@ -13,7 +13,9 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-insecure-change-me")
+# Development only: config.settings.production refuses this key (and any short one).
+DEV_SECRET_KEY = "dev-insecure-change-me"
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
@@ -180,6 +182,13 @@ SPECTACULAR_SETTINGS = {
 # --- Router API (issue 3): API keys, throttling, publishing, outbox relay -------------------
 INSTALLED_APPS += ["rest_framework_api_key"]
 SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True
+# Issue 7: each channel's request schema names only its own channel (one `oneOf` branch per request).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ChannelEnum": "router.models.CHANNEL_CHOICES",
+    "EmailChannelEnum": [("email", "Email")],
+    "SmsChannelEnum": [("sms", "Sms")],
+    "WhatsAppChannelEnum": [("whatsapp", "Whatsapp")],
+}
 # Throttle counters live in this cache; point CACHE_URL at Redis/Memcached to share them across workers.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 ROUTER_THROTTLE_RATE = env("ROUTER_THROTTLE_RATE", default="6000/min")
@@ -206,6 +215,10 @@ LOGGING = {
     # One line per HTTP request to Elasticsearch is noise at INFO.
     "loggers": {"elastic_transport": {"level": "WARNING"}},
 }
+
+# --- Log events: privacy (issue 7) -----------------------------------------------------------
+# Recipients in log events are masked (`u***@example.com`, `+4477*****123`); false logs them whole.
+LOG_MASK_RECIPIENTS = env.bool("LOG_MASK_RECIPIENTS", default=True)
 
 # --- Log indexer (logging_service) -----------------------------------------------------------
 INDEXER_GROUP_ID = env("INDEXER_GROUP_ID", default="logging_service")

@@ -1,14 +1,38 @@
-"""Production settings: everything from base, with the unsafe defaults refused."""
+"""Production settings: everything from base, with the unsafe defaults refused.
+
+Importing this module raises ImproperlyConfigured (so no process starts) when DEBUG is on or the
+secret key is missing, the development default, or too weak to sign sessions and CSRF tokens.
+"""
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DEV_SECRET_KEY, env
+
+# Django's own deploy check (security.W009) asks for this much: shorter keys are guessable.
+SECRET_KEY_MIN_CHARS = 50
+SECRET_KEY_MIN_UNIQUE_CHARS = 5
+
+
+def _refuse_weak_secret_key(key: str) -> str:
+    if not key:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set with config.settings.production.")
+    if key == DEV_SECRET_KEY or key.startswith("django-insecure-"):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is the development default; set a random one for config.settings.production."
+        )
+    if len(key) < SECRET_KEY_MIN_CHARS or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARS:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too short or too simple for config.settings.production: use at least "
+            f"{SECRET_KEY_MIN_CHARS} random characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    return key
+
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 if DEBUG:
-    raise ImproperlyConfigured("DJANGO_DEBUG must be off with config.settings.production")
-SECRET_KEY = env("DJANGO_SECRET_KEY")
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off with config.settings.production.")
+SECRET_KEY = _refuse_weak_secret_key(env("DJANGO_SECRET_KEY", default=""))
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)

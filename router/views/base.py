@@ -27,6 +27,16 @@ REJECTIONS = {
 }
 
 
+# A log event stays small however many items a batch rejected (a 1000-item batch of nulls has 1000 errors).
+LOGGED_ERRORS_MAX_CHARS = 2000
+
+
+def _errors_text(errors: object) -> str:
+    """DRF errors as JSON; list-item errors are keyed by int, which orjson only takes with OPT_NON_STR_KEYS."""
+    text = orjson.dumps(errors, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    return text if len(text) <= LOGGED_ERRORS_MAX_CHARS else text[: LOGGED_ERRORS_MAX_CHARS - 1] + "…"
+
+
 class RouterAPIView(APIView):
     # Set here, not as REST_FRAMEWORK defaults, so the schema and docs views stay public.
     # The first authentication class answers the WWW-Authenticate challenge: no key → 401, not 403.
@@ -36,8 +46,9 @@ class RouterAPIView(APIView):
     parser_classes = [BoundedJSONParser]
     logs_rejections = False
 
+    # Not named `trace`: Django's View dispatches by method name, so an HTTP TRACE would call it.
     @cached_property
-    def trace(self) -> TraceContext:
+    def trace_context(self) -> TraceContext:
         """The caller's trace (an incoming `traceparent` is honoured, as a new span) or a new one."""
         incoming = TraceContext.parse(self.request.META.get("HTTP_TRACEPARENT"))
         return incoming.child() if incoming else TraceContext.new()
@@ -55,11 +66,11 @@ class RouterAPIView(APIView):
             labels["batch_index"] = str(index)
         router_log().emit(
             "message.rejected",
-            trace_id=self.trace.trace_id,
+            trace_id=self.trace_context.trace_id,
             outcome=Outcome.FAILURE,
             level="warning",
             message=f"message request rejected ({status_code})",
             error_type=error_type,
-            error_message=orjson.dumps(errors, default=str).decode(),
+            error_message=_errors_text(errors),
             labels=labels,
         )

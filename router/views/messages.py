@@ -75,7 +75,10 @@ class MessageCreateView(RouterAPIView):
         message_request = message_request_validate(request.data)
         try:
             acceptance = message_accept(
-                request=message_request, client=client_of(request), trace=self.trace, idempotency_key=idempotency_key
+                request=message_request,
+                client=client_of(request),
+                trace=self.trace_context,
+                idempotency_key=idempotency_key,
             )
         except IdempotencyConflict as conflict:
             raise UnprocessableIdempotencyKey(str(conflict)) from None

@@ -80,7 +80,8 @@ TRACEPARENT = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # As enforced by the view: 1..255 characters, not only whitespace.
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     OpenApiParameter.HEADER,
     description="Up to 255 characters. The same key and body within 24 h returns the first response and "
     "sends nothing again; the same key with another body is refused with 422.",

@@ -4,6 +4,7 @@ import pytest
 
 from delivery.models import AttemptOutcome, DeliveryStatus
 from messaging.channels import Channel
+from messaging.masking import mask_recipient
 from messaging.topics import delivery_log_topic
 from tests.delivery.support import (
     CHANNEL_DBS,
@@ -47,6 +48,11 @@ def test_message_is_sent_once_with_log_events_in_order(channel):
     for event in events:
         assert event["trace"] == {"id": envelope.trace_id}
         assert event["service"] == {"name": f"{channel}_service"}
-        assert event["labels"] == {"message_id": str(envelope.id), "channel": channel.value, "attempt": 1}
+        assert event["labels"] == {
+            "message_id": str(envelope.id),
+            "channel": channel.value,
+            "attempt": 1,
+            "recipient": mask_recipient(envelope.to),
+        }
     assert events[1]["event"]["outcome"] == "success"
     assert events[1]["event"]["duration"] > 0
