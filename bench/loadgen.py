@@ -85,7 +85,7 @@ class _Run:
                 self.statuses[str(response.status)] += 1
                 if response.status == 202:
                     self.accepted += orjson.loads(payload)["accepted"] if self.spec.batch_size else 1
-        except aiohttp.ClientError as error:
+        except (aiohttp.ClientError, TimeoutError) as error:  # counted, never fatal: an overloaded API is a result
             self.statuses[type(error).__name__] += 1
         self.latencies.append((time.perf_counter() - began) * 1000)
 
@@ -115,7 +115,8 @@ async def run_load(spec: LoadSpec) -> LoadResult:
     run = _Run(spec)
     # Keep-alive connections, at most `concurrency` of them: each is one client of the API.
     connector = aiohttp.TCPConnector(limit=spec.concurrency, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=60)
+    # Generous: in rate mode a request may queue for a connection behind an overloaded API first.
+    timeout = aiohttp.ClientTimeout(total=300)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started_wall, started = time.time(), time.perf_counter()
         await (run.closed(session) if spec.mode == "closed" else run.scheduled(session))
