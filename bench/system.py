@@ -65,6 +65,8 @@ class BenchSystem:
             "LOG_INDEX_PREFIX": engines.index_prefix,
             "ROUTER_THROTTLE_RATE": BENCH_THROTTLE_RATE,
             "API_PORT": str(api_port),
+            # The Procfile says `python`/`gunicorn`: make them this interpreter's, activated venv or not.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{inherited.get('PATH', '')}",
             **{f"{alias.upper()}_DATABASE_URL": f"sqlite:///{self.database(alias)}" for alias in DATABASE_ALIASES},
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
