@@ -1,5 +1,6 @@
 """Writes to the delivery records (HackSoft-style services). Each is one short transaction on the
-channel's database: SQLite has a single writer and every worker thread competes for it."""
+channel's database: SQLite has a single writer, so the worker's threads take turns on a process
+lock for it (config.db_writes) instead of sleeping in SQLite's busy handler."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
+from config.db_writes import serialized_writes, write_transaction
 from delivery.models import AttemptOutcome, DeliveryRecord, DeliveryStatus
 from delivery.registry import ChannelSpec
 from messaging.envelope import MessageEnvelope
@@ -28,17 +29,18 @@ class AttemptReport:
 
 def delivery_receive(*, spec: ChannelSpec, envelope: MessageEnvelope) -> DeliveryRecord:
     """The message's record, created `pending` on first sight."""
-    record, _ = spec.record_model.objects.using(spec.database).get_or_create(
-        message_id=envelope.id,
-        defaults={"trace_id": envelope.trace_id, "recipient": envelope.to, "payload": envelope.to_dict()},
-    )
+    with serialized_writes(spec.database):
+        record, _ = spec.record_model.objects.using(spec.database).get_or_create(
+            message_id=envelope.id,
+            defaults={"trace_id": envelope.trace_id, "recipient": envelope.to, "payload": envelope.to_dict()},
+        )
     return record
 
 
 def _record_attempt(
     *, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport, status: DeliveryStatus, **fields: object
 ) -> None:
-    with transaction.atomic(using=spec.database):
+    with write_transaction(spec.database):
         record = spec.record_model.objects.using(spec.database).get(message_id=message_id)
         record.status = status
         record.attempt_count += 1
@@ -92,7 +94,7 @@ def delivery_mark_failed(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: A
 def delivery_reopen(*, spec: ChannelSpec, message_id: uuid.UUID) -> bool:
     """failed → pending, so a replayed message is sent again; False if it is already sent."""
     records = spec.record_model.objects.using(spec.database).filter(message_id=message_id)
-    with transaction.atomic(using=spec.database):
+    with write_transaction(spec.database):
         if records.filter(status=DeliveryStatus.SENT).exists():
             return False
         records.filter(status=DeliveryStatus.FAILED).update(status=DeliveryStatus.PENDING, updated_at=timezone.now())

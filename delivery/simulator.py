@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import router
 
+from config.db_writes import write_transaction
 from delivery.errors import PermanentProviderError, TransientProviderError
 from delivery.models import SimulatedSend
 from delivery.providers import Provider, SendRequest, SendResult
@@ -99,7 +100,7 @@ class SimulatedLedger:
     def _record(self, request: SendRequest) -> str:
         # Check again inside the write transaction: on SQLite (BEGIN IMMEDIATE) it holds the only
         # write lock, so two concurrent sends with one key cannot both insert.
-        with transaction.atomic(using=self._alias):
+        with write_transaction(self._alias):
             earlier = self._earlier_send(request.idempotency_key)
             if earlier is not None:
                 return earlier

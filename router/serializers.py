@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC
 from types import MappingProxyType
 from typing import Any
 
@@ -174,6 +175,21 @@ class AcceptedMessageSerializer(serializers.ModelSerializer):
 
     def get_status(self, message: Message) -> str:
         return "accepted"
+
+
+def accepted_message_data(message: Message) -> dict[str, Any]:
+    """What AcceptedMessageSerializer renders, built directly: the batch endpoint renders up to 1000
+    per request, and a DRF serializer deep-copies its fields on every instantiation (a profile showed
+    serializer set-up as the largest CPU cost of a batch). The serializer stays as the schema."""
+    created = message.created_at.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+    return {
+        "id": str(message.id),
+        "traceId": message.trace_id,
+        "status": "accepted",
+        "channel": message.channel,
+        "to": message.recipient,
+        "createdAt": created,
+    }
 
 
 class TimelineEventSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from router.serializers import (
     AcceptedMessageSerializer,
     BatchRequestSerializer,
     BatchResponseSerializer,
+    accepted_message_data,
     message_request_validate,
 )
 from router.services import message_accept, messages_accept_batch
@@ -82,7 +83,7 @@ class MessageCreateView(RouterAPIView):
         headers = {"Location": _location(request, acceptance.message.id)}
         if acceptance.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(AcceptedMessageSerializer(acceptance.message).data, status=202, headers=headers)
+        return Response(accepted_message_data(acceptance.message), status=202, headers=headers)
 
 
 class MessageBatchView(RouterAPIView):
@@ -115,6 +116,6 @@ class MessageBatchView(RouterAPIView):
                 self.log_rejection(errors=error.detail, error_type="ValidationError", status_code=400, index=index)
         messages = messages_accept_batch(requests=[item for _, item in valid], client=client_of(request))
         for (index, _), message in zip(valid, messages, strict=True):
-            results[index] = {"index": index, **AcceptedMessageSerializer(message).data}
+            results[index] = {"index": index, **accepted_message_data(message)}
         body = {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}
         return Response(body, status=202)
