@@ -18,6 +18,7 @@ from router.serializers import (
     AcceptedMessageSerializer,
     BatchRequestSerializer,
     BatchResponseSerializer,
+    MessageRequestValidator,
     accepted_message_data,
     message_request_validate,
 )
@@ -107,9 +108,10 @@ class MessageBatchView(RouterAPIView):
         batch.is_valid(raise_exception=True)
         results: list[dict[str, Any]] = []
         valid: list[tuple[int, Any]] = []
+        validator = MessageRequestValidator()
         for index, item in enumerate(batch.validated_data["messages"]):
             try:
-                valid.append((index, message_request_validate(item)))
+                valid.append((index, validator.validate(item)))
                 results.append({})
             except ValidationError as error:
                 results.append({"index": index, "status": "rejected", "errors": error.detail})
