@@ -1,6 +1,7 @@
-"""Writes to the delivery records (HackSoft-style services). Each is one short transaction on the
-channel's database: SQLite has a single writer, so the worker's threads take turns on a process
-lock for it (config.db_writes) instead of sleeping in SQLite's busy handler."""
+"""Writes to the delivery records (HackSoft-style services). Each is one short write on the channel's
+database. SQLite has a single writer, so the worker's threads hand their writes to the database's
+committer (config.db_writes.group_write), which commits the writes of many threads in one
+transaction; each service returns only once its write is committed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from config.db_writes import serialized_writes, write_transaction
+from config.db_writes import group_write, write_transaction
 from delivery.models import AttemptOutcome, DeliveryRecord, DeliveryStatus
 from delivery.registry import ChannelSpec
 from messaging.envelope import MessageEnvelope
@@ -29,18 +30,22 @@ class AttemptReport:
 
 def delivery_receive(*, spec: ChannelSpec, envelope: MessageEnvelope) -> DeliveryRecord:
     """The message's record, created `pending` on first sight."""
-    with serialized_writes(spec.database):
+
+    def write() -> DeliveryRecord:
         record, _ = spec.record_model.objects.using(spec.database).get_or_create(
             message_id=envelope.id,
             defaults={"trace_id": envelope.trace_id, "recipient": envelope.to, "payload": envelope.to_dict()},
         )
-    return record
+        return record
+
+    return group_write(spec.database, write)
 
 
 def _record_attempt(
     *, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport, status: DeliveryStatus, **fields: object
 ) -> None:
-    with write_transaction(spec.database):
+
+    def write() -> None:
         record = spec.record_model.objects.using(spec.database).get(message_id=message_id)
         record.status = status
         record.attempt_count += 1
@@ -57,6 +62,8 @@ def _record_attempt(
             error_message=attempt.error_message,
             provider_message_id=attempt.provider_message_id,
         )
+
+    group_write(spec.database, write)
 
 
 def delivery_mark_sent(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport) -> None:
