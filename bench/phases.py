@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from confluent_kafka import TopicPartition
 from django.conf import settings
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from bench.ledger import Delivery, Ledger
 from bench.loadgen import LoadResult, LoadSpec, spec_json
@@ -182,7 +182,7 @@ def indexing(bench: Bench) -> dict[str, Any]:
     events = _log_events_in_kafka(bench)
     index_prefix = engines.reindex_prefix
     pattern = f"{index_prefix}-*"
-    client = Elasticsearch(engines.es_url, request_timeout=30)
+    client = Elasticsearch(engines.es_url, request_timeout=30, max_retries=0)
     started = time.perf_counter()
     command = "python manage.py index_logs"
     bench.system.start("reindexer", command=command, INDEXER_GROUP_ID="bench-reindex", LOG_INDEX_PREFIX=index_prefix)
@@ -190,8 +190,11 @@ def indexing(bench: Bench) -> dict[str, Any]:
 
     def indexed() -> bool:
         bench.system.check_alive()
-        client.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
-        count = int(client.count(index=pattern, ignore_unavailable=True, allow_no_indices=True)["count"])
+        try:
+            client.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
+            count = int(client.count(index=pattern, ignore_unavailable=True, allow_no_indices=True)["count"])
+        except ApiError:  # a daily index just created, its shard not started yet: ask again
+            return False
         if count:
             progress.append((time.perf_counter(), count))
             if progress[0][1] == 0 and count < events:
