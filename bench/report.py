@@ -87,7 +87,8 @@ def render(results: dict[str, Any]) -> str:
         f"{facts['date']}  {facts['cores']} cores  load {facts['load_average_at_start']}  Python {facts['python']}  "
         f"Kafka {facts['kafka_version']}  Elasticsearch {facts['elasticsearch_version']}  engines: {facts['engines']}"
     )
-    lines.append(f"API: {facts['settings']['api_command']}")
+    api = facts["settings"]
+    lines.append(f"API: {api['api_command']}  gunicorn.conf.py: {api.get('gunicorn_conf', {})}")
     lines.append("")
     header = f"{'figure':<58} {'value':>12} {'unit':<9} {'target':<10} {'met':<4} {'ratio':>7}  of baseline"
     lines.append(header)
