@@ -9,6 +9,11 @@ use both cores for the Python parts. Measured with `manage.py bench` (README, Pe
 """
 
 import os
+from pathlib import Path
+
+import environ
+
+environ.Env.read_env(Path(__file__).resolve().parent / ".env")  # as the settings do; the environment wins
 
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # threads > 1 selects the gthread worker
