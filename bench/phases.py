@@ -185,7 +185,8 @@ def indexing(bench: Bench) -> dict[str, Any]:
     client = Elasticsearch(engines.es_url, request_timeout=30, max_retries=0)
     started = time.perf_counter()
     command = "python manage.py index_logs"
-    bench.system.start("reindexer", command=command, INDEXER_GROUP_ID="bench-reindex", LOG_INDEX_PREFIX=index_prefix)
+    group = f"{engines.topic_prefix}bench-reindex"  # as unique as the run's topics on shared engines
+    bench.system.start("reindexer", command=command, INDEXER_GROUP_ID=group, LOG_INDEX_PREFIX=index_prefix)
     progress: list[tuple[float, int]] = [(started, 0)]
 
     def indexed() -> bool:
