@@ -1,5 +1,7 @@
-"""Writes to the delivery records (HackSoft-style services). Each is one short transaction on the
-channel's database: SQLite has a single writer and every worker thread competes for it."""
+"""Writes to the delivery records (HackSoft-style services). Each is one short write on the channel's
+database. SQLite has a single writer, so the worker's threads hand their writes to the database's
+committer (config.db_writes.group_write), which commits the writes of many threads in one
+transaction; each service returns only once its write is committed."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
+from config.db_writes import group_write, write_transaction
 from delivery.models import AttemptOutcome, DeliveryRecord, DeliveryStatus
 from delivery.registry import ChannelSpec
 from messaging.envelope import MessageEnvelope
@@ -28,17 +30,22 @@ class AttemptReport:
 
 def delivery_receive(*, spec: ChannelSpec, envelope: MessageEnvelope) -> DeliveryRecord:
     """The message's record, created `pending` on first sight."""
-    record, _ = spec.record_model.objects.using(spec.database).get_or_create(
-        message_id=envelope.id,
-        defaults={"trace_id": envelope.trace_id, "recipient": envelope.to, "payload": envelope.to_dict()},
-    )
-    return record
+
+    def write() -> DeliveryRecord:
+        record, _ = spec.record_model.objects.using(spec.database).get_or_create(
+            message_id=envelope.id,
+            defaults={"trace_id": envelope.trace_id, "recipient": envelope.to, "payload": envelope.to_dict()},
+        )
+        return record
+
+    return group_write(spec.database, write)
 
 
 def _record_attempt(
     *, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport, status: DeliveryStatus, **fields: object
 ) -> None:
-    with transaction.atomic(using=spec.database):
+
+    def write() -> None:
         record = spec.record_model.objects.using(spec.database).get(message_id=message_id)
         record.status = status
         record.attempt_count += 1
@@ -55,6 +62,8 @@ def _record_attempt(
             error_message=attempt.error_message,
             provider_message_id=attempt.provider_message_id,
         )
+
+    group_write(spec.database, write)
 
 
 def delivery_mark_sent(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport) -> None:
@@ -92,7 +101,7 @@ def delivery_mark_failed(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: A
 def delivery_reopen(*, spec: ChannelSpec, message_id: uuid.UUID) -> bool:
     """failed → pending, so a replayed message is sent again; False if it is already sent."""
     records = spec.record_model.objects.using(spec.database).filter(message_id=message_id)
-    with transaction.atomic(using=spec.database):
+    with write_transaction(spec.database):
         if records.filter(status=DeliveryStatus.SENT).exists():
             return False
         records.filter(status=DeliveryStatus.FAILED).update(status=DeliveryStatus.PENDING, updated_at=timezone.now())

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import router, transaction
+from django.db import router
 
+from config.db_writes import group_write
 from delivery.errors import PermanentProviderError, TransientProviderError
 from delivery.models import SimulatedSend
 from delivery.providers import Provider, SendRequest, SendResult
@@ -97,9 +98,9 @@ class SimulatedLedger:
         )
 
     def _record(self, request: SendRequest) -> str:
-        # Check again inside the write transaction: on SQLite (BEGIN IMMEDIATE) it holds the only
-        # write lock, so two concurrent sends with one key cannot both insert.
-        with transaction.atomic(using=self._alias):
+        # Check again inside the write: writes to one database run one at a time (the committer, or
+        # SQLite's single write lock), so two concurrent sends with one key cannot both insert.
+        def write() -> str:
             earlier = self._earlier_send(request.idempotency_key)
             if earlier is not None:
                 return earlier
@@ -113,7 +114,9 @@ class SimulatedLedger:
                 body=request.body,
                 attempt=request.attempt,
             )
-        return provider_message_id
+            return provider_message_id
+
+        return group_write(self._alias, write)
 
 
 class SimulatedProvider(Provider):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC
 from types import MappingProxyType
 from typing import Any
 
@@ -154,30 +155,45 @@ def _excerpt(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class MessageRequestValidator:
+    """Validates message requests with one serializer per channel, bound once and reused for every
+    item: a DRF serializer deep-copies its declared fields when it is created, which for a batch of
+    1000 items was most of the request's CPU. Validation itself keeps no state between items.
+    Not for sharing between threads; make one per request."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[Channel, _MessageSerializer] = {}
+
+    def validate(self, data: Any) -> MessageRequest:
+        """Validate one message request; raises ValidationError in DRF's field-level format."""
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        channel = data.get("channel")
+        # isinstance first: a JSON object or array as `channel` is unhashable.
+        if not isinstance(channel, str) or channel not in {channel.value for channel in Channel}:
+            message = (
+                "This field is required."
+                if channel is None
+                else f"{_excerpt(channel)} is not a valid channel; allowed values: {ALLOWED_CHANNELS}."
+            )
+            # The other fields' rules depend on the channel, so there is nothing more to check.
+            raise serializers.ValidationError({"channel": [message]})
+        serializer = self._serializers.get(Channel(channel))
+        if serializer is None:
+            serializer = self._serializers[Channel(channel)] = CHANNEL_SERIALIZERS[Channel(channel)]()
+        valid = serializer.run_validation(data)
+        return MessageRequest(
+            channel=Channel(valid["channel"]),
+            to=valid["to"],
+            body=valid["body"],
+            subject=valid.get("subject"),
+            metadata=valid.get("metadata", MappingProxyType({})),
+        )
+
+
 def message_request_validate(data: Any) -> MessageRequest:
     """Validate one message request; raises ValidationError in DRF's field-level format."""
-    if not isinstance(data, Mapping):
-        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-    channel = data.get("channel")
-    # isinstance first: a JSON object or array as `channel` is unhashable.
-    if not isinstance(channel, str) or channel not in {channel.value for channel in Channel}:
-        message = (
-            "This field is required."
-            if channel is None
-            else f"{_excerpt(channel)} is not a valid channel; allowed values: {ALLOWED_CHANNELS}."
-        )
-        # The other fields' rules depend on the channel, so there is nothing more to check.
-        raise serializers.ValidationError({"channel": [message]})
-    serializer = CHANNEL_SERIALIZERS[Channel(channel)](data=data)
-    serializer.is_valid(raise_exception=True)
-    valid = serializer.validated_data
-    return MessageRequest(
-        channel=Channel(valid["channel"]),
-        to=valid["to"],
-        body=valid["body"],
-        subject=valid.get("subject"),
-        metadata=valid.get("metadata", MappingProxyType({})),
-    )
+    return MessageRequestValidator().validate(data)
 
 
 class BatchRequestSerializer(StrictSerializer):
@@ -203,6 +219,21 @@ class AcceptedMessageSerializer(serializers.ModelSerializer):
 
     def get_status(self, message: Message) -> str:
         return "accepted"
+
+
+def accepted_message_data(message: Message) -> dict[str, Any]:
+    """What AcceptedMessageSerializer renders, built directly: the batch endpoint renders up to 1000
+    per request, and a DRF serializer deep-copies its fields on every instantiation (a profile showed
+    serializer set-up as the largest CPU cost of a batch). The serializer stays as the schema."""
+    created = message.created_at.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+    return {
+        "id": str(message.id),
+        "traceId": message.trace_id,
+        "status": "accepted",
+        "channel": message.channel,
+        "to": message.recipient,
+        "createdAt": created,
+    }
 
 
 class TimelineEventSerializer(serializers.Serializer):

@@ -15,10 +15,12 @@ from datetime import timedelta
 
 from confluent_kafka import Producer
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
+from django.db import router as db_router
 from django.db.models import F
 from django.utils import timezone
 
+from config.db_writes import serialized_writes, write_transaction
 from messaging.envelope import MessageEnvelope
 from messaging.headers import build_headers
 from messaging.log_events import Outcome
@@ -44,6 +46,10 @@ class Acceptance:
 class RelayResult:
     published: int
     failed: int
+
+
+def _database() -> str:
+    return db_router.db_for_write(Message)
 
 
 def _message_build(*, request: MessageRequest, client: Client, trace: TraceContext) -> tuple[Message, OutboxEntry]:
@@ -120,13 +126,14 @@ def outbox_publish(*, entries: Sequence[OutboxEntry], producer: Producer, timeou
     errors = publish_all(producer, records, timeout)
     acked = [entry for entry, error in zip(entries, errors, strict=True) if error is None]
     failed = [(entry, error) for entry, error in zip(entries, errors, strict=True) if error is not None]
-    if acked:
-        OutboxEntry.objects.filter(pk__in=[entry.pk for entry in acked], published_at__isnull=True).update(
-            published_at=timezone.now()
-        )
-    for entry, error in failed:
-        logger.warning("message %s not published yet (%s); left to the outbox relay", entry.key, error)
-        OutboxEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1, last_error=str(error)[:2000])
+    with serialized_writes(_database()):
+        if acked:
+            OutboxEntry.objects.filter(pk__in=[entry.pk for entry in acked], published_at__isnull=True).update(
+                published_at=timezone.now()
+            )
+        for entry, error in failed:
+            logger.warning("message %s not published yet (%s); left to the outbox relay", entry.key, error)
+            OutboxEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1, last_error=str(error)[:2000])
     log = router_log()
     for entry in acked:
         log.emit(
@@ -153,7 +160,7 @@ def message_accept(
     try:
         # On SQLite the transaction starts with BEGIN IMMEDIATE, so concurrent twins queue here and
         # the second one finds the first one's record.
-        with transaction.atomic():
+        with write_transaction(_database()):
             if idempotency_key is not None:
                 earlier = _idempotent_replay(client=client, key=idempotency_key, fingerprint=fingerprint)
                 if earlier is not None:
@@ -173,7 +180,7 @@ def message_accept(
         # unique (client, key) constraint stopped this one.
         if idempotency_key is None:
             raise
-        with transaction.atomic():
+        with write_transaction(_database()):
             earlier = _idempotent_replay(client=client, key=idempotency_key, fingerprint=fingerprint)
         if earlier is None:
             raise
@@ -191,7 +198,7 @@ def messages_accept_batch(*, requests: Sequence[MessageRequest], client: Client)
     built = [_message_build(request=request, client=client, trace=TraceContext.new()) for request in requests]
     messages = [message for message, _ in built]
     entries = [entry for _, entry in built]
-    with transaction.atomic():
+    with write_transaction(_database()):
         Message.objects.bulk_create(messages)
         OutboxEntry.objects.bulk_create(entries)
     _log_accepted(messages)

@@ -98,6 +98,12 @@ DATABASES = {
     alias: tune_sqlite(env.db_url(var, default=f"sqlite:///{VAR_DIR / 'db' / f'{name}.sqlite3'}"))
     for alias, (var, name) in DATABASE_ENV_VARS.items()
 }
+# Persistent connections: a worker or API thread keeps its connection (and the PRAGMAs run on
+# connect) instead of opening one per message or request; a broken one is dropped before reuse.
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=600)
+for _database in DATABASES.values():
+    _database.setdefault("CONN_MAX_AGE", DB_CONN_MAX_AGE)
+    _database.setdefault("CONN_HEALTH_CHECKS", True)
 (VAR_DIR / "db").mkdir(parents=True, exist_ok=True)  # SQLite creates files, not directories
 DATABASE_ROUTERS = ["config.db_routers.ServiceDatabaseRouter"]
 # Which database each app's models and migrations live in; apps not listed use `default`.

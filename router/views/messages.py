@@ -18,6 +18,8 @@ from router.serializers import (
     AcceptedMessageSerializer,
     BatchRequestSerializer,
     BatchResponseSerializer,
+    MessageRequestValidator,
+    accepted_message_data,
     message_request_validate,
 )
 from router.services import message_accept, messages_accept_batch
@@ -85,7 +87,7 @@ class MessageCreateView(RouterAPIView):
         headers = {"Location": _location(request, acceptance.message.id)}
         if acceptance.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(AcceptedMessageSerializer(acceptance.message).data, status=202, headers=headers)
+        return Response(accepted_message_data(acceptance.message), status=202, headers=headers)
 
 
 class MessageBatchView(RouterAPIView):
@@ -109,15 +111,16 @@ class MessageBatchView(RouterAPIView):
         batch.is_valid(raise_exception=True)
         results: list[dict[str, Any]] = []
         valid: list[tuple[int, Any]] = []
+        validator = MessageRequestValidator()
         for index, item in enumerate(batch.validated_data["messages"]):
             try:
-                valid.append((index, message_request_validate(item)))
+                valid.append((index, validator.validate(item)))
                 results.append({})
             except ValidationError as error:
                 results.append({"index": index, "status": "rejected", "errors": error.detail})
                 self.log_rejection(errors=error.detail, error_type="ValidationError", status_code=400, index=index)
         messages = messages_accept_batch(requests=[item for _, item in valid], client=client_of(request))
         for (index, _), message in zip(valid, messages, strict=True):
-            results[index] = {"index": index, **AcceptedMessageSerializer(message).data}
+            results[index] = {"index": index, **accepted_message_data(message)}
         body = {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}
         return Response(body, status=202)

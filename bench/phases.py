@@ -1,0 +1,210 @@
+"""The measured phases. Each one offers load through the API (from the load-generator process), waits
+until the system is quiet again (every accepted message `sent`), and reads its figures from the load
+generator and from the timestamps the services recorded.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from confluent_kafka import TopicPartition
+from django.conf import settings
+from elasticsearch import ApiError, Elasticsearch
+
+from bench.ledger import Delivery, Ledger
+from bench.loadgen import LoadResult, LoadSpec, spec_json
+from bench.sizes import BenchSize
+from bench.stats import percentiles, rate
+from bench.system import BenchSystem, wait_until
+
+CHANNELS = ["email", "sms", "whatsapp"]
+
+
+@dataclass
+class Bench:
+    system: BenchSystem
+    ledger: Ledger
+    key: str
+    size: BenchSize
+
+    def load(self, **spec: Any) -> LoadResult:
+        """Run the load generator in its own process and return what it measured."""
+        load_spec = LoadSpec(url=self.system.api_url, key=self.key, **spec)
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.loadgen", spec_json(load_spec)],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"load generator failed:\n{result.stderr[-3000:]}")
+        return LoadResult(**orjson.loads(result.stdout))
+
+    def wait_quiet(self, timeout: float = 600.0) -> None:
+        """Until every accepted message is sent (the simulators never fail in a benchmark)."""
+
+        def quiet() -> bool:
+            self.system.check_alive()
+            return self.ledger.sent() >= self.ledger.accepted()
+
+        wait_until(quiet, timeout=timeout, what="every accepted message to be sent", interval=0.25)
+
+
+def _accept_to_sent(deliveries: list[Delivery]) -> dict[str, float]:
+    return percentiles([(d.sent_at - d.accepted_at) * 1000 for d in deliveries])
+
+
+def _http(result: LoadResult) -> dict[str, Any]:
+    return {"requests": result.requests, "statuses": result.statuses, "latency_ms": result.latency_ms}
+
+
+def warm_up(bench: Bench) -> None:
+    """Every worker assigned its partitions and every API worker answering before anything is timed."""
+    bench.load(mode="closed", channels=CHANNELS, requests=30, concurrency=4)
+    bench.wait_quiet(timeout=120)
+
+
+def api_single(bench: Bench) -> dict[str, Any]:
+    size = bench.size
+    result = bench.load(mode="closed", channels=CHANNELS, requests=size.api_requests, concurrency=size.api_concurrency)
+    bench.wait_quiet()
+    return {
+        "accepted_per_second": rate(result.accepted_messages, result.elapsed_seconds),
+        "concurrency": size.api_concurrency,
+        **_http(result),
+    }
+
+
+def end_to_end(bench: Bench) -> dict[str, Any]:
+    """N messages through the batch endpoint as fast as it takes them; delivery runs meanwhile."""
+    size = bench.size
+    since = datetime.now(UTC)
+    result = bench.load(
+        mode="closed",
+        channels=CHANNELS,
+        requests=size.end_to_end_messages // size.batch_size,
+        concurrency=size.batch_concurrency,
+        batch_size=size.batch_size,
+    )
+    bench.wait_quiet()
+    deliveries = bench.ledger.deliveries(accepted_from=since, accepted_until=datetime.now(UTC))
+    first_accept = min(d.accepted_at for d in deliveries)
+    per_channel: dict[str, float] = {}
+    for channel in CHANNELS:
+        sent = sorted(d.sent_at for d in deliveries if d.channel == channel)
+        # One worker's rate while it had work: its first send to its last.
+        per_channel[channel] = rate(len(sent), sent[-1] - sent[0]) if len(sent) > 1 else 0.0
+    return {
+        "messages": len(deliveries),
+        "batch_ingest_messages_per_second": rate(result.accepted_messages, result.elapsed_seconds),
+        "batch": _http(result),
+        "delivered_per_second": rate(len(deliveries), max(d.sent_at for d in deliveries) - first_accept),
+        "delivered_per_second_by_worker": per_channel,
+        "accept_to_sent_ms": _accept_to_sent(deliveries),
+    }
+
+
+def fixed_rate(bench: Bench) -> dict[str, Any]:
+    """Latency under moderate load: single POSTs on a fixed schedule, whatever the answers do."""
+    size = bench.size
+    since = datetime.now(UTC)
+    result = bench.load(
+        mode="rate", channels=CHANNELS, rate=size.fixed_rate, duration=size.fixed_rate_seconds, concurrency=256
+    )
+    bench.wait_quiet()
+    deliveries = bench.ledger.deliveries(accepted_from=since, accepted_until=datetime.now(UTC))
+    return {
+        "offered_per_second": size.fixed_rate,
+        "achieved_per_second": rate(result.accepted_messages, result.elapsed_seconds),
+        **_http(result),
+        "accept_to_sent_ms": _accept_to_sent(deliveries),
+    }
+
+
+def slow_provider(bench: Bench, *, max_in_flight: int) -> dict[str, Any]:
+    """One SMS worker against a provider that takes 50 ms a send: what its concurrency buys."""
+    size = bench.size
+    latency = size.slow_provider_latency_ms
+    bench.system.stop("sms")
+    bench.system.start("sms", SMS_SIMULATOR_LATENCY_MS=str(latency))
+    since = datetime.now(UTC)
+    batch = min(size.batch_size, size.slow_provider_messages)
+    bench.load(
+        mode="closed",
+        channels=["sms"],
+        requests=size.slow_provider_messages // batch,
+        concurrency=size.batch_concurrency,
+        batch_size=batch,
+    )
+    bench.wait_quiet()
+    sent = sorted(
+        d.sent_at
+        for d in bench.ledger.deliveries(accepted_from=since, accepted_until=datetime.now(UTC))
+        if d.channel == "sms"
+    )
+    return {
+        "provider_latency_ms": latency,
+        "max_in_flight": max_in_flight,
+        "messages": len(sent),
+        "one_worker_per_second": rate(len(sent), sent[-1] - sent[0]) if len(sent) > 1 else 0.0,
+        "ceiling_per_second": rate(max_in_flight, latency / 1000),
+    }
+
+
+def _log_events_in_kafka(bench: Bench) -> int:
+    from messaging.clients import build_consumer
+
+    prefix = bench.system.engines.topic_prefix + "logs."
+    probe = build_consumer("bench-probe", **{"bootstrap.servers": bench.system.engines.kafka_bootstrap})
+    try:
+        total = 0
+        for name, metadata in probe.list_topics(timeout=10).topics.items():
+            if name.startswith(prefix):
+                for partition in metadata.partitions:
+                    low, high = probe.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+                    total += high - low
+        return total
+    finally:
+        probe.close()
+
+
+def indexing(bench: Bench) -> dict[str, Any]:
+    """Every log event of the run indexed again, by a second indexer with a group and indices of its
+    own: the indexer's rate when it has a backlog, not the rate the other phases happened to log at."""
+    engines = bench.system.engines
+    events = _log_events_in_kafka(bench)
+    index_prefix = engines.reindex_prefix
+    pattern = f"{index_prefix}-*"
+    client = Elasticsearch(engines.es_url, request_timeout=30, max_retries=0)
+    started = time.perf_counter()
+    command = "python manage.py index_logs"
+    group = f"{engines.topic_prefix}bench-reindex"  # as unique as the run's topics on shared engines
+    bench.system.start("reindexer", command=command, INDEXER_GROUP_ID=group, LOG_INDEX_PREFIX=index_prefix)
+    progress: list[tuple[float, int]] = [(started, 0)]
+
+    def indexed() -> bool:
+        bench.system.check_alive()
+        try:
+            client.indices.refresh(index=pattern, ignore_unavailable=True, allow_no_indices=True)
+            count = int(client.count(index=pattern, ignore_unavailable=True, allow_no_indices=True)["count"])
+        except ApiError:  # a daily index just created, its shard not started yet: ask again
+            return False
+        if count:
+            progress.append((time.perf_counter(), count))
+            if progress[0][1] == 0 and count < events:
+                progress[:1] = []  # timing starts at the first indexed batch, not at Django's start-up
+        return count >= events
+
+    try:
+        wait_until(indexed, timeout=600, what=f"{events} log events to be indexed", interval=0.25)
+    finally:
+        bench.system.stop("reindexer")
+    (first_at, first_count), (last_at, last_count) = progress[0], progress[-1]
+    return {"events": events, "events_per_second": rate(last_count - first_count, last_at - first_at)}

@@ -1,0 +1,102 @@
+"""The results table: every figure with its issue-8 target and its ratio to the raw baseline of the
+same run (the machine is shared and noisy; a ratio to a limit measured minutes apart is what compares)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    value: float
+    unit: str
+    target: str  # issue 8's target, "" if it sets none
+    met: bool | None  # None: no target
+    baseline: str  # which baseline figure the ratio is taken against, "" for latencies
+    ratio: float | None
+
+
+def _at_least(value: float, target: float) -> tuple[str, bool]:
+    return f">= {target:,.0f}", value >= target
+
+
+def _at_most(value: float, target: float) -> tuple[str, bool]:
+    return f"<= {target:,.0f}", value <= target
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    base = results["baseline"]
+    produce, consume, e2e = base["produce_per_second"], base["consume_insert_per_second"], base["end_to_end_per_second"]
+    found: list[Row] = []
+
+    def add(figure: str, value: float, unit: str, check: tuple[str, bool] | None = None, against: str = "") -> None:
+        reference = {"produce": produce, "consume+insert": consume, "end to end": e2e}.get(against)
+        ratio = round(value / reference, 3) if reference else None
+        found.append(Row(figure, value, unit, check[0] if check else "", check[1] if check else None, against, ratio))
+
+    add("baseline: produce (acks=all)", produce, "msg/s", against="produce")
+    add("baseline: consume + SQLite insert", consume, "msg/s", against="consume+insert")
+    add("baseline: end to end", e2e, "msg/s", against="end to end")
+    api = results["api_single"]
+    add("API single POST accepted", api["accepted_per_second"], "req/s", _at_least(api["accepted_per_second"], 2000),
+        "produce")  # fmt: skip
+    add("API single POST p50", api["latency_ms"]["p50"], "ms")
+    add("API single POST p99", api["latency_ms"]["p99"], "ms")
+    e2e_run = results["end_to_end"]
+    batch = e2e_run["batch_ingest_messages_per_second"]
+    add("API batch accepted", batch, "msg/s", _at_least(batch, 20_000), "produce")
+    delivered = e2e_run["delivered_per_second"]
+    add("end to end delivered, overall", delivered, "msg/s", _at_least(delivered, 2000), "end to end")
+    for channel, value in e2e_run["delivered_per_second_by_worker"].items():
+        add(f"end to end delivered, {channel} worker", value, "msg/s", against="consume+insert")
+    for p in ("p50", "p95", "p99"):
+        add(f"end to end accept->sent {p} (burst)", e2e_run["accept_to_sent_ms"][p], "ms")
+    fixed = results["fixed_rate"]
+    offered = fixed["offered_per_second"]
+    add(f"at {offered:g}/s offered: accepted", fixed["achieved_per_second"], "req/s")
+    add(f"at {offered:g}/s offered: HTTP p50", fixed["latency_ms"]["p50"], "ms")
+    add(
+        f"at {offered:g}/s offered: HTTP p99",
+        fixed["latency_ms"]["p99"],
+        "ms",
+        _at_most(fixed["latency_ms"]["p99"], 50),
+    )
+    for p in ("p50", "p95"):
+        add(f"at {offered:g}/s offered: accept->sent {p}", fixed["accept_to_sent_ms"][p], "ms")
+    p99 = fixed["accept_to_sent_ms"]["p99"]
+    add(f"at {offered:g}/s offered: accept->sent p99", p99, "ms", _at_most(p99, 150))
+    slow = results["slow_provider"]
+    add(
+        f"one worker, provider {slow['provider_latency_ms']} ms (ceiling {slow['ceiling_per_second']:,.0f})",
+        slow["one_worker_per_second"],
+        "msg/s",
+        _at_least(slow["one_worker_per_second"], 500),
+        "consume+insert",
+    )
+    indexing = results["indexing"]["events_per_second"]
+    add("log indexing into Elasticsearch", indexing, "events/s", _at_least(indexing, 15_000), "consume+insert")
+    return found
+
+
+def render(results: dict[str, Any]) -> str:
+    lines = []
+    facts = results["facts"]
+    lines.append(
+        f"{facts['date']}  {facts['cores']} cores  load {facts['load_average_at_start']}  Python {facts['python']}  "
+        f"Kafka {facts['kafka_version']}  Elasticsearch {facts['elasticsearch_version']}  engines: {facts['engines']}"
+    )
+    api = facts["settings"]
+    lines.append(f"API: {api['api_command']}  gunicorn.conf.py: {api.get('gunicorn_conf', {})}")
+    lines.append("")
+    header = f"{'figure':<58} {'value':>12} {'unit':<9} {'target':<10} {'met':<4} {'ratio':>7}  of baseline"
+    lines.append(header)
+    lines.append("-" * len(header))
+    for row in rows(results):
+        met = "" if row.met is None else ("yes" if row.met else "NO")
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
+        lines.append(
+            f"{row.figure:<58} {row.value:>12,.1f} {row.unit:<9} {row.target:<10} {met:<4} {ratio:>7}  {row.baseline}"
+        )
+    return "\n".join(lines)

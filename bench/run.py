@@ -1,0 +1,94 @@
+"""One benchmark run, start to finish: engines → raw baseline → the real system → every phase → report.
+
+The baseline runs first, on the same engines, before any process of the system exists, so it has the
+machine to itself as far as this run is concerned; every other figure is quoted as a ratio to it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.test.utils import override_settings
+
+from bench import phases
+from bench.baseline import run_baseline
+from bench.engines import BenchEngines, bench_engines
+from bench.facts import machine_facts
+from bench.ledger import Ledger
+from bench.sizes import SIZES, BenchSize
+from bench.system import DATABASE_ALIASES, BenchSystem, running_system, wait_until
+from engines.process import free_port
+
+SYSTEM_PROCESSES = ("api", "relay", "email", "sms", "whatsapp", "indexer")
+
+
+def _say(text: str) -> None:
+    print(f"[bench] {text}", flush=True)
+
+
+def bench_size(name: str, messages: int | None) -> BenchSize:
+    size = SIZES[name]
+    if messages:
+        size = replace(size, end_to_end_messages=messages, baseline_messages=messages)
+    return size
+
+
+def _clean_up_shared(engines: BenchEngines) -> None:
+    """On reused engines, remove this run's topics, indices and templates (prefixed by its run id)."""
+    from elasticsearch import Elasticsearch
+
+    from messaging.clients import build_admin
+
+    admin = build_admin(**{"bootstrap.servers": engines.kafka_bootstrap})
+    ours = [name for name in admin.list_topics(timeout=10).topics if name.startswith(engines.topic_prefix)]
+    if ours:
+        for future in admin.delete_topics(ours, operation_timeout=30).values():
+            future.exception()
+    client = Elasticsearch(engines.es_url, request_timeout=30)
+    for template in (engines.index_prefix, engines.reindex_prefix):
+        client.indices.delete(index=f"{template}*", ignore_unavailable=True)
+        client.options(ignore_status=404).indices.delete_index_template(name=template)
+
+
+def run_bench(size: BenchSize, *, reuse_engines: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="comms-bench-") as folder:
+        home = Path(folder)
+        with bench_engines(home, reuse=reuse_engines) as engines:
+            try:
+                return _run_on(engines, home, size)
+            finally:
+                if not engines.isolated:
+                    _clean_up_shared(engines)
+
+
+def _run_on(engines: BenchEngines, home: Path, size: BenchSize) -> dict[str, Any]:
+    results: dict[str, Any] = {"size": asdict(size), "facts": machine_facts(engines)}
+    with override_settings(KAFKA_BOOTSTRAP_SERVERS=engines.kafka_bootstrap, KAFKA_TOPIC_PREFIX=engines.topic_prefix):
+        _say(f"baseline: raw confluent-kafka + SQLite, {size.baseline_messages:,} messages")
+        results["baseline"] = asdict(run_baseline(size.baseline_messages))
+
+    system = BenchSystem(home, engines, api_port=free_port())
+    _say(f"preparing the system in {home}")
+    key = system.prepare()
+    with running_system(system):
+        for name in SYSTEM_PROCESSES:
+            system.start(name)
+        wait_until(system.api_ready, timeout=120, what="the API")
+        ledger = Ledger({alias: system.database(alias) for alias in DATABASE_ALIASES})
+        bench = phases.Bench(system=system, ledger=ledger, key=key, size=size)
+        phases.warm_up(bench)
+        _say(f"API ingest: {size.api_requests:,} single POSTs from {size.api_concurrency} clients")
+        results["api_single"] = phases.api_single(bench)
+        _say(f"end to end: {size.end_to_end_messages:,} messages over 3 channels, simulators at 0 ms")
+        results["end_to_end"] = phases.end_to_end(bench)
+        _say(f"fixed rate: {size.fixed_rate:g} POSTs/s for {size.fixed_rate_seconds:g}s")
+        results["fixed_rate"] = phases.fixed_rate(bench)
+        _say(f"slow provider: {size.slow_provider_messages:,} SMS at {size.slow_provider_latency_ms} ms a send")
+        results["slow_provider"] = phases.slow_provider(bench, max_in_flight=settings.DELIVERY_MAX_IN_FLIGHT["sms"])
+        _say("log indexing: every log event of the run, again, into indices of its own")
+        results["indexing"] = phases.indexing(bench)
+    return results

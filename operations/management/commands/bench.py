@@ -1,0 +1,34 @@
+"""`manage.py bench`: the whole pipeline on the real engines and processes, against its own raw limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from django.core.management.base import BaseCommand, CommandParser
+
+from bench.report import render
+from bench.run import bench_size, run_bench
+from bench.sizes import SIZES
+
+
+class Command(BaseCommand):
+    help = "Benchmark API ingest, end-to-end delivery and log indexing; print a table and write JSON."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--size", choices=sorted(SIZES), default="default")
+        parser.add_argument("--messages", type=int, default=None, help="end-to-end and baseline messages")
+        parser.add_argument("--json", type=Path, default=Path("var/bench/bench.json"), help="where the JSON goes")
+        parser.add_argument(
+            "--reuse-engines",
+            action="store_true",
+            help="use the running Kafka/Elasticsearch (unique topic and index prefixes) instead of own ones",
+        )
+
+    def handle(self, *args: Any, size: str, messages: int | None, json: Path, reuse_engines: bool, **_: Any) -> None:
+        results = run_bench(bench_size(size, messages), reuse_engines=reuse_engines)
+        json.parent.mkdir(parents=True, exist_ok=True)
+        json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+        self.stdout.write(render(results))
+        self.stdout.write(f"\nJSON: {json}")

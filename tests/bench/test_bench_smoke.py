@@ -1,0 +1,46 @@
+"""`manage.py bench --size smoke` runs every phase on the real engines and processes and writes every
+figure; the figures themselves are not checked (a shared machine makes any timing assertion flaky)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import orjson
+import pytest
+from django.conf import settings
+
+from bench.report import rows
+from bench.sizes import SIZES
+
+pytestmark = pytest.mark.engines
+
+
+def test_the_smoke_benchmark_writes_every_figure(tmp_path):
+    output = tmp_path / "bench.json"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "bench", "--size", "smoke", "--reuse-engines", "--json", str(output)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = orjson.loads(output.read_bytes())
+
+    smoke = SIZES["smoke"]
+    assert {"facts", "baseline", "api_single", "end_to_end", "fixed_rate", "slow_provider", "indexing"} <= set(results)
+    assert results["facts"]["cores"] and results["facts"]["kafka_version"] and results["facts"]["elasticsearch_version"]
+    assert results["api_single"]["statuses"] == {"202": smoke.api_requests}
+    assert results["end_to_end"]["messages"] == smoke.end_to_end_messages
+    assert set(results["end_to_end"]["delivered_per_second_by_worker"]) == {"email", "sms", "whatsapp"}
+    assert set(results["end_to_end"]["accept_to_sent_ms"]) == {"p50", "p95", "p99"}
+    assert results["fixed_rate"]["statuses"] == {"202": int(smoke.fixed_rate * smoke.fixed_rate_seconds)}
+    assert results["slow_provider"]["messages"] == smoke.slow_provider_messages
+    assert results["indexing"]["events"] > 0
+    table = rows(results)  # every row the table prints has a value, and a ratio where it has a baseline
+    assert all(row.value >= 0 and (row.ratio is not None or not row.baseline) for row in table)
+    assert "log indexing into Elasticsearch" in result.stdout
