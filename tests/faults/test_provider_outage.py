@@ -23,7 +23,7 @@ from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import FaultSystem, fault_system
 from tests.faults.traffic import Accepted, Traffic
-from tests.faults.verdict import judge, publish_verdict, wait_settled
+from tests.faults.verdict import check_logs, judge, publish_verdict, wait_settled
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -71,6 +71,7 @@ def test_a_provider_outage_on_one_channel_leaves_the_others_alone_and_loses_noth
         system.env[f"{FAILING.value.upper()}_RETRY_DELAYS"] = delays
         system.start_api()
         system.start_relay()
+        system.start_indexer()
         system.start_workers()
         for channel in Channel:
             system.wait_assigned(system.workers[channel][-1])
@@ -105,11 +106,13 @@ def test_a_provider_outage_on_one_channel_leaves_the_others_alone_and_loses_noth
             f"other channels without outage {calm}, with outage {stormy}; "
             f"throughput ratio {throughput_ratio:.2f}, p95 latency ratio {latency_ratio:.2f}"
         )
+        check_logs(verdict, traffic.accepted, final)
     publish_verdict(verdict)
 
     assert not traffic.refused, traffic.refused[:5]
     assert verdict.lost == 0, verdict.line()
     assert verdict.duplicated == 0, verdict.line()
+    assert not verdict.problems, verdict.line()
     # Healthy channels may not be starved. Loose on purpose: other engineers share these 2 cores.
     assert throughput_ratio > 0.5, verdict.line()
     assert stormy.latency_p95 < max(5 * calm.latency_p95, 3.0), verdict.line()

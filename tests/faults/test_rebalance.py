@@ -13,7 +13,7 @@ from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
-from tests.faults.verdict import judge, publish_verdict, unpublished_outbox, wait_settled
+from tests.faults.verdict import check_logs, judge, publish_verdict, unpublished_outbox, wait_settled
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -24,6 +24,7 @@ def test_a_rebalance_mid_stream_loses_nothing_and_sends_nothing_twice(api_key):
     with fault_system("rebalance") as system:
         system.start_api()
         system.start_relay()
+        system.start_indexer()
         first = system.start_worker(CHANNEL)
         system.wait_assigned(first)
         traffic = Traffic(system.api_url, api_key, [CHANNEL], SCALE.messages, SCALE.send_seconds).start()
@@ -42,6 +43,7 @@ def test_a_rebalance_mid_stream_loses_nothing_and_sends_nothing_twice(api_key):
         verdict = judge("consumer-rebalance", traffic.accepted, final)
         verdict.recover_seconds = None if settled_at is None else max(0.0, settled_at - handed_over)
         verdict.notes.append(f"first worker stopped in {stop_seconds:.1f}s with exit code {code}")
+        check_logs(verdict, traffic.accepted, final)
     publish_verdict(verdict)
 
     assert code == 0, first.output()[-3000:]
@@ -49,3 +51,4 @@ def test_a_rebalance_mid_stream_loses_nothing_and_sends_nothing_twice(api_key):
     assert unpublished_outbox(traffic.accepted) == 0
     assert verdict.lost == 0, verdict.line()
     assert verdict.duplicated == 0, verdict.line()
+    assert not verdict.problems, verdict.line()

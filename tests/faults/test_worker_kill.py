@@ -7,15 +7,13 @@ import random
 import time
 
 import pytest
-from django.conf import settings
-from elasticsearch import Elasticsearch
 
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
-from tests.faults.verdict import judge, publish_verdict, unpublished_outbox, wait_logs_indexed, wait_settled
+from tests.faults.verdict import check_logs, judge, publish_verdict, unpublished_outbox, wait_settled
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -23,6 +21,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, t
 def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
     rng = random.Random()
     with fault_system("sigkill") as system:
+        for channel in Channel:
+            # Slower sends keep several messages in flight, so that the kills hit some of them.
+            system.env[f"{channel.value.upper()}_SIMULATOR_LATENCY_MS"] = "150"
         system.start_api()
         system.start_relay()
         system.start_indexer()
@@ -47,10 +48,12 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
         verdict = judge("worker-sigkill", traffic.accepted, final)
         verdict.recover_seconds = None if settled_at is None else max(0.0, settled_at - last_restart)
         verdict.notes.append(f"kills: {', '.join(killed)}")
-        logs = wait_logs_indexed(
-            Elasticsearch(settings.ELASTICSEARCH_URL), {m.trace_id for m in traffic.accepted}, timeout=60
-        )
-        verdict.notes.append(f"log events {logs.events}, missing in ES {logs.missing}, twice {logs.duplicated}")
+        logs = check_logs(verdict, traffic.accepted, final)
+        redone = logs.with_action("delivery.received", count=2)
+        # A kill between writing `sent` and flushing the `delivery.sent` event loses that event; the
+        # redelivery's skip event then reports the status (check_logs compares every timeline).
+        no_sent_event = len(traffic.accepted) - logs.with_action("delivery.sent")
+        verdict.notes.append(f"{redone} redelivered after a kill, {no_sent_event} without a delivery.sent event")
     publish_verdict(verdict)
 
     assert not traffic.refused, traffic.refused[:5]
@@ -58,4 +61,4 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
     assert unpublished_outbox(traffic.accepted) == 0
     assert verdict.lost == 0, verdict.line()
     assert verdict.duplicated == 0, verdict.line()
-    assert logs.missing == 0 and logs.duplicated == 0, logs
+    assert not verdict.problems, verdict.line()

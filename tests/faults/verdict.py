@@ -34,10 +34,12 @@ class Verdict:
     duplicated: int = 0
     recover_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # other broken promises found on the way
 
     def line(self) -> str:
         recover = "n/a" if self.recover_seconds is None else f"{self.recover_seconds:.1f}s"
-        notes = f" ({'; '.join(self.notes)})" if self.notes else ""
+        remarks = self.notes + [f"PROBLEM: {problem}" for problem in self.problems]
+        notes = f" ({'; '.join(remarks)})" if remarks else ""
         return (
             f"scenario={self.scenario}, messages={self.messages}, lost={self.lost}, "
             f"duplicated={self.duplicated}, time to recover={recover}{notes}"
@@ -118,18 +120,19 @@ def unpublished_outbox(messages: Iterable[Accepted]) -> int:
 
 
 # --- log events: Kafka (what was emitted) against Elasticsearch (what was indexed) ------------------
-def emitted_events(trace_ids: Collection[str]) -> dict[str, set[str]]:
-    """trace id → ids of the log events every service emitted for it (read from the logs.* topics)."""
-    emitted: dict[str, set[str]] = defaultdict(set)
+def emitted_events(trace_ids: Collection[str]) -> dict[str, dict[str, str]]:
+    """trace id → {event id: action} of the log events every service emitted for it (read from the
+    logs.* topics)."""
+    emitted: dict[str, dict[str, str]] = defaultdict(dict)
     for topic in [router_log_topic(), *(delivery_log_topic(channel) for channel in Channel)]:
         for record in topic_records(topic, timeout=60):
             try:
                 event = orjson.loads(record.value())
-                trace_id, event_id = event["trace"]["id"], event["event"]["id"]
+                trace_id, event_id, action = event["trace"]["id"], event["event"]["id"], event["event"]["action"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 continue  # poison records planted by a scenario
             if trace_id in trace_ids:
-                emitted[trace_id].add(event_id)
+                emitted[trace_id][event_id] = action
     return emitted
 
 
@@ -163,17 +166,24 @@ class LogComparison:
     missing: int  # emitted, not in ES
     duplicated: int  # in ES more than once
     traces_off: int  # traces whose ES count differs from the events emitted
+    emitted: dict[str, dict[str, str]]  # trace id → {event id: action}
+
+    def with_action(self, action: str, count: int = 1) -> int:
+        """How many traces carry `action` at least `count` times."""
+        return sum(1 for events in self.emitted.values() if list(events.values()).count(action) >= count)
 
 
-def compare_logs(client: Elasticsearch, trace_ids: Collection[str], emitted: dict[str, set[str]]) -> LogComparison:
+def compare_logs(
+    client: Elasticsearch, trace_ids: Collection[str], emitted: dict[str, dict[str, str]]
+) -> LogComparison:
     indexed = indexed_events(client, trace_ids)
     missing = duplicated = traces_off = 0
     for trace_id in trace_ids:
-        want, got = emitted.get(trace_id, set()), indexed.get(trace_id, [])
+        want, got = set(emitted.get(trace_id, {})), indexed.get(trace_id, [])
         missing += len(want - set(got))
         duplicated += len(got) - len(set(got))
         traces_off += len(got) != len(want)
-    return LogComparison(sum(map(len, emitted.values())), missing, duplicated, traces_off)
+    return LogComparison(sum(map(len, emitted.values())), missing, duplicated, traces_off, emitted)
 
 
 def wait_logs_indexed(client: Elasticsearch, trace_ids: Collection[str], timeout: float) -> LogComparison:
@@ -185,3 +195,30 @@ def wait_logs_indexed(client: Elasticsearch, trace_ids: Collection[str], timeout
         if (comparison.missing == 0 and comparison.traces_off == 0) or time.monotonic() > deadline:
             return comparison
         time.sleep(1)
+
+
+def timeline_mismatches(messages: Iterable[Accepted], final: dict[str, str | None]) -> int:
+    """Messages whose timeline (the API's status, derived from their events in the shared ES)
+    disagrees with their delivery record."""
+    from logging_service.timeline import message_timeline
+
+    return sum(
+        1
+        for message in messages
+        if message_timeline(trace_id=message.trace_id, message_id=message.id).status.value != final.get(message.id)
+    )
+
+
+def check_logs(verdict: Verdict, messages: Sequence[Accepted], final: dict[str, str | None]) -> LogComparison:
+    """Every emitted event of these messages in the shared ES exactly once, and every timeline
+    status equal to the record's; figures go into the verdict's notes, failures into its problems."""
+    client = Elasticsearch(settings.ELASTICSEARCH_URL, request_timeout=30)
+    logs = wait_logs_indexed(client, {message.trace_id for message in messages}, timeout=60)
+    verdict.notes.append(f"log events {logs.events}, missing in ES {logs.missing}, twice {logs.duplicated}")
+    mismatches = timeline_mismatches(messages, final)
+    verdict.notes.append(f"timelines disagreeing with the DB {mismatches}")
+    if logs.missing or logs.duplicated:
+        verdict.problems.append("log events not in Elasticsearch exactly once")
+    if mismatches:
+        verdict.problems.append("timeline status differs from the delivery record")
+    return logs
