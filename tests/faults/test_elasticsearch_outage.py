@@ -36,10 +36,12 @@ def test_log_events_are_indexed_exactly_once_across_an_elasticsearch_outage(api_
 
         time.sleep(SCALE.send_seconds / 3)
         es_engine.stop(layout)
+        stopped = time.time()
         time.sleep(SCALE.es_outage_seconds)
         noticed = "Elasticsearch unavailable" in indexer.output()
         es_engine.start(layout)
         restarted = time.time()
+        verdict_notes = [f"Elasticsearch down {restarted - stopped:.0f}s"]
         traffic.join()
 
         final, _ = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
@@ -50,6 +52,7 @@ def test_log_events_are_indexed_exactly_once_across_an_elasticsearch_outage(api_
         # Here "lost" and "duplicated" count log events, the scenario's subject.
         verdict.lost += logs.missing
         verdict.duplicated += logs.duplicated
+        verdict.notes += verdict_notes
         verdict.notes.append(f"log events {logs.events} over {len(trace_ids)} traces, traces off {logs.traces_off}")
     publish_verdict(verdict)
 

@@ -38,16 +38,17 @@ def test_a_broker_outage_loses_no_accepted_message(api_key, private_kafka):
         time.sleep(SCALE.send_seconds / 3)
         before = traffic.done
         kafka_engine.stop(layout)
+        stopped = time.time()
         time.sleep(SCALE.kafka_outage_seconds)
-        during = traffic.done - before
         kafka_engine.start(layout)
         restarted = time.time()
+        during = traffic.done - before
         traffic.join()
 
         final, settled_at = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
         verdict = judge("kafka-outage", traffic.accepted, final)
         verdict.recover_seconds = None if settled_at is None else max(0.0, settled_at - restarted)
-        verdict.notes.append(f"{before} answered before the outage, {during} during it")
+        verdict.notes.append(f"Kafka down {restarted - stopped:.0f}s: {before} answered before, {during} during it")
         check_logs(verdict, traffic.accepted, final)
     publish_verdict(verdict)
 
