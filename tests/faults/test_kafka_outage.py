@@ -16,7 +16,7 @@ from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
-from tests.faults.verdict import check_logs, judge, publish_verdict, unpublished_outbox, wait_settled
+from tests.faults.verdict import check_logs, judge, publish_verdict, recovery_seconds, unpublished_outbox, wait_settled
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -47,7 +47,7 @@ def test_a_broker_outage_loses_no_accepted_message(api_key, private_kafka):
 
         final, settled_at = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
         verdict = judge("kafka-outage", traffic.accepted, final)
-        verdict.recover_seconds = None if settled_at is None else max(0.0, settled_at - restarted)
+        verdict.recover_seconds = recovery_seconds(settled_at, restarted, traffic.accepted)
         verdict.notes.append(f"Kafka down {restarted - stopped:.0f}s: {before} answered before, {during} during it")
         check_logs(verdict, traffic.accepted, final)
     publish_verdict(verdict)

@@ -23,7 +23,7 @@ from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import FaultSystem, fault_system
 from tests.faults.traffic import Accepted, Traffic
-from tests.faults.verdict import check_logs, judge, publish_verdict, wait_settled
+from tests.faults.verdict import check_logs, judge, publish_verdict, recovery_seconds, wait_settled
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -96,7 +96,7 @@ def test_a_provider_outage_on_one_channel_leaves_the_others_alone_and_loses_noth
         )
         stormy = figures(traffic.accepted)
         verdict = judge("provider-outage", traffic.accepted, final)
-        verdict.recover_seconds = None if settled_at is None else max(0.0, settled_at - recovered)
+        verdict.recover_seconds = recovery_seconds(settled_at, recovered, traffic.accepted)
         failing_ids = [m.id for m in traffic.accepted if m.channel == FAILING]
         failed = sum(1 for message_id in failing_ids if final[message_id] == DeliveryStatus.FAILED)
         throughput_ratio = stormy.throughput / calm.throughput

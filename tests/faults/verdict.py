@@ -85,6 +85,15 @@ def wait_settled(
         time.sleep(0.5)
 
 
+def recovery_seconds(settled_at: float | None, fault_end: float, messages: Sequence[Accepted]) -> float | None:
+    """From the end of the fault — or of the traffic, when it went on longer — until every message
+    reached its final state; None if they never did."""
+    if settled_at is None:
+        return None
+    last_accepted = max((message.accepted_at for message in messages), default=fault_end)
+    return max(0.0, settled_at - max(fault_end, last_accepted))
+
+
 def sends_per_message(messages: Iterable[Accepted]) -> Counter[str]:
     """How many sends each message has in its simulator ledger (the provider's own view)."""
     by_channel: dict[Channel, list[str]] = defaultdict(list)
