@@ -113,9 +113,16 @@ class DeliveryLog:
         )
 
     def duplicate_skipped(self, envelope: MessageEnvelope, *, status: str) -> None:
-        self._emit(
+        """Carries the record's status (`labels.delivery_status`): a worker killed after writing
+        `sent` but before its `delivery.sent` event left the process loses that event, and this
+        redelivery's event is then the only one that tells the timeline the message was sent."""
+        self.emitter.emit(
             "delivery.duplicate_skipped",
-            envelope,
-            f"{self.channel} message already {status}; nothing sent",
+            trace_id=envelope.trace_id,
+            message=f"{self.channel} message already {status}; nothing sent",
             outcome=Outcome.SUCCESS,
+            message_id=envelope.id,
+            channel=self.channel.value,
+            attempt=envelope.attempt,
+            labels={"delivery_status": str(status)},
         )

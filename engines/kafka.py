@@ -103,7 +103,9 @@ def start(layout: Layout, timeout: float = 90.0) -> None:
     java = java_binary()
     if not (paths["data"] / "meta.properties").exists():
         format_cmd = [java, "-cp", _classpath(layout), "kafka.tools.StorageTool", "format"]
-        format_cmd += ["-t", _cluster_id(paths["cluster_id"]), "-c", str(paths["config"]), "-g"]
+        # `--cluster-id=<id>` as one argument: a random id may start with "-" (URL-safe base64), which
+        # argparse would take for an option, failing about one first start in 32.
+        format_cmd += [f"--cluster-id={_cluster_id(paths['cluster_id'])}", "-c", str(paths["config"]), "-g"]
         result = subprocess.run(format_cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise EngineError(f"Kafka storage format failed:\n{result.stdout}{result.stderr}")

@@ -31,6 +31,8 @@ _STATUS_AFTER: dict[str, MessageStatus] = {
     "delivery.sent": MessageStatus.SENT,
     "delivery.dead_lettered": MessageStatus.FAILED,
 }
+# Terminal record statuses a `delivery.duplicate_skipped` event may report.
+_REPORTED = {"sent": MessageStatus.SENT, "failed": MessageStatus.FAILED}
 # Same-timestamp tie-break: the order these happen in for one message.
 _LIFECYCLE = [
     "message.accepted",
@@ -52,6 +54,8 @@ class TimelineEvent:
     outcome: str
     attempt: int | None
     error: str | None
+    # The delivery record's status a `delivery.duplicate_skipped` reports (labels.delivery_status).
+    reported_status: str | None = None
 
     @classmethod
     def from_source(cls, source: dict[str, Any]) -> TimelineEvent:
@@ -64,6 +68,7 @@ class TimelineEvent:
             outcome=source["event"].get("outcome", "unknown"),
             attempt=(source.get("labels") or {}).get("attempt"),
             error=f"{error.get('type')}: {message}" if message and error.get("type") else message,
+            reported_status=(source.get("labels") or {}).get("delivery_status"),
         )
 
     @property
@@ -87,6 +92,10 @@ def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
         if status is MessageStatus.SENT:
             break
         status = _STATUS_AFTER.get(event.action, status)
+        if event.action == "delivery.duplicate_skipped" and event.reported_status in _REPORTED:
+            # The record's own status: the only sign of a send whose `delivery.sent` event was lost
+            # with a killed worker (found by tests/faults/test_worker_kill.py).
+            status = _REPORTED[event.reported_status]
     return status
 
 

@@ -42,6 +42,9 @@ def build_consumer(group_id: str, **overrides: Any) -> Consumer:
         "auto.commit.interval.ms": 1000,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
+        # A crashed member's partitions move on after this (see settings); heartbeat at a third of it.
+        "session.timeout.ms": settings.KAFKA_SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": max(settings.KAFKA_SESSION_TIMEOUT_MS // 3, 500),
         **overrides,
     }
     return Consumer(config)

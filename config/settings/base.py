@@ -135,6 +135,10 @@ KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
 # Seconds a producer waits for Kafka's acknowledgement before reporting failure.
 KAFKA_DELIVERY_TIMEOUT_SECONDS = env.float("KAFKA_DELIVERY_TIMEOUT_SECONDS", default=10.0)
+# How long a consumer may go silent (crashed, SIGKILLed, partitioned) before the group hands its
+# partitions to another member. librdkafka's 45 s default stalls a channel that long after a crash;
+# heartbeats run on librdkafka's own thread, so a slow handler does not count against this.
+KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=10_000)
 
 # --- Delivery (per channel; DESIGN §4) -------------------------------------------------------
 CHANNELS = ("email", "sms", "whatsapp")

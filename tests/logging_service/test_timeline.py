@@ -42,6 +42,15 @@ def test_status_follows_the_lifecycle(actions, status):
     assert build_timeline(events(*actions)).status is status
 
 
+def test_a_skipped_redelivery_reports_the_record_status_when_the_sent_event_was_lost():
+    """A worker SIGKILLed after writing `sent` but before its `delivery.sent` event left: the
+    redelivery's skip event (labels.delivery_status) is the only sign of the send."""
+    received, received_again = events("delivery.received", "delivery.received")
+    skipped = TimelineEvent(T0 + timedelta(seconds=1), "svc", "delivery.duplicate_skipped", "success", 1, None, "sent")
+
+    assert build_timeline([received, received_again, skipped]).status is MessageStatus.SENT
+
+
 def test_same_timestamp_events_sort_in_lifecycle_order():
     tied = [
         TimelineEvent(T0, "email_service", "delivery.sent", "success", 1, None),

@@ -1,0 +1,61 @@
+"""Scenario 2: the Kafka broker stopped mid-stream, then restarted. The API keeps answering 202 (the
+outbox holds what it could not publish) and every message accepted before, during and after is sent.
+
+Runs the whole system on a private broker, so stopping it disturbs no other test or engineer.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engines import kafka as kafka_engine
+from messaging.channels import Channel
+from tests.delivery.support import CHANNEL_DBS
+from tests.faults.scale import SCALE
+from tests.faults.system import fault_system
+from tests.faults.traffic import Traffic
+from tests.faults.verdict import check_logs, judge, publish_verdict, recovery_seconds, unpublished_outbox, wait_settled
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
+
+
+def test_a_broker_outage_loses_no_accepted_message(api_key, private_kafka):
+    layout = private_kafka
+    with fault_system("kafka-outage", kafka=layout.kafka_bootstrap) as system:
+        # A short publish wait: during the outage each request waits this long for an ack, then
+        # answers 202 from the outbox alone.
+        system.start_api(ROUTER_PUBLISH_TIMEOUT_SECONDS="0.5")
+        system.start_relay()
+        system.start_indexer()
+        system.start_workers()
+        for channel in Channel:
+            system.wait_assigned(system.workers[channel][-1])
+        seconds = SCALE.send_seconds + SCALE.kafka_outage_seconds
+        traffic = Traffic(system.api_url, api_key, list(Channel), SCALE.messages, seconds).start()
+
+        time.sleep(SCALE.send_seconds / 3)
+        before = traffic.done
+        kafka_engine.stop(layout)
+        stopped = time.time()
+        time.sleep(SCALE.kafka_outage_seconds)
+        kafka_engine.start(layout)
+        restarted = time.time()
+        during = traffic.done - before
+        traffic.join()
+
+        final, settled_at = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
+        verdict = judge("kafka-outage", traffic.accepted, final)
+        verdict.recover_seconds = recovery_seconds(settled_at, restarted, traffic.accepted)
+        verdict.notes.append(f"Kafka down {restarted - stopped:.0f}s: {before} answered before, {during} during it")
+        check_logs(verdict, traffic.accepted, final)
+    publish_verdict(verdict)
+
+    assert not traffic.refused, traffic.refused[:5]
+    assert during > 0, "no request was answered during the outage"
+    assert len(traffic.accepted) == SCALE.messages
+    assert unpublished_outbox(traffic.accepted) == 0
+    assert verdict.lost == 0, verdict.line()
+    assert verdict.duplicated == 0, verdict.line()
+    assert not verdict.problems, verdict.line()

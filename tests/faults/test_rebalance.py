@@ -1,0 +1,54 @@
+"""Scenario 6: consumer group rebalance mid-stream — a second SMS worker joins, then the first one is
+stopped (SIGTERM). Partitions move twice while messages flow: no message lost, none sent twice, and
+the first worker exits cleanly."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from messaging.channels import Channel
+from tests.delivery.support import CHANNEL_DBS
+from tests.faults.scale import SCALE
+from tests.faults.system import fault_system
+from tests.faults.traffic import Traffic
+from tests.faults.verdict import check_logs, judge, publish_verdict, recovery_seconds, unpublished_outbox, wait_settled
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
+
+CHANNEL = Channel.SMS
+
+
+def test_a_rebalance_mid_stream_loses_nothing_and_sends_nothing_twice(api_key):
+    with fault_system("rebalance") as system:
+        system.start_api()
+        system.start_relay()
+        system.start_indexer()
+        first = system.start_worker(CHANNEL)
+        system.wait_assigned(first)
+        traffic = Traffic(system.api_url, api_key, [CHANNEL], SCALE.messages, SCALE.send_seconds).start()
+
+        time.sleep(SCALE.send_seconds / 3)
+        second = system.start_worker(CHANNEL)
+        system.wait_assigned(second)
+        time.sleep(max(0.0, SCALE.send_seconds / 3))
+        stopping = time.monotonic()
+        code = first.stop()
+        stop_seconds = time.monotonic() - stopping
+        handed_over = time.time()
+        traffic.join()
+
+        final, settled_at = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
+        verdict = judge("consumer-rebalance", traffic.accepted, final)
+        verdict.recover_seconds = recovery_seconds(settled_at, handed_over, traffic.accepted)
+        verdict.notes.append(f"first worker stopped in {stop_seconds:.1f}s with exit code {code}")
+        check_logs(verdict, traffic.accepted, final)
+    publish_verdict(verdict)
+
+    assert code == 0, first.output()[-3000:]
+    assert not traffic.refused, traffic.refused[:5]
+    assert unpublished_outbox(traffic.accepted) == 0
+    assert verdict.lost == 0, verdict.line()
+    assert verdict.duplicated == 0, verdict.line()
+    assert not verdict.problems, verdict.line()
