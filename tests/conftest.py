@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
 
+from engines import elasticsearch as es_engine
 from engines import manager
-from engines.layout import load_layout
+from engines.layout import Layout, load_layout
+from engines.process import free_port
 from logging_service.connection import elasticsearch
 from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
@@ -21,6 +26,11 @@ def real_engines() -> Iterator[None]:
     layout = load_layout()
     started = manager.ensure_running(layout)
     yield
+    # Drop the API's queued log events now: flushed at exit, with the engines gone, they only
+    # produce connection errors on an already closed output stream.
+    from router.kafka import clients_reset
+
+    clients_reset()
     if started:
         manager.stop(layout, started)
 
@@ -40,3 +50,22 @@ def run_topics(real_engines: None) -> Iterator[list[str]]:
     client = elasticsearch()
     client.indices.delete(index=f"{settings.LOG_INDEX_PREFIX}*", ignore_unavailable=True)
     client.options(ignore_status=404).indices.delete_index_template(name=settings.LOG_INDEX_PREFIX)
+
+
+@pytest.fixture
+def private_elasticsearch() -> Iterator[Layout]:
+    """An Elasticsearch node of the test's own on free ports: stopping it disturbs nobody."""
+    base = load_layout()
+    layout = dataclasses.replace(
+        base,
+        es_port=free_port(),
+        es_transport_port=free_port(),
+        es_heap="384m",
+        es_runtime_dir=base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}",
+    )
+    es_engine.start(layout)
+    try:
+        yield layout
+    finally:
+        es_engine.stop(layout)
+        shutil.rmtree(layout.es_runtime_dir, ignore_errors=True)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.test import override_settings
 
-from engines import elasticsearch as es_engine
 from engines import kafka as kafka_engine
 from engines.layout import Layout, load_layout
 from engines.process import free_port
@@ -45,25 +42,6 @@ def private_kafka(tmp_path: Path) -> Iterator[Layout]:
             yield layout
     finally:
         kafka_engine.stop(layout)
-
-
-@pytest.fixture
-def private_elasticsearch() -> Iterator[Layout]:
-    """An Elasticsearch node of the scenario's own on free ports."""
-    base = load_layout()
-    layout = dataclasses.replace(
-        base,
-        es_port=free_port(),
-        es_transport_port=free_port(),
-        es_heap="384m",
-        es_runtime_dir=base.es_runtime_dir.parent / f"es-faults-{uuid.uuid4().hex[:8]}",
-    )
-    es_engine.start(layout)
-    try:
-        yield layout
-    finally:
-        es_engine.stop(layout)
-        shutil.rmtree(layout.es_runtime_dir, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -5,40 +5,16 @@ Runs against a private Elasticsearch node on other ports, so stopping it disturb
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from django.conf import settings
 from elasticsearch import Elasticsearch
 
 from engines import elasticsearch as es_engine
-from engines.layout import Layout, load_layout
-from engines.process import free_port
 from messaging.log_events import LogEmitter
 from messaging.topics import router_log_topic
 from messaging.tracing import TraceContext
 from tests.processes import manage_py, wait_for
-
-
-@pytest.fixture
-def private_elasticsearch() -> Iterator[Layout]:
-    base = load_layout()
-    layout = dataclasses.replace(
-        base,
-        es_port=free_port(),
-        es_transport_port=free_port(),
-        es_heap="384m",
-        es_runtime_dir=base.es_runtime_dir.parent / f"es-outage-{uuid.uuid4().hex[:8]}",
-    )
-    es_engine.start(layout)
-    try:
-        yield layout
-    finally:
-        es_engine.stop(layout)
-        shutil.rmtree(layout.es_runtime_dir, ignore_errors=True)
 
 
 def indexed_ids(client: Elasticsearch, trace_id: str) -> list[str]:
