@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Message, Producer, TopicPartition
+from confluent_kafka import Message, Producer
 
 from delivery.registry import ChannelSpec
 from delivery.services import delivery_reopen
-from messaging.clients import build_consumer, build_producer
+from messaging.clients import build_producer
 from messaging.dead_letters import DeadLetterInfo
 from messaging.envelope import MessageEnvelope
 from messaging.errors import InvalidMessage
-from messaging.groups import consumer_group
 from messaging.headers import build_headers, decode_headers
 from messaging.publisher import OutgoingRecord, publish
+from messaging.topic_reader import read_to_end
 from messaging.topics import dlq_topic, send_topic
 from messaging.tracing import TraceContext
 
@@ -38,36 +37,11 @@ class DeadLetter:
 def dlq_read(*, spec: ChannelSpec, timeout: float = 15.0) -> list[DeadLetter]:
     """Everything on the DLQ right now, oldest first per partition. Reads by assignment with
     commits off, so listing never moves any group's position and may run any number of times."""
-    topic = dlq_topic(spec.channel)
-    consumer = build_consumer(
-        consumer_group(f"{spec.service_name}-dlq-reader-{uuid.uuid4().hex[:8]}"), **{"enable.auto.commit": False}
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
-        ends: dict[int, int] = {}
-        starts: list[TopicPartition] = []
-        for partition in metadata.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            if high > low:
-                ends[partition] = high
-                starts.append(TopicPartition(topic, partition, low))
-        letters: list[DeadLetter] = []
-        if not starts:
-            return letters
-        consumer.assign(starts)
-        deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            record = consumer.poll(0.5)
-            if record is None or record.error() is not None:
-                continue
-            letters.append(_dead_letter(record))
-            if record.offset() + 1 >= ends.get(record.partition(), 0):
-                ends.pop(record.partition(), None)
-        return sorted(
-            letters, key=lambda letter: (letter.info.failed_at.timestamp() if letter.info else 0, letter.offset)
-        )
-    finally:
-        consumer.close()
+    letters = [
+        _dead_letter(record)
+        for record in read_to_end(dlq_topic(spec.channel), timeout=timeout, reader=f"{spec.service_name}-dlq-reader")
+    ]
+    return sorted(letters, key=lambda letter: (letter.info.failed_at.timestamp() if letter.info else 0, letter.offset))
 
 
 def _dead_letter(record: Message) -> DeadLetter:

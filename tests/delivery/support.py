@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -10,15 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import Message
 
 from delivery.models import DeliveryRecord
 from delivery.registry import ChannelSpec, get_channel
 from messaging.channels import Channel
-from messaging.clients import build_consumer, build_producer
+from messaging.clients import build_producer
 from messaging.envelope import MessageEnvelope
 from messaging.headers import build_headers
 from messaging.publisher import OutgoingRecord, publish_all
+from messaging.topic_reader import read_to_end
 from messaging.topics import send_topic
 from messaging.tracing import TraceContext
 from tests.processes import ManagedProcess, manage_py, wait_for
@@ -93,31 +93,8 @@ def ledger_rows(channel: Channel, ids: Iterable[uuid.UUID]) -> list[Any]:
 
 
 def topic_records(topic: str, timeout: float = 10.0) -> list[Message]:
-    """Every record on `topic` up to its current end, read by assignment (no group offsets)."""
-    consumer = build_consumer(f"test-reader-{uuid.uuid4().hex}", **{"enable.auto.commit": False})
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
-        ends: dict[int, int] = {}
-        starts = []
-        for partition in metadata.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            if high > low:
-                ends[partition] = high
-                starts.append(TopicPartition(topic, partition, low))
-        found: list[Message] = []
-        if starts:
-            consumer.assign(starts)
-        deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            record = consumer.poll(0.2)
-            if record is None or record.error() is not None:
-                continue
-            found.append(record)
-            if record.offset() + 1 >= ends.get(record.partition(), 0):
-                ends.pop(record.partition(), None)
-        return found
-    finally:
-        consumer.close()
+    """Every record on `topic` up to its current end."""
+    return read_to_end(topic, timeout=timeout, reader="test-reader")
 
 
 def records_with_key(topic: str, key: bytes) -> list[Message]:

@@ -11,6 +11,7 @@ from confluent_kafka import Message, TopicPartition
 
 from messaging.channels import Channel
 from messaging.clients import build_consumer
+from messaging.topic_reader import read_to_end
 from messaging.topics import send_topic
 
 
@@ -36,30 +37,7 @@ def send_watermarks() -> dict[tuple[str, int], int]:
 
 def read_records(topic: str, key: bytes | None = None, timeout: float = 20.0) -> list[Message]:
     """Every record now on `topic` (with `key`, if given), read from the beginning to the end."""
-    consumer = build_consumer(group_id=f"test-{uuid.uuid4().hex}", **{"enable.auto.commit": False})
-    try:
-        ends: dict[int, int] = {}
-        assignment = []
-        for partition in _partitions(consumer, topic):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-            if high > low:
-                ends[partition] = high
-                assignment.append(TopicPartition(topic, partition, low))
-        consumer.assign(assignment)
-        records: list[Message] = []
-        deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            record = consumer.poll(0.2)
-            if record is None or record.error() is not None:
-                continue
-            if key is None or record.key() == key:
-                records.append(record)
-            if record.offset() + 1 >= ends.get(record.partition(), 0):
-                ends.pop(record.partition(), None)
-        assert not ends, f"could not read {topic} to its end within {timeout}s"
-        return records
-    finally:
-        consumer.close()
+    return [record for record in read_to_end(topic, timeout=timeout, reader="test") if key in (None, record.key())]
 
 
 def wait_for_records(topic: str, key: bytes, condition, timeout: float = 20.0) -> list[Message]:
