@@ -41,10 +41,11 @@ def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) ->
         producer=producer,
     )
 
-    def flush_logs() -> None:
+    def flush_logs() -> bool:
         unsent = emitter.flush()
         if unsent:
-            logger.warning("%d log events still unacknowledged before storing offsets", unsent)
+            logger.warning("%d log events not yet acknowledged: offsets stay unstored until they are", unsent)
+        return unsent == 0
 
     topics = worker_topics(channel, policy)
     loop = ConcurrentConsumer(

@@ -48,7 +48,7 @@ class ConcurrentConsumer:
         topics: Sequence[str],
         handler: Handler,
         max_in_flight: int,
-        before_store: Callable[[], None] = lambda: None,
+        before_store: Callable[[], bool] = lambda: True,
         store_interval: float = 0.2,
         handler_retry_backoff: float = 1.0,
         name: str = "consumer",
@@ -217,8 +217,10 @@ class ConcurrentConsumer:
             return
         self._last_store = time.monotonic()
         # E.g. flush log events: whatever the handler queued must be out before its offset can be
-        # committed, or a crash after the commit would lose it.
-        self._before_store()
+        # committed, or a crash after the commit would lose it. Not out yet (broker down): keep the
+        # offsets unstored and try again at the next interval; a crash meanwhile redelivers.
+        if not self._before_store():
+            return
         try:
             self._consumer.store_offsets(
                 offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in positions.items()]
