@@ -21,7 +21,8 @@ from bench.ledger import Delivery, Ledger
 from bench.loadgen import LoadResult, LoadSpec, spec_json
 from bench.sizes import BenchSize
 from bench.stats import percentiles, rate
-from bench.system import BenchSystem, wait_until
+from bench.system import BenchSystem
+from engines.polling import wait_until
 
 CHANNELS = ["email", "sms", "whatsapp"]
 

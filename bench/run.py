@@ -20,7 +20,8 @@ from bench.engines import BenchEngines, bench_engines
 from bench.facts import machine_facts
 from bench.ledger import Ledger
 from bench.sizes import SIZES, BenchSize
-from bench.system import DATABASE_ALIASES, BenchSystem, running_system, wait_until
+from bench.system import DATABASE_ALIASES, BenchSystem, running_system
+from engines.polling import wait_until
 from engines.process import free_port
 
 SYSTEM_PROCESSES = ("api", "relay", "email", "sms", "whatsapp", "indexer")

@@ -9,9 +9,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,16 +31,6 @@ def procfile_commands() -> dict[str, str]:
             name, command = line.split(":", 1)
             commands[name.strip()] = command.strip()
     return commands
-
-
-def wait_until(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.2) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 class BenchSystem:

@@ -14,8 +14,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
+
+from engines.polling import wait_until
+
+T = TypeVar("T")
 
 PROJECT_DIR = Path(settings.BASE_DIR)
 LOG_DIR = PROJECT_DIR / "var" / "test-logs"
@@ -93,12 +98,6 @@ def group_caught_up(group_id: str, topics: Sequence[str]) -> bool:
         probe.close()
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> object:
+def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:
     """Poll `condition` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+    return wait_until(condition, timeout=timeout, interval=interval, what=what or str(condition))
