@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin import AdminSite
+from django.db.models import Model
 from django.http import HttpRequest
 
 
@@ -72,3 +74,13 @@ class SimulatedSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "attempt",
         "sent_at",
     )
+
+
+def register_channel_admin(
+    *, record_model: type[Model], attempt_model: type[Model], ledger_model: type[Model], site: AdminSite = admin.site
+) -> None:
+    """Register one channel's delivery records (attempts inline) and simulator ledger, read-only."""
+    inline = type(f"{attempt_model.__name__}Inline", (DeliveryAttemptInline,), {"model": attempt_model})
+    record_admin = type(f"{record_model.__name__}Admin", (DeliveryRecordAdmin,), {"inlines": (inline,)})
+    site.register(record_model, record_admin)
+    site.register(ledger_model, SimulatedSendAdmin)

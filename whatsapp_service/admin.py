@@ -1,18 +1,8 @@
 """WhatsApp deliveries, their attempts and the simulator's ledger in the admin (read-only)."""
 
-from django.contrib import admin
-
-from delivery.admin import DeliveryAttemptInline, DeliveryRecordAdmin, SimulatedSendAdmin
+from delivery.admin import register_channel_admin
 from whatsapp_service.models import WhatsAppDelivery, WhatsAppDeliveryAttempt, WhatsAppSimulatedSend
 
-
-class WhatsAppDeliveryAttemptInline(DeliveryAttemptInline):
-    model = WhatsAppDeliveryAttempt
-
-
-@admin.register(WhatsAppDelivery)
-class WhatsAppDeliveryAdmin(DeliveryRecordAdmin):
-    inlines = (WhatsAppDeliveryAttemptInline,)
-
-
-admin.site.register(WhatsAppSimulatedSend, SimulatedSendAdmin)
+register_channel_admin(
+    record_model=WhatsAppDelivery, attempt_model=WhatsAppDeliveryAttempt, ledger_model=WhatsAppSimulatedSend
+)
