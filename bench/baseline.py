@@ -89,10 +89,11 @@ def _measure(name: str, messages: int) -> BaselineResult:
             batch = consumer.consume(num_messages=INSERT_BATCH, timeout=1.0)
             rows = []
             for record in batch:
-                if record.error() is not None:
-                    if record.error().code() == KafkaError._PARTITION_EOF:
+                error = record.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         continue
-                    raise RuntimeError(str(record.error()))
+                    raise RuntimeError(str(error))
                 envelope = MessageEnvelope.from_json(record.value())
                 rows.append((str(envelope.id), envelope.to, record.value(), "sent"))
             if rows:

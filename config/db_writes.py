@@ -117,11 +117,11 @@ class _Committer:
                 for _, future in batch:
                     future.set_exception(error)
                 return
-        for future, result, error in outcomes:  # only now, after the commit
-            if error is None:
+        for future, result, failure in outcomes:  # only now, after the commit
+            if failure is None:
                 future.set_result(result)
             else:
-                future.set_exception(error)
+                future.set_exception(failure)
 
     def _run_writes(
         self, batch: list[tuple[Callable[[], object], Future[object]]], *, savepoints: bool

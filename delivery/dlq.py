@@ -15,6 +15,7 @@ from messaging.envelope import MessageEnvelope
 from messaging.errors import InvalidMessage
 from messaging.headers import build_headers, decode_headers
 from messaging.publisher import OutgoingRecord, publish
+from messaging.record_position import RecordPosition
 from messaging.topic_reader import read_to_end
 from messaging.topics import dlq_topic, send_topic
 from messaging.tracing import TraceContext
@@ -50,9 +51,10 @@ def _dead_letter(record: Message) -> DeadLetter:
         envelope: MessageEnvelope | None = MessageEnvelope.from_json(value)
     except InvalidMessage:
         envelope = None
+    position = RecordPosition.of(record)
     return DeadLetter(
-        partition=record.partition(),
-        offset=record.offset(),
+        partition=position.partition,
+        offset=position.offset,
         key=key.decode("utf-8", errors="replace") if key else None,
         envelope=envelope,
         info=DeadLetterInfo.from_headers(decode_headers(record.headers())),

@@ -28,7 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from messaging.due_time import record_due_at
-from messaging.offset_tracker import OffsetTracker, PartitionKey
+from messaging.offset_tracker import OffsetTracker
+from messaging.record_position import PartitionKey, RecordPosition
 from messaging.shutdown import GracefulShutdown
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ Handler = Callable[[Message], None]
 
 
 def _partition_of(record: Message) -> PartitionKey:
-    return (record.topic(), record.partition())
+    return RecordPosition.of(record).partition_key
 
 
 class ConcurrentConsumer:
@@ -106,14 +107,15 @@ class ConcurrentConsumer:
             if error.code() != KafkaError._PARTITION_EOF:
                 logger.warning("consumer error: %s", error)
             return
-        partition = _partition_of(record)
+        position = RecordPosition.of(record)
+        partition = position.partition_key
         if partition in self._paused:
             return  # fetched before the pause took effect; re-read after resume (we sought back)
         due = record_due_at(record)
         if due is not None and due > time.time():
-            self._pause_until(partition, record.offset(), due)
+            self._pause_until(partition, position.offset, due)
             return
-        self._tracker.started(partition, record.offset())
+        self._tracker.started(partition, position.offset)
         key = record.key()
         if key is not None:
             if key in self._busy_keys:
@@ -150,22 +152,23 @@ class ConcurrentConsumer:
                 return
 
     def _complete(self, record: Message, error: BaseException | None) -> None:
-        partition = _partition_of(record)
+        position = RecordPosition.of(record)
+        partition = position.partition_key
         self._running[partition] = self._running.get(partition, 1) - 1
         abandoning = self._stopping or partition in self._closing
         if error is not None:
             logger.error(
                 "handler failed on %s[%d]@%d; %s",
-                record.topic(),
-                record.partition(),
-                record.offset(),
+                position.topic,
+                position.partition,
+                position.offset,
                 "left for redelivery" if abandoning else f"retrying in {self._backoff}s",
                 exc_info=error,
             )
             if not abandoning:
                 self._retry_later.append((time.monotonic() + self._backoff, record))
             return
-        self._tracker.finished(partition, record.offset())
+        self._tracker.finished(partition, position.offset)
         key = record.key()
         if key is None:
             return

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
+from messaging.record_position import RecordPosition
+
 PREFIX = "dlq-"
 
 
@@ -24,10 +26,11 @@ class DeadLetterInfo:
 
     @classmethod
     def for_record(cls, record: Message, *, attempts: int, error_type: str, error_message: str) -> DeadLetterInfo:
+        position = RecordPosition.of(record)
         return cls(
-            original_topic=record.topic(),
-            original_partition=record.partition(),
-            original_offset=record.offset(),
+            original_topic=position.topic,
+            original_partition=position.partition,
+            original_offset=position.offset,
             attempts=attempts,
             error_type=error_type,
             error_message=error_message,

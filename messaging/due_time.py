@@ -7,6 +7,8 @@ import time
 
 from confluent_kafka import Message
 
+from messaging.headers import decode_headers
+
 DUE_AT_HEADER = "due-at"
 
 
@@ -17,13 +19,13 @@ def due_at_headers(due_at: float) -> dict[str, str]:
 
 def record_due_at(record: Message) -> float | None:
     """Seconds since the epoch at which `record` is due, or None when it carries no due time."""
-    for name, value in record.headers() or []:
-        if name == DUE_AT_HEADER and value:
-            try:
-                return int(value) / 1000
-            except ValueError:
-                return None  # a malformed header must not stall the partition: process now
-    return None
+    value = decode_headers(record.headers()).get(DUE_AT_HEADER)
+    if not value:
+        return None
+    try:
+        return int(value) / 1000
+    except ValueError:
+        return None  # a malformed header must not stall the partition: process now
 
 
 def seconds_until_due(record: Message, now: float | None = None) -> float:

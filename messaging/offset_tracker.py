@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-PartitionKey = tuple[str, int]
+from messaging.record_position import PartitionKey
 
 
 class OffsetTracker:

@@ -14,6 +14,7 @@ from confluent_kafka import Message, TopicPartition
 
 from messaging.clients import build_consumer
 from messaging.groups import consumer_group
+from messaging.record_position import RecordPosition
 
 
 def read_to_end(topic: str, *, timeout: float = 15.0, reader: str = "topic-reader") -> list[Message]:
@@ -37,8 +38,9 @@ def read_to_end(topic: str, *, timeout: float = 15.0, reader: str = "topic-reade
             if record is None or record.error() is not None:
                 continue
             records.append(record)
-            if record.offset() + 1 >= ends.get(record.partition(), 0):
-                ends.pop(record.partition(), None)
+            position = RecordPosition.of(record)
+            if position.offset + 1 >= ends.get(position.partition, 0):
+                ends.pop(position.partition, None)
         if ends:
             raise TimeoutError(f"could not read {topic} to its end within {timeout}s")
         return records

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from config.db_writes import serialized_writes, write_transaction
 from messaging.envelope import MessageEnvelope
-from messaging.headers import build_headers
+from messaging.headers import build_headers, decode_headers
 from messaging.log_events import Outcome
 from messaging.publisher import OutgoingRecord, publish_all
 from messaging.topics import send_topic
@@ -78,7 +78,7 @@ def _message_build(*, request: MessageRequest, client: Client, trace: TraceConte
         topic=send_topic(envelope.channel),
         key=str(envelope.id),
         value=envelope.to_json(),
-        headers=[[name, value.decode()] for name, value in build_headers(trace)],
+        headers=[[name, value] for name, value in decode_headers(build_headers(trace)).items()],
         created_at=envelope.created_at,
     )
     return message, entry
