@@ -17,7 +17,7 @@ from django.conf import settings
 
 from engines import elasticsearch, kafka
 from engines.fetch import fetch_all
-from engines.layout import load_layout, running_as_root
+from engines.layout import Layout, load_layout, running_as_root
 from engines.process import free_port
 
 
@@ -31,6 +31,12 @@ class BenchEngines:
     index_prefix: str  # every log index of this run starts with it
     reindex_prefix: str  # the indexing phase's own indices: a pattern that must not overlap index_prefix-*
     isolated: bool
+    pids: dict[str, int]  # engine name → process id, where known (for the CPU accounting)
+
+
+def _pids(layout: Layout) -> dict[str, int]:
+    found = {engine.NAME: engine.pid(layout) for engine in (kafka, elasticsearch)}
+    return {name: pid for name, pid in found.items() if pid is not None}
 
 
 def _say(text: str) -> None:
@@ -51,6 +57,7 @@ def bench_engines(home: Path, *, reuse: bool) -> Iterator[BenchEngines]:
             index_prefix=f"bench{run_id}-comms-logs",
             reindex_prefix=f"bench{run_id}-reindex-comms-logs",
             isolated=False,
+            pids=_pids(layout),
         )
         return
     if running_as_root():  # Elasticsearch's user must reach its directory: not under a private temp dir
@@ -82,6 +89,7 @@ def bench_engines(home: Path, *, reuse: bool) -> Iterator[BenchEngines]:
             index_prefix="comms-logs",
             reindex_prefix="reindex-comms-logs",
             isolated=True,
+            pids=_pids(own),
         )
     finally:
         for engine in reversed(started):

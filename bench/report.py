@@ -99,4 +99,25 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"{row.figure:<58} {row.value:>12,.1f} {row.unit:<9} {row.target:<10} {met:<4} {ratio:>7}  {row.baseline}"
         )
+    lines += ["", *cpu_lines(results)]
     return "\n".join(lines)
+
+
+PHASES = ("api_single", "end_to_end", "fixed_rate", "slow_provider", "indexing")
+
+
+def cpu_lines(results: dict[str, Any]) -> list[str]:
+    """Per phase: where its CPU went, as seconds and as a share of the cores' capacity meanwhile."""
+    lines = ["CPU seconds by process (share of all cores over the phase's wall time):"]
+    for phase in PHASES:
+        usage = results.get(phase, {}).get("cpu")
+        if not usage:
+            continue
+        capacity = max(usage["wall_seconds"] * usage["cores"], 1e-9)
+        spent = sorted(usage["by_process"].items(), key=lambda item: -item[1])
+        parts = ", ".join(
+            f"{name} {seconds:.1f} ({seconds / capacity:.0%})" for name, seconds in spent if seconds >= 0.05
+        )
+        busy = usage["machine_busy_seconds"] / capacity
+        lines.append(f"  {phase}: {usage['wall_seconds']:.1f} s wall, machine busy {busy:.0%}: {parts}")
+    return lines

@@ -7,6 +7,7 @@ machine to itself as far as this run is concerned; every other figure is quoted 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.test.utils import override_settings
 
-from bench import phases
+from bench import cpu, phases
 from bench.baseline import run_baseline
 from bench.engines import BenchEngines, bench_engines
 from bench.facts import machine_facts
@@ -55,6 +56,14 @@ def _clean_up_shared(engines: BenchEngines) -> None:
         client.options(ignore_status=404).indices.delete_index_template(name=template)
 
 
+def _measured(system: BenchSystem, phase: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run one phase and add the CPU seconds each process spent meanwhile (its "cpu" entry)."""
+    before = cpu.snapshot(system.pids())
+    result = phase(*args, **kwargs)
+    result["cpu"] = cpu.usage(before, cpu.snapshot(system.pids()))
+    return result
+
+
 def run_bench(size: BenchSize, *, reuse_engines: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="comms-bench-") as folder:
         home = Path(folder)
@@ -83,13 +92,14 @@ def _run_on(engines: BenchEngines, home: Path, size: BenchSize) -> dict[str, Any
         bench = phases.Bench(system=system, ledger=ledger, key=key, size=size)
         phases.warm_up(bench)
         _say(f"API ingest: {size.api_requests:,} single POSTs from {size.api_concurrency} clients")
-        results["api_single"] = phases.api_single(bench)
+        results["api_single"] = _measured(system, phases.api_single, bench)
         _say(f"end to end: {size.end_to_end_messages:,} messages over 3 channels, simulators at 0 ms")
-        results["end_to_end"] = phases.end_to_end(bench)
+        results["end_to_end"] = _measured(system, phases.end_to_end, bench)
         _say(f"fixed rate: {size.fixed_rate:g} POSTs/s for {size.fixed_rate_seconds:g}s")
-        results["fixed_rate"] = phases.fixed_rate(bench)
+        results["fixed_rate"] = _measured(system, phases.fixed_rate, bench)
         _say(f"slow provider: {size.slow_provider_messages:,} SMS at {size.slow_provider_latency_ms} ms a send")
-        results["slow_provider"] = phases.slow_provider(bench, max_in_flight=settings.DELIVERY_MAX_IN_FLIGHT["sms"])
+        in_flight = settings.DELIVERY_MAX_IN_FLIGHT["sms"]
+        results["slow_provider"] = _measured(system, phases.slow_provider, bench, max_in_flight=in_flight)
         _say("log indexing: every log event of the run, again, into indices of its own")
-        results["indexing"] = phases.indexing(bench)
+        results["indexing"] = _measured(system, phases.indexing, bench)
     return results

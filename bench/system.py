@@ -107,6 +107,10 @@ class BenchSystem:
         for name in list(self.processes):
             self.stop(name)
 
+    def pids(self) -> dict[str, int]:
+        """Every running process of the system and both engines, by name."""
+        return {**self.engines.pids, **{name: process.pid for name, process in self.processes.items()}}
+
     def check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:

@@ -157,6 +157,11 @@ def start(layout: Layout, timeout: float = 120.0) -> None:
     )
 
 
+def pid(layout: Layout) -> int | None:
+    """The engine's process id, if this layout started it."""
+    return read_pid(_paths(layout)["pid"])
+
+
 def stop(layout: Layout) -> bool:
     return terminate(_paths(layout)["pid"])
 

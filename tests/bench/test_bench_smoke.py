@@ -44,3 +44,9 @@ def test_the_smoke_benchmark_writes_every_figure(tmp_path):
     table = rows(results)  # every row the table prints has a value, and a ratio where it has a baseline
     assert all(row.value >= 0 and (row.ratio is not None or not row.baseline) for row in table)
     assert "log indexing into Elasticsearch" in result.stdout
+    # Where the CPU went, per phase: the API and the workers did the work, and nothing is negative.
+    end_to_end_cpu = results["end_to_end"]["cpu"]["by_process"]
+    assert {"api", "email", "sms", "whatsapp", "indexer"} <= set(end_to_end_cpu)
+    assert end_to_end_cpu["api"] > 0 and end_to_end_cpu["email"] > 0
+    assert all(seconds >= 0 for seconds in end_to_end_cpu.values())
+    assert "CPU seconds by process" in result.stdout
