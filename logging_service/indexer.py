@@ -18,7 +18,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from logging_service.bulk import bulk_create
 from logging_service.documents import install_template
-from logging_service.records import IndexAction, RecordPosition, prepare
+from logging_service.records import BatchContext, IndexAction, RecordPosition, prepare
 from messaging.shutdown import GracefulShutdown
 
 logger = logging.getLogger(__name__)
@@ -99,8 +99,9 @@ class LogIndexer:
 
     def _index(self, batch: list[Message]) -> bool:
         """Index the whole batch; False only when shutdown interrupted a retry (nothing stored)."""
+        context = BatchContext.now()
         pending: list[IndexAction] = [
-            prepare(record.value(), RecordPosition(record.topic(), record.partition(), record.offset()))
+            prepare(record.value(), RecordPosition(record.topic(), record.partition(), record.offset()), context)
             for record in batch
         ]
         backoff = self.policy.first_backoff_seconds

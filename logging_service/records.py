@@ -1,15 +1,20 @@
 """Turn one `logs.*` Kafka record into one document to create: the event itself, or, when the
-record is malformed, an error document for the errors index (the stream never stops on it)."""
+record is malformed, an error document for the errors index (the stream never stops on it).
+
+Each action carries its two lines of the bulk body already serialised (orjson), so a bulk request is
+these bytes joined: no per-event dict goes through the Elasticsearch client's stdlib-json serializer.
+"""
 
 from __future__ import annotations
 
 import base64
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
+from django.conf import settings
 
 from logging_service.documents import daily_index, errors_index
 
@@ -32,12 +37,39 @@ class RecordPosition:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndexAction:
     index: str
     doc_id: str
-    source: dict[str, Any]
     position: RecordPosition
+    # `{"create": …}\n{document}\n`, ready for the bulk body.
+    lines: bytes
+    # The record's value as it arrived: what an error document keeps if Elasticsearch refuses it.
+    original: bytes | None
+
+
+def _lines(index: str, doc_id: str, source: dict[str, Any]) -> bytes:
+    return orjson.dumps({"create": {"_index": index, "_id": doc_id}}) + b"\n" + orjson.dumps(source) + b"\n"
+
+
+@dataclass
+class BatchContext:
+    """What every record of one batch shares, looked up once per batch instead of once per event."""
+
+    ingested: str
+    index_prefix: str
+    _daily: dict[date, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def now(cls) -> BatchContext:
+        return cls(ingested=_now(), index_prefix=settings.LOG_INDEX_PREFIX)
+
+    def daily_index(self, moment: datetime) -> str:
+        day = moment.date()
+        name = self._daily.get(day)
+        if name is None:
+            name = self._daily[day] = daily_index(moment, prefix=self.index_prefix)
+        return name
 
 
 class MalformedLogRecord(ValueError):
@@ -91,16 +123,25 @@ def error_action(raw: bytes | None, position: RecordPosition, reason: str) -> In
         "error": {"type": "MalformedLogRecord", "message": reason},
         "kafka": position.as_field(),
     }
-    return IndexAction(index=errors_index(), doc_id=position.error_id, source=source, position=position)
+    index = errors_index()
+    return IndexAction(
+        index=index,
+        doc_id=position.error_id,
+        position=position,
+        lines=_lines(index, position.error_id, source),
+        original=raw,
+    )
 
 
-def prepare(raw: bytes | None, position: RecordPosition) -> IndexAction:
+def prepare(raw: bytes | None, position: RecordPosition, context: BatchContext) -> IndexAction:
     try:
         document, moment = _parse(raw)
     except MalformedLogRecord as error:
         return error_action(raw, position, str(error))
-    document["event"]["ingested"] = _now()
+    document["event"]["ingested"] = context.ingested
     document["kafka"] = position.as_field()
+    index = context.daily_index(moment)
+    doc_id = str(document["event"]["id"])
     return IndexAction(
-        index=daily_index(moment), doc_id=str(document["event"]["id"]), source=document, position=position
+        index=index, doc_id=doc_id, position=position, lines=_lines(index, doc_id, document), original=raw
     )
