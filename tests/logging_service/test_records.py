@@ -46,6 +46,15 @@ def test_a_malformed_record_becomes_an_error_document_under_its_position():
     assert "not JSON" in source["error"]["message"]
 
 
+def test_an_event_id_in_another_uuid_spelling_is_still_an_event():
+    document = LogEvent(action="x", service="s", trace_id="b" * 32, message="m").to_ecs()
+    document["event"]["id"] = "{" + document["event"]["id"].upper() + "}"
+
+    meta, _ = lines(orjson.dumps(document))
+
+    assert meta["create"]["_id"] == document["event"]["id"]
+
+
 def test_an_event_id_that_is_not_a_uuid_is_malformed():
     document = LogEvent(action="x", service="s", trace_id="b" * 32, message="m").to_ecs()
     document["event"]["id"] = "42"
