@@ -32,13 +32,13 @@ from django.conf import settings  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 from logging_service.connection import elasticsearch  # noqa: E402
-from logging_service.indexer import BatchPolicy, LogIndexer  # noqa: E402
+from logging_service.indexer import LogIndexer  # noqa: E402
 from messaging.channels import Channel  # noqa: E402
-from messaging.clients import build_admin, build_consumer, build_producer  # noqa: E402
+from messaging.clients import build_admin, build_producer  # noqa: E402
 from messaging.log_events import LogEmitter, Outcome  # noqa: E402
 from messaging.shutdown import GracefulShutdown  # noqa: E402
 from messaging.topic_admin import ensure_topics  # noqa: E402
-from messaging.topics import delivery_log_topic, log_topics_pattern, router_log_topic  # noqa: E402
+from messaging.topics import delivery_log_topic, router_log_topic  # noqa: E402
 from messaging.tracing import TraceContext  # noqa: E402
 
 CHANNELS = list(Channel)
@@ -118,20 +118,8 @@ def es_cpu_seconds() -> float:
 def index_once(events: int, index_prefix: str, profile: str | None) -> RunResult:
     """Measured from the first stored batch to the last, so group join and start-up are left out."""
     with override_settings(LOG_INDEX_PREFIX=index_prefix):
-        consumer = build_consumer(f"ib{RUN_ID}-{index_prefix}", **{"topic.metadata.refresh.interval.ms": 1000})
-        policy = BatchPolicy(
-            max_records=settings.INDEXER_BATCH_SIZE,
-            max_wait_seconds=settings.INDEXER_BATCH_WAIT_MS / 1000,
-            max_backoff_seconds=settings.INDEXER_MAX_BACKOFF_SECONDS,
-        )
         shutdown = GracefulShutdown()
-        indexer = LogIndexer(
-            client=elasticsearch(),
-            consumer=consumer,
-            topics_pattern=log_topics_pattern(),
-            policy=policy,
-            shutdown=shutdown,
-        )
+        indexer = LogIndexer.from_settings(shutdown=shutdown, group_id=f"ib{RUN_ID}-{index_prefix}")
         marks: list[tuple[float, float, int]] = []
         es_marks: list[float] = []
 
