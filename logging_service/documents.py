@@ -81,8 +81,8 @@ def index_pattern() -> str:
     return f"{settings.LOG_INDEX_PREFIX}-*"
 
 
-def daily_index(moment: datetime) -> str:
-    return f"{settings.LOG_INDEX_PREFIX}-{moment:%Y.%m.%d}"
+def daily_index(moment: datetime, *, prefix: str | None = None) -> str:
+    return f"{prefix or settings.LOG_INDEX_PREFIX}-{moment:%Y.%m.%d}"
 
 
 def errors_index() -> str:

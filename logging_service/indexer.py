@@ -13,13 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from django.conf import settings
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from logging_service.bulk import bulk_create
+from logging_service.connection import elasticsearch
 from logging_service.documents import install_template
-from logging_service.records import IndexAction, RecordPosition, prepare
+from logging_service.records import BatchContext, IndexAction, RecordPosition, prepare
+from messaging.clients import build_consumer
 from messaging.shutdown import GracefulShutdown
+from messaging.topics import log_topics_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +61,29 @@ class LogIndexer:
         self.policy = policy
         self.shutdown = shutdown
         self.stats = IndexerStats()
+
+    @classmethod
+    def from_settings(cls, *, shutdown: GracefulShutdown, group_id: str) -> LogIndexer:
+        """The indexer `index_logs` runs: every `logs.*` topic, consumer and batching from settings."""
+        consumer = build_consumer(
+            group_id,
+            **{
+                "max.poll.interval.ms": settings.INDEXER_MAX_POLL_INTERVAL_MS,
+                "topic.metadata.refresh.interval.ms": settings.INDEXER_TOPIC_REFRESH_MS,
+            },
+        )
+        policy = BatchPolicy(
+            max_records=settings.INDEXER_BATCH_SIZE,
+            max_wait_seconds=settings.INDEXER_BATCH_WAIT_MS / 1000,
+            max_backoff_seconds=settings.INDEXER_MAX_BACKOFF_SECONDS,
+        )
+        return cls(
+            client=elasticsearch(),
+            consumer=consumer,
+            topics_pattern=log_topics_pattern(),
+            policy=policy,
+            shutdown=shutdown,
+        )
 
     def run(self) -> IndexerStats:
         """Index until shutdown is requested; then commit what is done and close the consumer."""
@@ -99,8 +126,9 @@ class LogIndexer:
 
     def _index(self, batch: list[Message]) -> bool:
         """Index the whole batch; False only when shutdown interrupted a retry (nothing stored)."""
+        context = BatchContext.now()
         pending: list[IndexAction] = [
-            prepare(record.value(), RecordPosition(record.topic(), record.partition(), record.offset()))
+            prepare(record.value(), RecordPosition(record.topic(), record.partition(), record.offset()), context)
             for record in batch
         ]
         backoff = self.policy.first_backoff_seconds
