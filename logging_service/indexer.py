@@ -20,8 +20,9 @@ from elasticsearch import ApiError, Elasticsearch
 from logging_service.bulk import bulk_create
 from logging_service.connection import elasticsearch
 from logging_service.documents import install_template
-from logging_service.records import BatchContext, IndexAction, RecordPosition, prepare
+from logging_service.records import BatchContext, IndexAction, prepare
 from messaging.clients import build_consumer
+from messaging.record_position import RecordPosition
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import log_topics_pattern
 
@@ -127,10 +128,7 @@ class LogIndexer:
     def _index(self, batch: list[Message]) -> bool:
         """Index the whole batch; False only when shutdown interrupted a retry (nothing stored)."""
         context = BatchContext.now()
-        pending: list[IndexAction] = [
-            prepare(record.value(), RecordPosition(record.topic(), record.partition(), record.offset()), context)
-            for record in batch
-        ]
+        pending: list[IndexAction] = [prepare(record.value(), RecordPosition.of(record), context) for record in batch]
         backoff = self.policy.first_backoff_seconds
         while pending:
             try:
@@ -157,8 +155,9 @@ class LogIndexer:
     def _store_offsets(self, batch: list[Message]) -> None:
         next_offsets: dict[tuple[str, int], int] = {}
         for record in batch:
-            key = (record.topic(), record.partition())
-            next_offsets[key] = max(next_offsets.get(key, 0), record.offset() + 1)
+            position = RecordPosition.of(record)
+            key = position.partition_key
+            next_offsets[key] = max(next_offsets.get(key, 0), position.offset + 1)
         partitions = [TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()]
         try:
             self.consumer.store_offsets(offsets=partitions)

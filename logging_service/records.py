@@ -18,25 +18,20 @@ import orjson
 from django.conf import settings
 
 from logging_service.documents import daily_index, errors_index
+from messaging.record_position import RecordPosition
 
 # The raw bytes kept in an error document; enough to diagnose, bounded so it always indexes.
 ORIGINAL_LIMIT = 32_768
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@dataclass(frozen=True)
-class RecordPosition:
-    topic: str
-    partition: int
-    offset: int
+def error_id(position: RecordPosition) -> str:
+    """A malformed record's document id: its position, so a replay finds the same id."""
+    return f"{position.topic}:{position.partition}:{position.offset}"
 
-    @property
-    def error_id(self) -> str:
-        """A malformed record's document id: its position, so a replay finds the same id."""
-        return f"{self.topic}:{self.partition}:{self.offset}"
 
-    def as_field(self) -> dict[str, Any]:
-        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+def kafka_field(position: RecordPosition) -> dict[str, Any]:
+    return {"topic": position.topic, "partition": position.partition, "offset": position.offset}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +126,16 @@ def error_action(raw: bytes | None, position: RecordPosition, reason: str) -> In
         "event": {"action": "log.rejected", "outcome": "failure", "original": original, "ingested": _now()},
         "log": {"level": "error"},
         "service": {"name": "logging_service"},
-        "message": f"log record at {position.error_id} could not be indexed",
+        "message": f"log record at {error_id(position)} could not be indexed",
         "error": {"type": "MalformedLogRecord", "message": reason},
-        "kafka": position.as_field(),
+        "kafka": kafka_field(position),
     }
     index = errors_index()
     return IndexAction(
         index=index,
-        doc_id=position.error_id,
+        doc_id=error_id(position),
         position=position,
-        lines=_lines(index, position.error_id, source),
+        lines=_lines(index, error_id(position), source),
         original=raw,
     )
 
@@ -151,7 +146,7 @@ def prepare(raw: bytes | None, position: RecordPosition, context: BatchContext) 
     except MalformedLogRecord as error:
         return error_action(raw, position, str(error))
     document["event"]["ingested"] = context.ingested
-    document["kafka"] = position.as_field()
+    document["kafka"] = kafka_field(position)
     index = context.daily_index(moment)
     doc_id = str(document["event"]["id"])
     return IndexAction(

@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 
 from logging_service.bulk import RESPONSE_FILTER, bulk_create
-from logging_service.records import BatchContext, IndexAction, RecordPosition, prepare
+from logging_service.records import BatchContext, IndexAction, prepare
 from messaging.log_events import LogEvent
+from messaging.record_position import RecordPosition
 
 
 class FakeClient:

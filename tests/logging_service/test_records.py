@@ -7,8 +7,9 @@ import uuid
 import orjson
 from django.conf import settings
 
-from logging_service.records import BatchContext, RecordPosition, prepare
+from logging_service.records import BatchContext, prepare
 from messaging.log_events import LogEvent, Outcome
+from messaging.record_position import RecordPosition
 
 POSITION = RecordPosition("t.logs.router", 2, 41)
 
