@@ -61,7 +61,11 @@ def usage(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, Any]:
     for name, (pid, value) in after.by_process.items():
         earlier_pid, earlier = before.by_process.get(name, (pid, 0.0))
         spent[name] = round(value - (earlier if earlier_pid == pid else 0.0), 2)  # restarted: from 0
-    spent[REAPED] = round(after.reaped_children - before.reaped_children, 2)
+    # A process that ended meanwhile brings its whole life's CPU into RUSAGE_CHILDREN: count only
+    # what it spent after the first snapshot.
+    live_pids = {pid for pid, _ in after.by_process.values()}
+    earlier_life = sum(value for pid, value in before.by_process.values() if pid not in live_pids)
+    spent[REAPED] = round(max(0.0, after.reaped_children - before.reaped_children - earlier_life), 2)
     busy = after.machine_busy - before.machine_busy
     spent[ELSEWHERE] = round(max(0.0, busy - sum(spent.values())), 2)
     return {

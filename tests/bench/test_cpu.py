@@ -24,3 +24,9 @@ def test_a_busy_child_shows_up_and_a_restarted_one_counts_from_zero():
     )
     assert restarted["by_process"]["sms"] == 2.0
     assert restarted["by_process"][ELSEWHERE] == 8.0
+
+
+def test_a_process_reaped_during_the_phase_counts_only_its_time_in_the_phase():
+    before = CpuSnapshot(by_process={"sms": (100, 50.0)}, reaped_children=1.0, machine_busy=0, wall=0)
+    after = CpuSnapshot(by_process={"sms": (200, 2.0)}, reaped_children=1.0 + 53.0, machine_busy=60, wall=1)
+    assert usage(before, after)["by_process"][REAPED] == 3.0  # the old sms's last 3 s, not its 53
