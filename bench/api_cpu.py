@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=0, help="POST batches of this many messages instead")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the loop")
+    parser.add_argument("--cprofile", action="store_true", help="print cProfile's top functions instead")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="comms-api-cpu-") as folder:
@@ -106,12 +107,17 @@ def main() -> None:
             path, body = "/api/v1/messages", orjson.dumps(sms)
         try:
             _post_loop(application, path, [body] * WARM_UP_REQUESTS, api_key)
-            profiler = None
+            profiler: Any = None
             if options.profile:
                 from pyinstrument import Profiler
 
                 profiler = Profiler(interval=0.0005)
                 profiler.start()
+            elif options.cprofile:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             wall, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
             _post_loop(application, path, [body] * options.requests, api_key)
             wall, cpu, thread = (
@@ -119,9 +125,14 @@ def main() -> None:
                 time.process_time() - cpu,
                 time.thread_time() - thread,
             )
-            if profiler is not None:
+            if options.profile:
                 profiler.stop()
                 print(profiler.output_text(unicode=True, color=False, show_all=False))
+            elif options.cprofile:
+                import pstats
+
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(90)
             n = options.requests
             print(
                 f"{path}: {n} requests; CPU ms per request: process {cpu / n * 1000:.2f}, "

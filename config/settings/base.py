@@ -207,6 +207,9 @@ ROUTER_THROTTLE_RATE = env("ROUTER_THROTTLE_RATE", default="6000/min")
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
 ROUTER_MAX_REQUEST_BYTES = env.int("ROUTER_MAX_REQUEST_BYTES", default=1024 * 1024)
 ROUTER_MAX_BATCH_REQUEST_BYTES = env.int("ROUTER_MAX_BATCH_REQUEST_BYTES", default=32 * 1024 * 1024)
+# Seconds a process trusts an API key it verified; revocation reaches other processes within this
+# (the revoking process forgets at once). 0 verifies against the database on every request.
+ROUTER_API_KEY_CACHE_SECONDS = env.float("ROUTER_API_KEY_CACHE_SECONDS", default=5.0)
 ROUTER_IDEMPOTENCY_TTL_HOURS = env.int("ROUTER_IDEMPOTENCY_TTL_HOURS", default=24)
 # The relay only takes rows older than the grace period, so it does not race the API's own publish.
 ROUTER_RELAY_GRACE_SECONDS = env.float("ROUTER_RELAY_GRACE_SECONDS", default=10.0)
