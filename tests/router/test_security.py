@@ -5,6 +5,7 @@ import io
 import re
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from rest_framework.views import APIView
 from rest_framework_api_key.models import APIKey
 
 from router import authentication
+from router.throttles import ApiKeyRateThrottle
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
 
 pytestmark = pytest.mark.django_db(databases=["default"])
@@ -161,6 +163,27 @@ def test_throttling_is_per_key(settings):
     assert throttled.status_code == 429
     assert 0 < int(throttled["Retry-After"]) <= 60
     assert other.get(url).status_code == 404  # another key has its own budget
+
+
+def test_a_throttled_key_gets_a_request_back_every_interval(settings, monkeypatch):
+    settings.ROUTER_THROTTLE_RATE = "2/min"  # a burst of 2, then one every 30 s
+    clock = [1000.0]
+    monkeypatch.setattr(ApiKeyRateThrottle, "timer", lambda self: clock[0])
+    request = SimpleNamespace(auth=APIKey(prefix="gcra", name="t"), user=None)
+
+    def allowed() -> bool:
+        return ApiKeyRateThrottle().allow_request(request, None)
+
+    assert [allowed(), allowed()] == [True, True]
+    refused = ApiKeyRateThrottle()
+    assert not refused.allow_request(request, None)
+    assert refused.wait() == pytest.approx(30)
+    clock[0] += 29
+    assert not allowed()
+    clock[0] += 1
+    assert [allowed(), allowed()] == [True, False]
+    clock[0] += 120  # idle for long: the full burst is back, not more
+    assert [allowed(), allowed(), allowed()] == [True, True, False]
 
 
 # --- Admin, Swagger UI and the schema ---------------------------------------------------------
