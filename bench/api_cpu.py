@@ -30,6 +30,7 @@ def _configure(folder: Path) -> None:
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
             "DJANGO_DEBUG": "false",
             "KAFKA_TOPIC_PREFIX": f"cpu{uuid.uuid4().hex[:8]}.",
+            # Never throttled, but the throttle still runs on every request, as in production.
             "ROUTER_THROTTLE_RATE": "1000000/min",
             "LOG_LEVEL": "WARNING",
         }
