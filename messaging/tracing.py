@@ -22,7 +22,8 @@ class TraceContext:
 
     @classmethod
     def new(cls) -> TraceContext:
-        return cls(trace_id=secrets.token_hex(16), span_id=secrets.token_hex(8))
+        ids = secrets.token_hex(24)  # one getrandom() call for both ids (one per API request)
+        return cls(trace_id=ids[:32], span_id=ids[32:])
 
     @classmethod
     def parse(cls, header: str | None) -> TraceContext | None:

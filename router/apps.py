@@ -6,4 +6,4 @@ class RouterConfig(AppConfig):
     verbose_name = "Task router (API)"
 
     def ready(self) -> None:
-        from router import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from router import authentication, schema  # noqa: F401  (OpenAPI extensions; key-cache signals)

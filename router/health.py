@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from messaging.clients import build_admin
+from router.kafka import api_publisher
 from router.models import ReadinessProbe
+
+KAFKA_CHECK_SECONDS = 2.0
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -23,8 +25,11 @@ def _database_ok() -> bool:
 
 
 def _kafka_ok() -> bool:
+    """Asked through the publisher requests use: its producer must reach a broker, and its settling
+    thread must run (without it nothing would be marked published and the relay would send it all
+    again). The first probe also starts the publisher before the first request needs it."""
     try:
-        return bool(build_admin().list_topics(timeout=2).brokers)
+        return api_publisher().reachable(KAFKA_CHECK_SECONDS)
     except Exception:
         return False
 

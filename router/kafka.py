@@ -1,13 +1,16 @@
-"""The router process's Kafka clients: one producer and one log emitter per process.
+"""The router process's Kafka clients: the API's outbox publisher and the log emitter, one per process.
 
 Built lazily on first use, so gunicorn workers each create their own after the fork (librdkafka
-threads do not survive a fork). Keyed by the bootstrap servers so a settings override (tests point
-the API at an unreachable broker) gets its own clients; the factories read the servers from settings.
+threads, and the publisher's own, do not survive a fork); the publisher is also keyed by process id,
+so a client inherited from a parent is never used. Keyed by the bootstrap servers so a settings
+override (tests point the API at an unreachable broker) gets its own clients.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
+import threading
 
 from confluent_kafka import Producer
 from django.conf import settings
@@ -15,25 +18,31 @@ from django.conf import settings
 from messaging.clients import build_producer
 from messaging.log_events import LOG_DELIVERY_TIMEOUT_MS, LogEmitter
 from messaging.topics import router_log_topic
+from router.outbox_publisher import OutboxPublisher
 
 SERVICE_NAME = "router"
 EXIT_FLUSH_SECONDS = 5.0
 
-_producers: dict[tuple[str, float], Producer] = {}
+_publishers: dict[tuple[int, str], OutboxPublisher] = {}
 _emitters: dict[tuple[str, str], LogEmitter] = {}
 _emitter_producers: list[Producer] = []
+_guard = threading.Lock()  # gthread workers: two first requests must not start two publishers
 
 
-def api_producer() -> Producer:
-    """The producer for publishing during a request, bounded by ROUTER_PUBLISH_TIMEOUT_SECONDS."""
-    timeout: float = settings.ROUTER_PUBLISH_TIMEOUT_SECONDS
-    key = (settings.KAFKA_BOOTSTRAP_SERVERS, timeout)
-    if key not in _producers:
-        # librdkafka gives a record up after the same time the request waits for it: a record that
-        # missed the request's deadline is then not delivered later behind the relay's back (which
-        # would publish it a second time).
-        _producers[key] = build_producer(**{"delivery.timeout.ms": max(int(timeout * 1000), 100)})
-    return _producers[key]
+def api_publisher() -> OutboxPublisher:
+    """The publisher requests hand their outbox entries to (router.outbox_publisher)."""
+    key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS)
+    publisher = _publishers.get(key)
+    if publisher is None:
+        with _guard:
+            publisher = _publishers.get(key)
+            if publisher is None:
+                # librdkafka gives a record up after ROUTER_PUBLISH_TIMEOUT_SECONDS; the relay's grace
+                # period is longer, so it does not publish an entry this producer may still deliver.
+                timeout_ms = max(int(settings.ROUTER_PUBLISH_TIMEOUT_SECONDS * 1000), 100)
+                producer = build_producer(**{"delivery.timeout.ms": timeout_ms})
+                publisher = _publishers[key] = OutboxPublisher(producer=producer, log=router_log)
+    return publisher
 
 
 def router_log() -> LogEmitter:
@@ -48,15 +57,22 @@ def router_log() -> LogEmitter:
 
 def clients_reset() -> None:
     """Drop this process's clients and whatever they still queue (for tests that used a dead broker)."""
-    for producer in [*_producers.values(), *_emitter_producers]:
+    for (pid, _), publisher in list(_publishers.items()):
+        if pid == os.getpid():
+            publisher.discard()
+    for producer in _emitter_producers:
         producer.purge()
-    _producers.clear()
+    _publishers.clear()
     _emitters.clear()
     _emitter_producers.clear()
 
 
 @atexit.register
-def _flush_log_events() -> None:
-    """Queued log events leave before the process exits."""
+def _flush_at_exit() -> None:
+    """Outstanding acknowledgements are settled, then queued log events (the `message.published`
+    events of that settling included) leave before the process exits."""
+    for (pid, _), publisher in list(_publishers.items()):
+        if pid == os.getpid():
+            publisher.close(EXIT_FLUSH_SECONDS)
     for emitter in _emitters.values():
         emitter.flush(EXIT_FLUSH_SECONDS)

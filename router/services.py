@@ -1,13 +1,14 @@
-"""Writes of the router: accept messages durably (message + outbox in one transaction), publish
-them to `send.<channel>`, and relay whatever the API could not publish.
+"""Writes of the router: accept messages durably (message + outbox in one transaction), hand them
+to the process's outbox publisher once committed, and relay whatever that did not publish.
 
-Delivery is at least once: a row is marked published only after Kafka's ack, so a crash between
-the ack and the mark publishes it again; the channel workers absorb that by message id.
+A 202 is durable once the accept transaction commits (DESIGN §7); the publisher produces without
+waiting for Kafka and marks entries published in the background. Delivery is at least once: a row is
+marked published only after Kafka's ack, so a crash between the ack and the mark publishes it again;
+the channel workers absorb that by message id.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,25 +16,23 @@ from datetime import timedelta
 
 from confluent_kafka import Producer
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db import router as db_router
-from django.db.models import F
 from django.utils import timezone
 
-from config.db_writes import serialized_writes, write_transaction
+from config.db_writes import write_transaction
 from messaging.envelope import MessageEnvelope
 from messaging.headers import build_headers, decode_headers
 from messaging.log_events import Outcome
-from messaging.publisher import OutgoingRecord, publish_all
+from messaging.publisher import publish_all
 from messaging.topics import send_topic
 from messaging.tracing import TraceContext
 from router.domain import Client, MessageRequest
 from router.errors import IdempotencyConflict
-from router.kafka import api_producer, router_log
+from router.kafka import api_publisher, router_log
 from router.models import IdempotencyRecord, Message, OutboxEntry
+from router.outbox import outbox_entries_settle, outbox_record
 from router.selectors import idempotency_record_get, outbox_pending_list
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,47 +109,36 @@ def _log_accepted(messages: Sequence[Message]) -> None:
         )
 
 
+def _publish_on_commit(messages: Sequence[Message], entries: Sequence[OutboxEntry]) -> None:
+    """Once the accept transaction commits (at once when it is the outermost one, as in a request):
+    log the acceptance, then hand the entries to the publisher, which does not wait for Kafka.
+    Never before the commit: a record of a message that was rolled back would be sent."""
+
+    def publish() -> None:
+        _log_accepted(messages)  # first, so `message.accepted` precedes `message.published`
+        api_publisher().submit(entries)
+
+    # robust: the message is committed whatever happens here; an error must not turn its 202 into a
+    # 500 (the client would send it again) and the relay publishes what was not handed over.
+    transaction.on_commit(publish, using=_database(), robust=True)
+
+
 def outbox_publish(*, entries: Sequence[OutboxEntry], producer: Producer, timeout: float) -> RelayResult:
-    """Produce the entries in one flush; mark the acknowledged ones published, count the rest."""
+    """Produce the entries in one flush and wait for the acks; settle them (router.outbox)."""
     if not entries:
         return RelayResult(published=0, failed=0)
-    records = [
-        OutgoingRecord(
-            topic=entry.topic,
-            key=entry.key.encode(),
-            value=bytes(entry.value),
-            headers=[(name, value.encode()) for name, value in entry.headers],
-        )
-        for entry in entries
-    ]
-    errors = publish_all(producer, records, timeout)
+    errors = publish_all(producer, [outbox_record(entry) for entry in entries], timeout)
     acked = [entry for entry, error in zip(entries, errors, strict=True) if error is None]
-    failed = [(entry, error) for entry, error in zip(entries, errors, strict=True) if error is not None]
-    with serialized_writes(_database()):
-        if acked:
-            OutboxEntry.objects.filter(pk__in=[entry.pk for entry in acked], published_at__isnull=True).update(
-                published_at=timezone.now()
-            )
-        for entry, error in failed:
-            logger.warning("message %s not published yet (%s); left to the outbox relay", entry.key, error)
-            OutboxEntry.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1, last_error=str(error)[:2000])
-    log = router_log()
-    for entry in acked:
-        log.emit(
-            "message.published",
-            trace_id=entry.message.trace_id,
-            message_id=entry.message.id,
-            channel=entry.message.channel,
-            outcome=Outcome.SUCCESS,
-            message=f"published to {entry.topic}",
-        )
+    failed = [(entry, str(error)) for entry, error in zip(entries, errors, strict=True) if error is not None]
+    outbox_entries_settle(acked=acked, failed=failed, log=router_log())
     return RelayResult(published=len(acked), failed=len(failed))
 
 
 def message_accept(
     *, request: MessageRequest, client: Client, trace: TraceContext, idempotency_key: str | None = None
 ) -> Acceptance:
-    """Store the message and its outbox entry in one transaction, then publish right away.
+    """Store the message and its outbox entry in one transaction; once it commits, publish without
+    waiting for Kafka (the commit is what makes the 202 durable).
 
     With an Idempotency-Key an earlier acceptance of the same request is returned instead (nothing
     published again); the same key with another body raises IdempotencyConflict.
@@ -175,6 +163,7 @@ def message_accept(
                     message=message,
                     created_at=message.created_at,
                 )
+            _publish_on_commit([message], [entry])
     except IntegrityError:
         # Databases with real concurrent writers (Postgres): the twin committed first and the
         # unique (client, key) constraint stopped this one.
@@ -185,13 +174,11 @@ def message_accept(
         if earlier is None:
             raise
         return Acceptance(message=earlier, replayed=True)
-    _log_accepted([message])
-    outbox_publish(entries=[entry], producer=api_producer(), timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
     return Acceptance(message=message)
 
 
 def messages_accept_batch(*, requests: Sequence[MessageRequest], client: Client) -> list[Message]:
-    """Accept many requests in one transaction and publish them in one producer flush.
+    """Accept many requests in one transaction; once it commits, publish them as a single request does.
 
     Each message gets its own trace: the message timeline is read by trace id (DESIGN §7).
     """
@@ -201,8 +188,7 @@ def messages_accept_batch(*, requests: Sequence[MessageRequest], client: Client)
     with write_transaction(_database()):
         Message.objects.bulk_create(messages)
         OutboxEntry.objects.bulk_create(entries)
-    _log_accepted(messages)
-    outbox_publish(entries=entries, producer=api_producer(), timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
+        _publish_on_commit(messages, entries)
     return messages
 
 

@@ -202,12 +202,16 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 # Throttle counters live in this cache; point CACHE_URL at Redis/Memcached to share them across workers.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 ROUTER_THROTTLE_RATE = env("ROUTER_THROTTLE_RATE", default="6000/min")
-# How long a request waits for Kafka's ack before answering 202 from the outbox alone.
+# How long the API's producer tries to deliver a record (the request never waits for it) before
+# leaving the entry to the outbox relay; keep it well below ROUTER_RELAY_GRACE_SECONDS.
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
 ROUTER_MAX_REQUEST_BYTES = env.int("ROUTER_MAX_REQUEST_BYTES", default=1024 * 1024)
 ROUTER_MAX_BATCH_REQUEST_BYTES = env.int("ROUTER_MAX_BATCH_REQUEST_BYTES", default=32 * 1024 * 1024)
+# Seconds a process trusts an API key it verified; revocation reaches other processes within this
+# (the revoking process forgets at once). 0 verifies against the database on every request.
+ROUTER_API_KEY_CACHE_SECONDS = env.float("ROUTER_API_KEY_CACHE_SECONDS", default=5.0)
 ROUTER_IDEMPOTENCY_TTL_HOURS = env.int("ROUTER_IDEMPOTENCY_TTL_HOURS", default=24)
-# The relay only takes rows older than the grace period, so it never races the API's own publish.
+# The relay only takes rows older than the grace period, so it does not race the API's own publish.
 ROUTER_RELAY_GRACE_SECONDS = env.float("ROUTER_RELAY_GRACE_SECONDS", default=10.0)
 ROUTER_RELAY_INTERVAL_SECONDS = env.float("ROUTER_RELAY_INTERVAL_SECONDS", default=1.0)
 ROUTER_RELAY_BATCH_SIZE = env.int("ROUTER_RELAY_BATCH_SIZE", default=500)

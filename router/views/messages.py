@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import uuid
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -51,8 +53,19 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _location(request: Request, message_id: object) -> str:
-    return request.build_absolute_uri(reverse("message-detail", kwargs={"message_id": message_id}))
+_PLACEHOLDER_ID = uuid.UUID(int=0)
+
+
+@functools.lru_cache(maxsize=16)
+def _detail_path_template(script_prefix: str, urlconf: str | None) -> str:
+    """The detail path with a placeholder id, reversed once per script prefix and URLconf (both decide
+    the result) instead of once per request."""
+    return reverse("message-detail", kwargs={"message_id": _PLACEHOLDER_ID})
+
+
+def _location(request: Request, message_id: uuid.UUID) -> str:
+    template = _detail_path_template(get_script_prefix(), get_urlconf())
+    return request.build_absolute_uri(template.replace(str(_PLACEHOLDER_ID), str(message_id)))
 
 
 class MessageCreateView(RouterAPIView):

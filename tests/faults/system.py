@@ -60,7 +60,7 @@ class FaultSystem:
     def start_api(self, **env: str) -> ManagedProcess:
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
-        # Threads: while Kafka is down each request waits ROUTER_PUBLISH_TIMEOUT_SECONDS for an ack.
+        # Threads, as in production (gunicorn.conf.py): requests share a process's outbox publisher.
         argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
         argv += ["--workers", "2", "--threads", "4", "--graceful-timeout", "10"]
         process = self._spawn("api", argv, **env)

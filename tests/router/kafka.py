@@ -13,6 +13,8 @@ from messaging.channels import Channel
 from messaging.clients import build_consumer
 from messaging.topic_reader import read_to_end
 from messaging.topics import send_topic
+from router.models import OutboxEntry
+from tests.processes import wait_for
 
 
 def _partitions(consumer, topic: str) -> list[int]:
@@ -50,3 +52,19 @@ def wait_for_records(topic: str, key: bytes, condition, timeout: float = 20.0) -
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met on {topic} for key {key!r}; got {len(records)} records")
         time.sleep(0.2)
+
+
+def wait_for_published(message_ids: list[str] | None = None, timeout: float = 30.0) -> None:
+    """Until the outbox entries of `message_ids` (default: all) are marked published.
+
+    The API publishes in the background after its 202; an entry is marked once Kafka acknowledged it,
+    so afterwards its record is on the topic. The marking thread writes on its own connection after
+    the accept committed: tests using this must be transactional (django_db(transaction=True))."""
+    entries = (
+        OutboxEntry.objects.all() if message_ids is None else OutboxEntry.objects.filter(message_id__in=message_ids)
+    )
+    wait_for(
+        lambda: not entries.filter(published_at__isnull=True).exists(),
+        timeout=timeout,
+        what=f"outbox entries of {message_ids or 'every message'} to be marked published",
+    )

@@ -7,7 +7,7 @@ from messaging.channels import Channel
 from messaging.topics import send_topic
 from router.models import Message, OutboxEntry
 from tests.router.factories import EmailRequestFactory, SmsRequestFactory, WhatsAppRequestFactory
-from tests.router.kafka import read_records, send_watermarks
+from tests.router.kafka import read_records, send_watermarks, wait_for_published
 
 pytestmark = pytest.mark.django_db(databases=["default"])
 URL = "/api/v1/messages/batch"
@@ -17,6 +17,9 @@ def post_batch(api, body):
     return api.post(URL, data=orjson.dumps(body), content_type="application/json")
 
 
+# Transactional where publishing is checked: the publisher's thread marks entries on its own
+# connection, after the commit.
+@pytest.mark.django_db(databases=["default"], transaction=True)
 def test_valid_items_are_accepted_and_published_beside_rejected_ones(api):
     items = [
         EmailRequestFactory(),
@@ -36,7 +39,7 @@ def test_valid_items_are_accepted_and_published_beside_rejected_ones(api):
     assert "E.164" in results[1]["errors"]["to"][0]
     assert "allowed values" in results[3]["errors"]["channel"][0]
     assert len({results[i]["traceId"] for i in (0, 2, 4)}) == 3  # one trace per message
-    assert OutboxEntry.objects.filter(published_at__isnull=True).count() == 0
+    wait_for_published()
     for index, channel in ((0, Channel.EMAIL), (2, Channel.SMS), (4, Channel.WHATSAPP)):
         assert len(read_records(send_topic(channel), key=results[index]["id"].encode())) == 1
 
@@ -61,8 +64,10 @@ def test_a_malformed_batch_is_refused_as_a_whole(api, body, field):
     assert send_watermarks() == before
 
 
-def test_a_full_batch_of_1000_is_accepted(api):
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_a_full_batch_of_1000_is_accepted_and_published(api):
     response = post_batch(api, {"messages": [SmsRequestFactory() for _ in range(1000)]})
     assert response.status_code == 202
     assert response.json()["accepted"] == 1000
-    assert OutboxEntry.objects.filter(published_at__isnull=True).count() == 0
+    assert OutboxEntry.objects.count() == 1000
+    wait_for_published()

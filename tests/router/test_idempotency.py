@@ -15,7 +15,7 @@ from messaging.topics import send_topic
 from router.models import Message
 from tests.processes import ManagedProcess, process_env, wait_for
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
-from tests.router.kafka import read_records
+from tests.router.kafka import read_records, wait_for_published
 
 URL = "/api/v1/messages"
 
@@ -24,7 +24,8 @@ def post_json(api, payload, key):
     return api.post(URL, data=orjson.dumps(payload), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
 
 
-@pytest.mark.django_db(databases=["default"])
+# Transactional: the publisher's thread marks entries published on its own connection, after the commit.
+@pytest.mark.django_db(databases=["default"], transaction=True)
 def test_a_repeated_request_returns_the_first_response_and_publishes_once(api):
     payload = SmsRequestFactory()
     first = post_json(api, payload, "order-1042")
@@ -35,6 +36,7 @@ def test_a_repeated_request_returns_the_first_response_and_publishes_once(api):
     assert second.json() == first.json()
     assert second["Location"] == first["Location"]
     assert second["Idempotent-Replayed"] == "true"
+    wait_for_published([first.json()["id"]])
     assert len(read_records(send_topic(Channel.SMS), key=first.json()["id"].encode())) == 1
     assert Message.objects.count() == 1
 
@@ -106,6 +108,7 @@ def test_concurrent_requests_with_one_key_publish_once():
             thread.start()
         for thread in threads:
             thread.join(timeout=60)
+        wait_for_published()  # acknowledged before gunicorn stops, so the count below is Kafka's final word
     finally:
         assert server.stop() == 0, server.output()
 

@@ -3,7 +3,9 @@ and admin, Swagger UI and the schema not writable without a login."""
 
 import io
 import re
+import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -17,6 +19,8 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 from rest_framework_api_key.models import APIKey
 
+from router import authentication
+from router.throttles import ApiKeyRateThrottle
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
 
 pytestmark = pytest.mark.django_db(databases=["default"])
@@ -52,6 +56,34 @@ def test_a_revoked_key_is_refused_and_cannot_be_revived(api, api_key):
     stored.revoked = False
     with pytest.raises(ValidationError, match="cannot be undone"):
         stored.save()  # djangorestframework-api-key: revocation is final
+
+
+def test_a_key_revoked_by_another_process_is_refused_once_the_key_cache_expires(api, api_key, settings, monkeypatch):
+    """Verified keys are cached per process; a revocation this process did not see (another API
+    worker's admin, a queryset update: no signal here) takes effect within the cache lifetime."""
+    settings.ROUTER_API_KEY_CACHE_SECONDS = 5
+    url = f"/api/v1/messages/{uuid.uuid4()}"
+    assert api.get(url).status_code == 404  # verified and cached
+    APIKey.objects.filter(pk=api_key.pk).update(revoked=True)
+    now = time.monotonic()
+    monkeypatch.setattr(authentication.time, "monotonic", lambda: now + 5.1)
+    assert api.get(url).status_code == 401
+
+
+def test_without_a_key_cache_every_request_checks_the_database(api, api_key, settings):
+    settings.ROUTER_API_KEY_CACHE_SECONDS = 0
+    url = f"/api/v1/messages/{uuid.uuid4()}"
+    assert api.get(url).status_code == 404
+    APIKey.objects.filter(pk=api_key.pk).update(revoked=True)
+    assert api.get(url).status_code == 401
+
+
+def test_the_key_cache_is_bounded():
+    keys = authentication.VerifiedKeys(max_entries=2)
+    for name in ("a", "b", "c"):
+        keys.put(name, APIKey(name=name))
+    assert keys.get("a", max_age=60) is None  # the oldest went first
+    assert [keys.get(name, max_age=60).name for name in ("b", "c")] == ["b", "c"]
 
 
 # --- Every write needs a key ------------------------------------------------------------------
@@ -131,6 +163,27 @@ def test_throttling_is_per_key(settings):
     assert throttled.status_code == 429
     assert 0 < int(throttled["Retry-After"]) <= 60
     assert other.get(url).status_code == 404  # another key has its own budget
+
+
+def test_a_throttled_key_gets_a_request_back_every_interval(settings, monkeypatch):
+    settings.ROUTER_THROTTLE_RATE = "2/min"  # a burst of 2, then one every 30 s
+    clock = [1000.0]
+    monkeypatch.setattr(ApiKeyRateThrottle, "timer", lambda self: clock[0])
+    request = SimpleNamespace(auth=APIKey(prefix="gcra", name="t"), user=None)
+
+    def allowed() -> bool:
+        return ApiKeyRateThrottle().allow_request(request, None)
+
+    assert [allowed(), allowed()] == [True, True]
+    refused = ApiKeyRateThrottle()
+    assert not refused.allow_request(request, None)
+    assert refused.wait() == pytest.approx(30)
+    clock[0] += 29
+    assert not allowed()
+    clock[0] += 1
+    assert [allowed(), allowed()] == [True, False]
+    clock[0] += 120  # idle for long: the full burst is back, not more
+    assert [allowed(), allowed(), allowed()] == [True, True, False]
 
 
 # --- Admin, Swagger UI and the schema ---------------------------------------------------------

@@ -11,9 +11,8 @@ from messaging.envelope import MessageEnvelope
 from messaging.headers import decode_headers
 from messaging.topics import router_log_topic, send_topic
 from messaging.tracing import TraceContext
-from router.models import OutboxEntry
 from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
-from tests.router.kafka import read_records, wait_for_records
+from tests.router.kafka import read_records, wait_for_published, wait_for_records
 
 pytestmark = pytest.mark.django_db(databases=["default"])
 URL = "/api/v1/messages"
@@ -23,6 +22,8 @@ def post_json(api, payload, **headers):
     return api.post(URL, data=orjson.dumps(payload), content_type="application/json", **headers)
 
 
+# Transactional: the publisher's thread marks entries published on its own connection, after the commit.
+@pytest.mark.django_db(databases=["default"], transaction=True)
 @pytest.mark.parametrize("channel", [channel.value for channel in Channel])
 def test_a_valid_message_is_published_once_with_its_envelope_and_logged(api, channel):
     payload = REQUEST_FACTORIES[channel]()
@@ -36,7 +37,7 @@ def test_a_valid_message_is_published_once_with_its_envelope_and_logged(api, cha
     assert body["traceId"] == incoming.trace_id  # the caller's trace is honoured
     assert (body["status"], body["channel"], body["to"]) == ("accepted", channel, payload["to"])
     assert response["Location"].endswith(f"/api/v1/messages/{body['id']}")
-    assert OutboxEntry.objects.get(message_id=body["id"]).published_at is not None
+    wait_for_published([body["id"]])
 
     (record,) = read_records(send_topic(Channel(channel)), key=body["id"].encode())
     envelope = MessageEnvelope.from_json(record.value())
