@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 RUN_ID = uuid.uuid4().hex[:8]
 os.environ["KAFKA_TOPIC_PREFIX"] = f"ib{RUN_ID}."
@@ -156,7 +157,7 @@ class _Profiler:
         if kind == "pyinstrument":
             from pyinstrument import Profiler
 
-            self._impl = Profiler(interval=0.0005)
+            self._impl: Any = Profiler(interval=0.0005)
             self._impl.start()
         else:
             import cProfile

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -75,7 +75,7 @@ def _api_key_verify(key: str) -> APIKey:
     if api_key is None:
         try:
             # Revoked keys are not "usable", so they fail here too.
-            api_key = APIKey.objects.get_from_key(key)
+            api_key = cast(APIKey, APIKey.objects.get_from_key(key))
         except APIKey.DoesNotExist:
             raise AuthenticationFailed("Invalid or revoked API key.") from None
         if max_age > 0:

@@ -71,7 +71,8 @@ class MetadataField(serializers.JSONField):
         "too_large": f"Must be at most {METADATA_MAX_BYTES} bytes as JSON.",
     }
 
-    def to_internal_value(self, data: Any) -> Mapping[str, Any]:
+    # Read-only on purpose (frozen envelope downstream), where DRF's stubs expect a dict.
+    def to_internal_value(self, data: Any) -> Mapping[str, Any]:  # type: ignore[override]
         if not isinstance(data, dict):
             self.fail("not_object")
         try:
@@ -117,7 +118,7 @@ class _MessageSerializer(StrictSerializer):
 
 class EmailMessageSerializer(_MessageSerializer):
     channel = _channel_field(Channel.EMAIL)
-    to = serializers.EmailField(max_length=320, help_text="An email address.")
+    to = serializers.EmailField(max_length=320, help_text="An email address.")  # type: ignore[assignment]  # narrower
     subject = StrictCharField(max_length=EMAIL_SUBJECT_MAX_CHARS)
     body = StrictCharField(trim_whitespace=False, help_text=f"At most {EMAIL_BODY_MAX_BYTES} bytes as UTF-8.")
 
@@ -289,7 +290,8 @@ class BatchItemResultSerializer(serializers.Serializer):
     channel = serializers.CharField(required=False)
     to = serializers.CharField(required=False)
     createdAt = serializers.DateTimeField(required=False)
-    errors = serializers.DictField(required=False, help_text="Field-level errors of a rejected item.")
+    # Only documents the response (drf-spectacular); never bound to data, so `.errors` is not needed.
+    errors = serializers.DictField(required=False, help_text="Field-level errors of a rejected item.")  # type: ignore[assignment]
 
 
 class BatchResponseSerializer(serializers.Serializer):

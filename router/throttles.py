@@ -19,6 +19,9 @@ from rest_framework_api_key.models import APIKey
 class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api_key"
     _wait: float | None = None
+    # Set by SimpleRateThrottle.__init__ from the rate (None without one); untyped in the stubs.
+    num_requests: int | None
+    duration: int | None
 
     def get_rate(self) -> str:
         # Read per request (not at import, as DRF's default does) so the environment and tests decide.
