@@ -19,11 +19,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from confluent_kafka import Message, Producer
 
 from messaging.channels import Channel
+
+if TYPE_CHECKING:  # imported late at run time: main() configures Django first
+    from delivery.worker import DeliveryHandler
+    from messaging.envelope import MessageEnvelope
 
 COMMITTER_THREAD_PREFIX = "committer-"
 
@@ -125,12 +129,12 @@ class _Record:
         return 0
 
 
-def record_for(envelope: Any) -> Message:
+def record_for(envelope: MessageEnvelope) -> Message:
     """A record of `envelope` as the consumer would hand it to the handler."""
     return cast(Message, _Record(payload=envelope.to_json(), message_key=envelope.key))
 
 
-def in_process_handler(channel: Channel) -> Any:
+def in_process_handler(channel: Channel) -> DeliveryHandler:
     """The channel's DeliveryHandler as `consume` builds it, with its configured provider."""
     from delivery.events import DeliveryLog
     from delivery.registry import get_channel
