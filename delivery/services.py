@@ -1,7 +1,9 @@
 """Writes to the delivery records (HackSoft-style services). Each is one short write on the channel's
 database. SQLite has a single writer, so the worker's threads hand their writes to the database's
 committer (config.db_writes.group_write), which commits the writes of many threads in one
-transaction; each service returns only once its write is committed."""
+transaction; each service returns only once its write is committed. The committer is the serial
+part of a worker, so what runs there is kept to plain statements: reads happen on the caller's
+thread, records are updated by primary key without being loaded."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import IntegrityError
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from config.db_writes import group_write, write_transaction
@@ -28,32 +32,69 @@ class AttemptReport:
     provider_message_id: str = ""
 
 
-def delivery_receive(*, spec: ChannelSpec, envelope: MessageEnvelope) -> DeliveryRecord:
-    """The message's record, created `pending` on first sight."""
+@dataclass(frozen=True)
+class ReceivedDelivery:
+    """What the worker needs of a delivery record: which row to update, and whether to send."""
 
-    def write() -> DeliveryRecord:
-        record, _ = spec.record_model.objects.using(spec.database).get_or_create(
-            message_id=envelope.id,
-            defaults={"trace_id": envelope.trace_id, "recipient": envelope.to, "payload": envelope.to_dict()},
+    pk: int
+    status: str  # a DeliveryStatus value, as the database holds it
+
+
+def _received(records: QuerySet[DeliveryRecord], message_id: uuid.UUID) -> ReceivedDelivery | None:
+    row = records.filter(message_id=message_id).values_list("pk", "status").first()
+    return None if row is None else ReceivedDelivery(pk=row[0], status=row[1])
+
+
+def delivery_receive(*, spec: ChannelSpec, envelope: MessageEnvelope) -> ReceivedDelivery:
+    """The message's record, created `pending` on first sight.
+
+    Read on the caller's thread, so a redelivery costs one SELECT and no committer hand-off. A new
+    message is one plain INSERT on the committer (no get_or_create savepoint). Two deliveries of one
+    id racing between read and insert meet the unique constraint on message_id; the loser reads the
+    winner's row and goes on as get_or_create would have.
+    """
+    records = spec.record_model.objects.using(spec.database)
+    received = _received(records, envelope.id)
+    if received is not None:
+        return received
+
+    def write() -> ReceivedDelivery:
+        record = records.create(
+            message_id=envelope.id, trace_id=envelope.trace_id, recipient=envelope.to, payload=envelope.to_dict()
         )
-        return record
+        return ReceivedDelivery(pk=record.pk, status=record.status)
 
-    return group_write(spec.database, write)
+    try:
+        return group_write(spec.database, write)
+    except IntegrityError:
+        received = _received(records, envelope.id)
+        if received is None:
+            raise
+        return received
 
 
-def _record_attempt(
-    *, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport, status: DeliveryStatus, **fields: object
-) -> None:
+# After a failed attempt the outcome says whether a retry is scheduled (pending) or not (failed).
+_STATUS_AFTER_FAILURE = {
+    AttemptOutcome.TRANSIENT_FAILURE: DeliveryStatus.PENDING,
+    AttemptOutcome.PERMANENT_FAILURE: DeliveryStatus.FAILED,
+    AttemptOutcome.EXHAUSTED: DeliveryStatus.FAILED,
+}
+
+
+def _record_attempt(*, spec: ChannelSpec, delivery_id: int, attempt: AttemptReport, **fields: object) -> None:
+    """One UPDATE of the record (no load-and-save) and the attempt's INSERT, in one hand-off."""
+    records = spec.record_model.objects.using(spec.database)
+    attempts = spec.attempt_model.objects.using(spec.database)
 
     def write() -> None:
-        record = spec.record_model.objects.using(spec.database).get(message_id=message_id)
-        record.status = status
-        record.attempt_count += 1
-        for name, value in fields.items():
-            setattr(record, name, value)
-        record.save(using=spec.database)
-        spec.attempt_model.objects.using(spec.database).create(
-            delivery=record,
+        # update() skips auto_now: updated_at is set here, at write time, as save() did.
+        updated = records.filter(pk=delivery_id).update(
+            attempt_count=F("attempt_count") + 1, updated_at=timezone.now(), **fields
+        )
+        if updated != 1:
+            raise spec.record_model.DoesNotExist(f"no {spec.channel} delivery record {delivery_id}")
+        attempts.create(
+            delivery_id=delivery_id,
             number=attempt.number,
             outcome=attempt.outcome,
             started_at=attempt.started_at,
@@ -66,10 +107,10 @@ def _record_attempt(
     group_write(spec.database, write)
 
 
-def delivery_mark_sent(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport) -> None:
+def delivery_mark_sent(*, spec: ChannelSpec, delivery_id: int, attempt: AttemptReport) -> None:
     _record_attempt(
         spec=spec,
-        message_id=message_id,
+        delivery_id=delivery_id,
         attempt=attempt,
         status=DeliveryStatus.SENT,
         provider_message_id=attempt.provider_message_id,
@@ -78,22 +119,16 @@ def delivery_mark_sent(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: Att
     )
 
 
-def delivery_mark_retrying(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport) -> None:
+def delivery_mark_attempt_failed(*, spec: ChannelSpec, delivery_id: int, attempt: AttemptReport) -> None:
+    """A transient failure with a retry scheduled leaves the record pending; any other, failed."""
+    status = _STATUS_AFTER_FAILURE.get(attempt.outcome)
+    if status is None:
+        raise ValueError(f"not a failed attempt: {attempt.outcome}")
     _record_attempt(
         spec=spec,
-        message_id=message_id,
+        delivery_id=delivery_id,
         attempt=attempt,
-        status=DeliveryStatus.PENDING,
-        last_error=f"{attempt.error_type}: {attempt.error_message}",
-    )
-
-
-def delivery_mark_failed(*, spec: ChannelSpec, message_id: uuid.UUID, attempt: AttemptReport) -> None:
-    _record_attempt(
-        spec=spec,
-        message_id=message_id,
-        attempt=attempt,
-        status=DeliveryStatus.FAILED,
+        status=status,
         last_error=f"{attempt.error_type}: {attempt.error_message}",
     )
 

@@ -14,10 +14,11 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.db import router
+from django.db import connections, router
 
 from config.db_writes import group_write
 from delivery.errors import PermanentProviderError, TransientProviderError
@@ -68,6 +69,7 @@ class SimulatedLedger:
         self.ledger_model = ledger_model
         self.config = config
         self._alias = router.db_for_write(ledger_model)
+        self._fields = [field for field in ledger_model._meta.concrete_fields if not field.primary_key]
 
     def send(self, request: SendRequest) -> SendResult:
         earlier = self._earlier_send(request.idempotency_key)
@@ -98,25 +100,49 @@ class SimulatedLedger:
         )
 
     def _record(self, request: SendRequest) -> str:
-        # Check again inside the write: writes to one database run one at a time (the committer, or
-        # SQLite's single write lock), so two concurrent sends with one key cannot both insert.
+        send = self.ledger_model(
+            idempotency_key=request.idempotency_key,
+            provider_message_id=f"sim-{secrets.token_hex(12)}",
+            trace_id=request.trace_id,
+            recipient=request.to,
+            subject=request.subject or "",
+            body=request.body,
+            attempt=request.attempt,
+        )
+
         def write() -> str:
-            earlier = self._earlier_send(request.idempotency_key)
-            if earlier is not None:
-                return earlier
-            provider_message_id = f"sim-{secrets.token_hex(12)}"
-            self.ledger_model.objects.using(self._alias).create(
-                idempotency_key=request.idempotency_key,
-                provider_message_id=provider_message_id,
-                trace_id=request.trace_id,
-                recipient=request.to,
-                subject=request.subject or "",
-                body=request.body,
-                attempt=request.attempt,
-            )
-            return provider_message_id
+            if self._insert_unless_sent(send):
+                return send.provider_message_id
+            earlier = self._earlier_send(request.idempotency_key)  # a concurrent send with this key won
+            assert earlier is not None
+            return earlier
 
         return group_write(self._alias, write)
+
+    def _insert_unless_sent(self, send: SimulatedSend) -> bool:
+        """Insert `send` unless its idempotency key is in the ledger already, in one statement.
+
+        Writes to one database run one at a time (the committer, or SQLite's single write lock), so
+        two concurrent sends with one key cannot both insert; the key stays deliberately non-unique
+        (see SimulatedSend). One statement instead of the ORM's SELECT + INSERT: this runs on the
+        committer, the serial part of a worker.
+        """
+        connection = connections[self._alias]
+        # pre_save fills auto_now_add (sent_at) as save() would; get_db_prep_save adapts per backend.
+        values = [field.get_db_prep_save(field.pre_save(send, add=True), connection) for field in self._fields]
+        with connection.cursor() as cursor:
+            cursor.execute(self._insert_sql, [*values, send.idempotency_key])
+            return cursor.rowcount == 1
+
+    @cached_property
+    def _insert_sql(self) -> str:
+        quote, meta = connections[self._alias].ops.quote_name, self.ledger_model._meta
+        table, key = quote(meta.db_table), quote(meta.get_field("idempotency_key").column)
+        return (
+            f"INSERT INTO {table} ({', '.join(quote(field.column) for field in self._fields)}) "
+            f"SELECT {', '.join(['%s'] * len(self._fields))} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {key} = %s)"
+        )
 
 
 class SimulatedProvider(Provider):

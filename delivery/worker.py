@@ -25,8 +25,7 @@ from delivery.registry import ChannelSpec
 from delivery.retry_policy import RetryPolicy
 from delivery.services import (
     AttemptReport,
-    delivery_mark_failed,
-    delivery_mark_retrying,
+    delivery_mark_attempt_failed,
     delivery_mark_sent,
     delivery_receive,
 )
@@ -77,7 +76,7 @@ class DeliveryHandler:
             # record's state decides, so nothing is sent twice.
             self.log.duplicate_skipped(envelope, status=delivery.status)
             return
-        self._attempt(record, envelope)
+        self._attempt(record, envelope, delivery.pk)
 
     def _decode(self, record: Message) -> MessageEnvelope:
         envelope = MessageEnvelope.from_json(record.value())
@@ -85,17 +84,19 @@ class DeliveryHandler:
             raise InvalidMessage(f"a {envelope.channel} envelope on a {self.channel} topic")
         return envelope
 
-    def _attempt(self, record: Message, envelope: MessageEnvelope) -> None:
+    def _attempt(self, record: Message, envelope: MessageEnvelope, delivery_id: int) -> None:
         started_at = datetime.now(UTC)
         clock = time.perf_counter_ns()
         try:
             self.spec.validate_recipient(envelope.to)
             result = self.provider.send(SendRequest.from_envelope(envelope))
         except PermanentProviderError as error:
-            self._fail(record, envelope, error, started_at, time.perf_counter_ns() - clock, permanent=True)
+            duration_ns = time.perf_counter_ns() - clock
+            self._fail(record, envelope, delivery_id, error, started_at, duration_ns, permanent=True)
             return
         except Exception as error:  # the provider contract: anything else is transient
-            self._fail(record, envelope, error, started_at, time.perf_counter_ns() - clock, permanent=False)
+            duration_ns = time.perf_counter_ns() - clock
+            self._fail(record, envelope, delivery_id, error, started_at, duration_ns, permanent=False)
             return
         duration_ns = time.perf_counter_ns() - clock
         attempt = AttemptReport(
@@ -105,13 +106,14 @@ class DeliveryHandler:
             duration_ns=duration_ns,
             provider_message_id=result.provider_message_id,
         )
-        delivery_mark_sent(spec=self.spec, message_id=envelope.id, attempt=attempt)
+        delivery_mark_sent(spec=self.spec, delivery_id=delivery_id, attempt=attempt)
         self.log.sent(envelope, duration_ns=duration_ns, provider_message_id=result.provider_message_id)
 
     def _fail(
         self,
         record: Message,
         envelope: MessageEnvelope,
+        delivery_id: int,
         error: Exception,
         started_at: datetime,
         duration_ns: int,
@@ -135,11 +137,11 @@ class DeliveryHandler:
         self.log.failed(envelope, duration_ns=duration_ns, failure=failure)
         if retry:
             delay = self._publish_retry(envelope)
-            delivery_mark_retrying(spec=self.spec, message_id=envelope.id, attempt=attempt)
+            delivery_mark_attempt_failed(spec=self.spec, delivery_id=delivery_id, attempt=attempt)
             self.log.retry_scheduled(envelope, delay=delay, failure=failure)
         else:
             self._publish_dead_letter(record, envelope.to_json(), envelope.attempt, failure, envelope.trace_id)
-            delivery_mark_failed(spec=self.spec, message_id=envelope.id, attempt=attempt)
+            delivery_mark_attempt_failed(spec=self.spec, delivery_id=delivery_id, attempt=attempt)
             self.log.dead_lettered(envelope, failure=failure)
 
     def _publish_retry(self, envelope: MessageEnvelope) -> float:

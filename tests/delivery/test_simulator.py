@@ -61,6 +61,18 @@ def test_a_repeated_idempotency_key_returns_the_first_result_and_sends_nothing()
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_a_send_racing_another_with_its_key_records_nothing_and_returns_the_first_result():
+    ledger = SimulatedLedger(SmsSimulatedSend, SimulatorSettings())
+    first = request()
+    # Past the read both sends make before their write: the ledger's write itself has to decide.
+    winner, loser = ledger._record(first), ledger._record(request(attempt=2, message_id=first.message_id))
+    assert loser == winner
+    (row,) = SmsSimulatedSend.objects.filter(idempotency_key=str(first.message_id))
+    assert (row.provider_message_id, row.attempt, row.recipient) == (winner, 1, first.to)
+    assert row.sent_at is not None
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
 def test_failure_rate_fails_sends_transiently():
     ledger = SimulatedLedger(SmsSimulatedSend, SimulatorSettings(failure_rate=1.0))
     with pytest.raises(TransientProviderError, match="random"):
