@@ -81,7 +81,7 @@ def counting_statements() -> Iterator[StatementCount]:
 
     SQLiteCursorWrapper.execute = counted_execute  # type: ignore[method-assign]
     SQLiteCursorWrapper.executemany = counted_executemany  # type: ignore[method-assign]
-    _Committer.submit = counted_submit  # type: ignore[method-assign]
+    _Committer.submit = counted_submit  # type: ignore[method-assign,assignment]
     try:
         yield count
     finally:

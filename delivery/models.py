@@ -36,6 +36,9 @@ class DeliveryRecord(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    # Declared on the abstract base so the channels' models share a typed default manager.
+    objects = models.Manager()
+
     class Meta:
         abstract = True
         ordering = ("-created_at",)
@@ -56,6 +59,8 @@ class DeliveryAttempt(models.Model):
     error_type = models.CharField(max_length=120, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
+
+    objects = models.Manager()
 
     class Meta:
         abstract = True
@@ -78,6 +83,8 @@ class SimulatedSend(models.Model):
     body = models.TextField()
     attempt = models.PositiveIntegerField()
     sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = models.Manager()
 
     class Meta:
         abstract = True

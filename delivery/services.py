@@ -93,7 +93,7 @@ def _record_attempt(*, spec: ChannelSpec, delivery_id: int, attempt: AttemptRepo
         )
         if updated != 1:
             raise spec.record_model.DoesNotExist(f"no {spec.channel} delivery record {delivery_id}")
-        attempts.create(
+        attempts.create(  # type: ignore[misc]  # the foreign key is declared by each concrete model
             delivery_id=delivery_id,
             number=attempt.number,
             outcome=attempt.outcome,

@@ -29,6 +29,9 @@ EMAIL_BODY_MAX_BYTES = 256 * 1024
 SMS_BODY_MAX_CHARS = 1600  # 10 concatenated segments: what carriers reliably deliver
 WHATSAPP_BODY_MAX_CHARS = 4096
 METADATA_MAX_BYTES = 4 * 1024
+# Objects and arrays inside metadata; the envelope and the log events nest it further, and the JSON
+# writer stops at 254 levels, so a limit well below that keeps every copy writable.
+METADATA_MAX_DEPTH = 32
 BATCH_MAX_MESSAGES = 1000
 ALLOWED_CHANNELS = ", ".join(channel.value for channel in Channel)
 
@@ -64,22 +67,40 @@ class E164PhoneField(StrictCharField):
         return value
 
 
+def _nesting_depth(value: Any) -> int:
+    """How many objects/arrays deep `value` goes (iterative: a hostile depth must not recurse)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > METADATA_MAX_DEPTH:
+            return deepest  # enough to refuse it: no need to walk the rest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 @extend_schema_field({"type": "object", "additionalProperties": {}})
 class MetadataField(serializers.JSONField):
     default_error_messages = {
         "not_object": "Must be a JSON object.",
         "too_large": f"Must be at most {METADATA_MAX_BYTES} bytes as JSON.",
+        "too_deep": f"Must be nested at most {METADATA_MAX_DEPTH} levels deep.",
     }
 
     # Read-only on purpose (frozen envelope downstream), where DRF's stubs expect a dict.
     def to_internal_value(self, data: Any) -> Mapping[str, Any]:  # type: ignore[override]
         if not isinstance(data, dict):
             self.fail("not_object")
+        if _nesting_depth(data) > METADATA_MAX_DEPTH:
+            self.fail("too_deep")
         try:
             size = len(orjson.dumps(data))
         except orjson.JSONEncodeError:
-            # Nested deeper than orjson writes (254 levels) or an integer beyond 64 bits: no size
-            # within the limit can hold either, and the envelope could not be written anyway.
+            # An integer beyond 64 bits: no size within the limit holds it, and the envelope could
+            # not be written anyway.
             self.fail("too_large")
         if size > METADATA_MAX_BYTES:
             self.fail("too_large")

@@ -23,6 +23,13 @@ def whatsapp(**fields):
     return WhatsAppRequestFactory(**fields)
 
 
+def nested(depth):
+    value = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
 def without(payload, name):
     return {key: value for key, value in payload.items() if key != name}
 
@@ -55,6 +62,8 @@ CASES = [
     ("body-number", sms(body=123), JSON, "key", {}, 400, "body", "Not a valid string"),
     ("metadata-list", sms(metadata=["a"]), JSON, "key", {}, 400, "metadata", "JSON object"),
     ("metadata-4k", sms(metadata={"k": "v" * 4096}), JSON, "key", {}, 400, "metadata", "4096 bytes"),
+    # Within 4 KiB and within what the JSON writer takes alone, but too deep once inside the envelope.
+    ("metadata-deep", sms(metadata=nested(253)), JSON, "key", {}, 400, "metadata", "at most 32 levels"),
     ("top-level-array", [sms()], JSON, "key", {}, 400, "non_field_errors", "JSON object"),
     ("malformed-json", b'{"channel": "sms",', JSON, "key", {}, 400, "detail", "JSON parse error"),
     ("text-plain", b"hello", "text/plain", "key", {}, 415, "detail", "Unsupported media type"),
