@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from django.conf import settings
 
 from messaging.clients import build_producer
-from messaging.log_events import LOG_DELIVERY_TIMEOUT_MS, LogEmitter
+from messaging.log_events import LogEmitter, build_log_producer
 from messaging.topics import router_log_topic
 from router.outbox_publisher import OutboxPublisher
 
@@ -49,7 +49,7 @@ def router_log() -> LogEmitter:
     """The emitter for `logs.router`."""
     key = (settings.KAFKA_BOOTSTRAP_SERVERS, router_log_topic())
     if key not in _emitters:
-        producer = build_producer(**{"delivery.timeout.ms": LOG_DELIVERY_TIMEOUT_MS})
+        producer = build_log_producer()
         _emitter_producers.append(producer)
         _emitters[key] = LogEmitter(service=SERVICE_NAME, topic=key[1], producer=producer)
     return _emitters[key]
