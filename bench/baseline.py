@@ -20,6 +20,7 @@ from messaging.channels import Channel
 from messaging.clients import build_admin, build_consumer, build_producer
 from messaging.envelope import MessageEnvelope
 from messaging.headers import build_headers
+from messaging.publisher import produce_when_room
 from messaging.topic_admin import ensure_topics
 from messaging.topics import topic
 from messaging.tracing import TraceContext
@@ -64,12 +65,7 @@ def _measure(name: str, messages: int) -> BaselineResult:
     for n in range(messages):
         envelope = sample_envelope(channels[n % 3])
         headers = build_headers(TraceContext.continuing(envelope.trace_id))
-        while True:
-            try:
-                producer.produce(name, key=envelope.key, value=envelope.to_json(), headers=headers)
-                break
-            except BufferError:
-                producer.poll(0.01)
+        produce_when_room(producer, name, key=envelope.key, value=envelope.to_json(), headers=headers)
         producer.poll(0)
     if producer.flush(60) != 0:
         raise RuntimeError("baseline: Kafka did not acknowledge every record")

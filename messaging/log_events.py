@@ -22,6 +22,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from messaging.clients import build_producer
 from messaging.headers import build_headers
 from messaging.masking import recipient_for_logs
+from messaging.publisher import produce_when_room
 from messaging.tracing import TraceContext
 
 logger = logging.getLogger(__name__)
@@ -123,14 +124,9 @@ class LogEmitter:
     def publish(self, event: LogEvent) -> None:
         key = (event.message_id or event.trace_id).encode()
         headers = build_headers(TraceContext.continuing(event.trace_id))
-        while True:
-            try:
-                self._producer.produce(
-                    self.topic, key=key, value=event.to_json(), headers=headers, on_delivery=self._on_delivery
-                )
-                break
-            except BufferError:
-                self._producer.poll(0.05)
+        produce_when_room(
+            self._producer, self.topic, key=key, value=event.to_json(), headers=headers, on_delivery=self._on_delivery
+        )
         self._producer.poll(0)  # serve earlier delivery reports without waiting
 
     def flush(self, timeout: float = 10.0) -> int:

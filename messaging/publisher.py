@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -32,6 +32,28 @@ class _Report:
         self.error, self.message, self.done = error, message, True
 
 
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def produce_when_room(
+    producer: Producer,
+    topic: str,
+    *,
+    key: bytes,
+    value: bytes,
+    headers: KafkaHeaders,
+    on_delivery: DeliveryCallback | None = None,
+) -> None:
+    """produce(); while librdkafka's local queue is full (BufferError), serve delivery reports to make
+    room and try again. Other errors (e.g. an unknown topic reported synchronously) propagate."""
+    while True:
+        try:
+            producer.produce(topic, key=key, value=value, headers=headers, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 def publish_all(
     producer: Producer, records: Sequence[OutgoingRecord], timeout: float | None = None
 ) -> list[PublishError | None]:
@@ -40,21 +62,17 @@ def publish_all(
     reports = [_Report() for _ in records]
 
     for record, report in zip(records, reports, strict=True):
-        while True:
-            try:
-                producer.produce(
-                    record.topic,
-                    key=record.key,
-                    value=record.value,
-                    headers=record.headers,
-                    on_delivery=report.record,
-                )
-                break
-            except BufferError:  # local queue full: serve callbacks to make room
-                producer.poll(0.05)
-            except Exception as error:  # e.g. unknown topic reported synchronously
-                report.error, report.done = error, True  # type: ignore[assignment]
-                break
+        try:
+            produce_when_room(
+                producer,
+                record.topic,
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
+                on_delivery=report.record,
+            )
+        except Exception as error:  # e.g. unknown topic reported synchronously
+            report.error, report.done = error, True  # type: ignore[assignment]
     deadline = time.monotonic() + timeout
     while not all(report.done for report in reports) and time.monotonic() < deadline:
         producer.poll(min(0.1, max(0.0, deadline - time.monotonic())))
