@@ -17,12 +17,18 @@ from messaging.tracing import TraceContext
 from tests.processes import wait_for
 
 
-def test_a_failing_handler_is_retried_and_offsets_are_committed_in_order():
+def _topic_with_records(count: int) -> str:
+    """A new one-partition topic holding records k0..k<count-1>."""
     name = topic(f"test.concurrent.{uuid.uuid4().hex[:8]}")
     ensure_topics(build_admin(), [name], partitions=1)
     headers = build_headers(TraceContext.new())
-    errors = publish_all(build_producer(), [OutgoingRecord(name, f"k{i}".encode(), b"v", headers) for i in range(5)])
-    assert not any(errors)
+    records = [OutgoingRecord(name, f"k{i}".encode(), b"v", headers) for i in range(count)]
+    assert not any(publish_all(build_producer(), records))
+    return name
+
+
+def test_a_failing_handler_is_retried_and_offsets_are_committed_in_order():
+    name = _topic_with_records(5)
 
     handled: list[bytes] = []
     failed_once: set[bytes] = set()
@@ -63,11 +69,7 @@ def _committed_offset(group: str, name: str) -> int:
 def test_offsets_stay_unstored_while_side_outputs_are_not_acknowledged():
     """before_store stands for "the log events of these records are acknowledged by Kafka": while it
     says no (broker down), nothing may be committed, or a crash would lose those events."""
-    name = topic(f"test.concurrent.{uuid.uuid4().hex[:8]}")
-    ensure_topics(build_admin(), [name], partitions=1)
-    headers = build_headers(TraceContext.new())
-    errors = publish_all(build_producer(), [OutgoingRecord(name, f"k{i}".encode(), b"v", headers) for i in range(3)])
-    assert not any(errors)
+    name = _topic_with_records(3)
 
     handled: list[bytes] = []
     outputs_acknowledged = threading.Event()
