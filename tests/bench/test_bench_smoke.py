@@ -11,6 +11,7 @@ import orjson
 import pytest
 from django.conf import settings
 
+from bench.compare import comparison
 from bench.report import rows
 from bench.sizes import SIZES
 
@@ -50,3 +51,7 @@ def test_the_smoke_benchmark_writes_every_figure(tmp_path):
     assert end_to_end_cpu["api"] > 0 and end_to_end_cpu["email"] > 0
     assert all(seconds >= 0 for seconds in end_to_end_cpu.values())
     assert "CPU seconds by process" in result.stdout
+    # The README's before/after table: one line per figure.
+    table_lines = comparison(results, results).splitlines()
+    assert len(table_lines) == 2 + len(table)
+    assert table_lines[2].startswith("| baseline: produce (acks=all) |")
