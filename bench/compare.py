@@ -22,12 +22,13 @@ def _met(row: Row) -> str:
 
 def comparison(before: dict[str, Any], after: dict[str, Any]) -> str:
     lines = [
-        "| figure | target | before | ratio | after | ratio | met |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| figure | unit | target | before | ratio | after | ratio | met |",
+        "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for old, new in zip(rows(before), rows(after), strict=True):
+        target = new.target.replace(">=", "≥").replace("<=", "≤")
         lines.append(
-            f"| {new.figure} | {new.target.replace('>=', '≥').replace('<=', '≤')} | {old.value:,.0f} | {_ratio(old)} "
+            f"| {new.figure} | {new.unit} | {target} | {old.value:,.0f} | {_ratio(old)} "
             f"| {new.value:,.0f} | {_ratio(new)} | {_met(new)} |"
         )
     return "\n".join(lines)
