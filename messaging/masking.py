@@ -47,7 +47,7 @@ def mask_recipient(recipient: str) -> str:
     """An email address or an E.164 number masked as above; anything else keeps its first character."""
     if "@" in recipient:
         return mask_email(recipient)
-    if recipient.startswith("+") and recipient[1:].isdigit():
+    if recipient.startswith("+") and recipient[1:].isascii() and recipient[1:].isdigit():
         return mask_phone(recipient)
     return f"{recipient[:1]}***"
 

@@ -18,6 +18,8 @@ from messaging.masking import mask_recipient
         ("+4915123456789", "+4915******789"),
         ("+12345", "+1****"),
         ("not-a-recipient", "n***"),
+        # Digits Python's isdigit() knows but int() does not: an envelope may carry anything.
+        ("+4477\u00b2\u00b3", "+***"),
         ("", "***"),
     ],
 )
