@@ -4,7 +4,6 @@ benchmark never competes with or pollutes anyone's engines), or the running ones
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import uuid
@@ -18,7 +17,6 @@ from django.conf import settings
 from engines import elasticsearch, kafka
 from engines.fetch import fetch_all
 from engines.layout import Layout, load_layout, running_as_root
-from engines.process import free_port
 
 
 @dataclass(frozen=True)
@@ -64,15 +62,7 @@ def bench_engines(home: Path, *, reuse: bool) -> Iterator[BenchEngines]:
         es_dir = layout.es_runtime_dir.parent / f"bench-{run_id}-{os.getpid()}"
     else:
         es_dir = home / "elasticsearch"
-    own = dataclasses.replace(
-        layout,
-        var_dir=home / "engines",
-        es_runtime_dir=es_dir,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        es_port=free_port(),
-        es_transport_port=free_port(),
-    )
+    own = layout.with_own_kafka(home / "engines").with_own_elasticsearch(es_dir)
     fetch_all(own)
     started = []
     try:

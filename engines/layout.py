@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+from engines.process import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POM = Path(__file__).resolve().parent / "pom.xml"
@@ -59,6 +62,27 @@ class Layout:
     @property
     def kafka_dir(self) -> Path:
         return self.var_dir / "kafka"
+
+    def with_own_kafka(self, var_dir: Path, heap: str | None = None) -> Layout:
+        """This layout with a Kafka of its own (storage under `var_dir`, free ports): the benchmark's and
+        the tests' private brokers, which they may stop without disturbing anyone."""
+        return dataclasses.replace(
+            self,
+            var_dir=var_dir,
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            kafka_heap=heap or self.kafka_heap,
+        )
+
+    def with_own_elasticsearch(self, runtime_dir: Path, heap: str | None = None) -> Layout:
+        """This layout with an Elasticsearch node of its own (under `runtime_dir`, free ports)."""
+        return dataclasses.replace(
+            self,
+            es_runtime_dir=runtime_dir,
+            es_port=free_port(),
+            es_transport_port=free_port(),
+            es_heap=heap or self.es_heap,
+        )
 
     @property
     def kafka_bootstrap(self) -> str:

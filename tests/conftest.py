@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from django.conf import settings
 from engines import elasticsearch as es_engine
 from engines import manager
 from engines.layout import Layout, load_layout
-from engines.process import free_port
 from logging_service.connection import elasticsearch
 from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
@@ -56,13 +54,7 @@ def run_topics(real_engines: None) -> Iterator[list[str]]:
 def private_elasticsearch() -> Iterator[Layout]:
     """An Elasticsearch node of the test's own on free ports: stopping it disturbs nobody."""
     base = load_layout()
-    layout = dataclasses.replace(
-        base,
-        es_port=free_port(),
-        es_transport_port=free_port(),
-        es_heap="384m",
-        es_runtime_dir=base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}",
-    )
+    layout = base.with_own_elasticsearch(base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}", "384m")
     es_engine.start(layout)
     try:
         yield layout

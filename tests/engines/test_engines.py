@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from engines import kafka, manager
 from engines.errors import EngineError
 from engines.layout import ES_USER, load_layout, running_as_root
-from engines.process import free_port
 from engines.toolchain import java_home, maven_binary
 
 
@@ -34,13 +32,7 @@ def test_elasticsearch_started_as_root_runs_as_the_unprivileged_user():
 
 
 def test_kafka_restarts_on_its_formatted_storage(tmp_path):
-    layout = dataclasses.replace(
-        load_layout(),
-        var_dir=tmp_path / "engines",
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        kafka_heap="256m",
-    )
+    layout = load_layout().with_own_kafka(tmp_path / "engines", heap="256m")
     try:
         kafka.start(layout)
         cluster_id = (layout.kafka_dir / "cluster.id").read_text()

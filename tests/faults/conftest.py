@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,6 @@ from django.test import override_settings
 
 from engines import kafka as kafka_engine
 from engines.layout import Layout, load_layout
-from engines.process import free_port
 from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
 from messaging.topics import all_topics
@@ -28,13 +26,7 @@ def api_key() -> str:
 def private_kafka(tmp_path: Path) -> Iterator[Layout]:
     """A Kafka of the scenario's own on free ports, with this run's topics: stopping it disturbs
     nobody. The test process talks to it too (override_settings), e.g. to read the logs topics."""
-    layout = dataclasses.replace(
-        load_layout(),
-        var_dir=tmp_path / "engines",
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        kafka_heap="256m",
-    )
+    layout = load_layout().with_own_kafka(tmp_path / "engines", heap="256m")
     kafka_engine.start(layout)
     try:
         with override_settings(KAFKA_BOOTSTRAP_SERVERS=layout.kafka_bootstrap):

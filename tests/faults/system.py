@@ -47,6 +47,7 @@ class FaultSystem:
         self.api_url = ""
         self.processes: list[ManagedProcess] = []
         self.workers: dict[Channel, list[ManagedProcess]] = {channel: [] for channel in Channel}
+        self.indexer: ManagedProcess | None = None
 
     def _spawn(self, label: str, argv: list[str], **env: str) -> ManagedProcess:
         process = ManagedProcess(f"faults-{self.name}-{label}", argv, process_env(**{**self.env, **env}))
@@ -78,7 +79,8 @@ class FaultSystem:
         return self._manage_py("relay", "relay_outbox")
 
     def start_indexer(self) -> ManagedProcess:
-        return self._manage_py("indexer", "index_logs")
+        self.indexer = self._manage_py("indexer", "index_logs")
+        return self.indexer
 
     def start_worker(self, channel: Channel, **env: str) -> ManagedProcess:
         process = self._manage_py(f"{channel.value}-worker", "consume", channel.value, **env)
@@ -88,6 +90,17 @@ class FaultSystem:
     def start_workers(self, channels: Iterable[Channel] = tuple(Channel)) -> None:
         for channel in channels:
             self.start_worker(channel)
+
+    def start_everything(self, *, relay: bool = True, **api_env: str) -> None:
+        """API, relay (unless told not to), indexer and one worker per channel; returns once every
+        worker has its partitions, so traffic sent afterwards is worked on at once."""
+        self.start_api(**api_env)
+        if relay:
+            self.start_relay()
+        self.start_indexer()
+        self.start_workers()
+        for channel in Channel:
+            self.wait_assigned(self.workers[channel][-1])
 
     def wait_assigned(self, process: ManagedProcess, timeout: float = 60.0) -> None:
         """Until the consumer got partitions (its log says so): before that it does no work."""

@@ -26,11 +26,8 @@ def test_log_events_are_indexed_exactly_once_across_an_elasticsearch_outage(api_
     layout = private_elasticsearch
     client = Elasticsearch(layout.es_url, request_timeout=30)
     with fault_system("es-outage", elasticsearch=layout.es_url) as system:
-        system.start_api()
-        indexer = system.start_indexer()
-        system.start_workers()
-        for channel in Channel:
-            system.wait_assigned(system.workers[channel][-1])
+        system.start_everything(relay=False)
+        indexer = system.indexer
         seconds = SCALE.send_seconds + SCALE.es_outage_seconds
         traffic = Traffic(system.api_url, api_key, list(Channel), SCALE.messages, seconds).start()
 

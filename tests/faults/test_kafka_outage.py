@@ -16,7 +16,7 @@ from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
-from tests.faults.verdict import check_logs, judge, publish_verdict, recovery_seconds, unpublished_outbox, wait_settled
+from tests.faults.verdict import publish_verdict, settle_and_judge, unpublished_outbox
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -26,12 +26,7 @@ def test_a_broker_outage_loses_no_accepted_message(api_key, private_kafka):
     with fault_system("kafka-outage", kafka=layout.kafka_bootstrap) as system:
         # The API never waits for Kafka; during the outage its producer gives each record up after
         # this long and leaves the entry to the relay.
-        system.start_api(ROUTER_PUBLISH_TIMEOUT_SECONDS="0.5")
-        system.start_relay()
-        system.start_indexer()
-        system.start_workers()
-        for channel in Channel:
-            system.wait_assigned(system.workers[channel][-1])
+        system.start_everything(ROUTER_PUBLISH_TIMEOUT_SECONDS="0.5")
         seconds = SCALE.send_seconds + SCALE.kafka_outage_seconds
         traffic = Traffic(system.api_url, api_key, list(Channel), SCALE.messages, seconds).start()
 
@@ -45,11 +40,8 @@ def test_a_broker_outage_loses_no_accepted_message(api_key, private_kafka):
         during = traffic.done - before
         traffic.join()
 
-        final, settled_at = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
-        verdict = judge("kafka-outage", traffic.accepted, final)
-        verdict.recover_seconds = recovery_seconds(settled_at, restarted, traffic.accepted)
+        verdict, _ = settle_and_judge("kafka-outage", traffic.accepted, fault_end=restarted)
         verdict.notes.append(f"Kafka down {restarted - stopped:.0f}s: {before} answered before, {during} during it")
-        check_logs(verdict, traffic.accepted, final)
     publish_verdict(verdict)
 
     assert not traffic.refused, traffic.refused[:5]

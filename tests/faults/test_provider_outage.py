@@ -69,12 +69,7 @@ def test_a_provider_outage_on_one_channel_leaves_the_others_alone_and_loses_noth
     delays = f"{outage / 8:.2f}s,{outage / 4:.2f}s,{outage:.2f}s"
     with fault_system("provider-outage") as system:
         system.env[f"{FAILING.value.upper()}_RETRY_DELAYS"] = delays
-        system.start_api()
-        system.start_relay()
-        system.start_indexer()
-        system.start_workers()
-        for channel in Channel:
-            system.wait_assigned(system.workers[channel][-1])
+        system.start_everything()
 
         baseline = run_traffic(system, api_key).join()
         final, _ = wait_settled(baseline.accepted, timeout=SCALE.settle_seconds)

@@ -13,7 +13,7 @@ from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
-from tests.faults.verdict import check_logs, judge, publish_verdict, recovery_seconds, unpublished_outbox, wait_settled
+from tests.faults.verdict import publish_verdict, settle_and_judge, unpublished_outbox
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -39,11 +39,8 @@ def test_a_rebalance_mid_stream_loses_nothing_and_sends_nothing_twice(api_key):
         handed_over = time.time()
         traffic.join()
 
-        final, settled_at = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
-        verdict = judge("consumer-rebalance", traffic.accepted, final)
-        verdict.recover_seconds = recovery_seconds(settled_at, handed_over, traffic.accepted)
+        verdict, _ = settle_and_judge("consumer-rebalance", traffic.accepted, fault_end=handed_over)
         verdict.notes.append(f"first worker stopped in {stop_seconds:.1f}s with exit code {code}")
-        check_logs(verdict, traffic.accepted, final)
     publish_verdict(verdict)
 
     assert code == 0, first.output()[-3000:]

@@ -13,7 +13,7 @@ from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
 from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
-from tests.faults.verdict import check_logs, judge, publish_verdict, recovery_seconds, unpublished_outbox, wait_settled
+from tests.faults.verdict import publish_verdict, settle_and_judge, unpublished_outbox
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -24,12 +24,7 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
         for channel in Channel:
             # Slower sends keep several messages in flight, so that the kills hit some of them.
             system.env[f"{channel.value.upper()}_SIMULATOR_LATENCY_MS"] = "150"
-        system.start_api()
-        system.start_relay()
-        system.start_indexer()
-        system.start_workers()
-        for channel in Channel:
-            system.wait_assigned(system.workers[channel][-1])
+        system.start_everything()
         traffic = Traffic(system.api_url, api_key, list(Channel), SCALE.messages, SCALE.send_seconds).start()
         # Kill moments spread over the stream, at random within each slice.
         slice_seconds = SCALE.send_seconds / SCALE.worker_kills
@@ -44,11 +39,8 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
         last_restart = time.time()
         traffic.join()
 
-        final, settled_at = wait_settled(traffic.accepted, timeout=SCALE.settle_seconds)
-        verdict = judge("worker-sigkill", traffic.accepted, final)
-        verdict.recover_seconds = recovery_seconds(settled_at, last_restart, traffic.accepted)
+        verdict, logs = settle_and_judge("worker-sigkill", traffic.accepted, fault_end=last_restart)
         verdict.notes.append(f"kills: {', '.join(killed)}")
-        logs = check_logs(verdict, traffic.accepted, final)
         redone = logs.with_action("delivery.received", count=2)
         # A kill between writing `sent` and flushing the `delivery.sent` event loses that event; the
         # redelivery's skip event then reports the status (check_logs compares every timeline).

@@ -19,6 +19,7 @@ from messaging.channels import Channel
 from messaging.topics import delivery_log_topic, router_log_topic
 from router.models import OutboxEntry
 from tests.delivery.support import topic_records
+from tests.faults.scale import SCALE
 from tests.faults.traffic import Accepted
 from tests.processes import LOG_DIR
 
@@ -216,6 +217,15 @@ def timeline_mismatches(messages: Iterable[Accepted], final: dict[str, str | Non
         for message in messages
         if message_timeline(trace_id=message.trace_id, message_id=message.id).status.value != final.get(message.id)
     )
+
+
+def settle_and_judge(scenario: str, messages: Sequence[Accepted], *, fault_end: float) -> tuple[Verdict, LogComparison]:
+    """The common end of a scenario: wait until every message is `sent`, judge lost and duplicated,
+    time the recovery from `fault_end`, and compare the log events and timelines."""
+    final, settled_at = wait_settled(messages, timeout=SCALE.settle_seconds)
+    verdict = judge(scenario, messages, final)
+    verdict.recover_seconds = recovery_seconds(settled_at, fault_end, messages)
+    return verdict, check_logs(verdict, messages, final)
 
 
 def check_logs(verdict: Verdict, messages: Sequence[Accepted], final: dict[str, str | None]) -> LogComparison:
