@@ -33,7 +33,8 @@ from django.conf import settings  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 
 from logging_service.connection import elasticsearch  # noqa: E402
-from logging_service.indexer import LogIndexer  # noqa: E402
+from logging_service.documents import install_template  # noqa: E402
+from logging_service.indexer import build_indexer  # noqa: E402
 from messaging.channels import Channel  # noqa: E402
 from messaging.clients import build_admin, build_producer  # noqa: E402
 from messaging.log_events import LogEmitter, Outcome  # noqa: E402
@@ -120,14 +121,15 @@ def index_once(events: int, index_prefix: str, profile: str | None) -> RunResult
     """Measured from the first stored batch to the last, so group join and start-up are left out."""
     with override_settings(LOG_INDEX_PREFIX=index_prefix):
         shutdown = GracefulShutdown()
-        indexer = LogIndexer.from_settings(shutdown=shutdown, group_id=f"ib{RUN_ID}-{index_prefix}")
+        install_template()
+        indexer, stats = build_indexer(shutdown=shutdown, group_id=f"ib{RUN_ID}-{index_prefix}")
         marks: list[tuple[float, float, int]] = []
         es_marks: list[float] = []
 
         def watch() -> None:
             deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
-                done = indexer.stats.indexed + indexer.stats.already_present
+                done = stats.indexed + stats.already_present
                 if done and not marks:
                     marks.append((time.perf_counter(), time.process_time(), done))
                     es_marks.append(es_cpu_seconds())
@@ -146,7 +148,7 @@ def index_once(events: int, index_prefix: str, profile: str | None) -> RunResult
             profiler.stop()
         watcher.join()
     if len(marks) < 2:
-        raise RuntimeError(f"indexed {indexer.stats.indexed} of {events} events before the deadline")
+        raise RuntimeError(f"indexed {stats.indexed} of {events} events before the deadline")
     (t0, c0, n0), (t1, c1, n1) = marks[0], marks[-1]
     return RunResult(events=n1 - n0, seconds=t1 - t0, cpu_seconds=c1 - c0, es_cpu_seconds=es_marks[-1] - es_marks[0])
 

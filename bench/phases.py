@@ -19,6 +19,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from bench.ledger import Delivery, Ledger
 from bench.loadgen import LoadResult, LoadSpec, spec_json
+from bench.peer import WrkLoad, drained_per_second, run_wrk
 from bench.sizes import BenchSize
 from bench.stats import percentiles, rate
 from bench.system import BenchSystem
@@ -209,3 +210,25 @@ def indexing(bench: Bench) -> dict[str, Any]:
         bench.system.stop("reindexer")
     (first_at, first_count), (last_at, last_count) = progress[0], progress[-1]
     return {"events": events, "events_per_second": rate(last_count - first_count, last_at - first_at)}
+
+
+def peer_shape(bench: Bench, *, seconds: float) -> dict[str, Any]:
+    """The Celery peer's shape (bench.peer), on this system: the API alone under `wrk -t2 -c32` with the
+    channel workers stopped (relay and indexer running), then the workers drain what queued."""
+    workers = [name for name in CHANNELS if name in bench.system.processes]
+    for name in workers:
+        bench.system.stop(name)
+    since = datetime.now(UTC)
+    wrk = run_wrk(bench.system.api_url + "/api/v1/messages", WrkLoad(seconds), auth=f"Api-Key {bench.key}")
+    until = datetime.now(UTC)
+    for name in workers:
+        bench.system.start(name)
+    bench.wait_quiet()
+    deliveries = bench.ledger.deliveries(accepted_from=since, accepted_until=until)
+    return {
+        "api_accepted_per_second": wrk.requests_per_second,
+        "api_non_2xx": wrk.non_2xx,
+        "queued": len(deliveries),
+        "worker_processes": len(workers),
+        "delivered_per_second": drained_per_second([d.sent_at for d in deliveries]),
+    }

@@ -77,6 +77,34 @@ def rows(results: dict[str, Any]) -> list[Row]:
     )
     indexing = results["indexing"]["events_per_second"]
     add("log indexing into Elasticsearch", indexing, "events/s", _at_least(indexing, 15_000), "consume+insert")
+    found += peer_rows(results)
+    return found
+
+
+def peer_rows(results: dict[str, Any]) -> list[Row]:
+    """`--peer celery`: the same wrk load and the same drain on both, ratios to the peer (issues 12, 13)."""
+    ours, peer = results.get("peer_shape"), results.get("peer_celery")
+    if not ours or not peer:
+        return []
+    found = []
+    for figure, key, unit, factor in (
+        ("API under wrk -c32, accepted", "api_accepted_per_second", "req/s", 1.5),
+        (f"drain, {ours['worker_processes']} worker processes, first to last send", "delivered_per_second", "msg/s", 3),
+    ):
+        value, theirs = ours[key], peer[key]
+        target = factor * theirs
+        found.append(
+            Row(
+                f"{figure}",
+                value,
+                unit,
+                f">= {factor:g}x peer",
+                value >= target,
+                "celery peer",
+                value / theirs if theirs else None,
+            )
+        )
+        found.append(Row(f"  celery peer: {figure}", theirs, unit, "", None, "", None))
     return found
 
 
@@ -103,7 +131,7 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-PHASES = ("api_single", "end_to_end", "fixed_rate", "slow_provider", "indexing")
+PHASES = ("api_single", "end_to_end", "fixed_rate", "slow_provider", "indexing", "peer_shape")
 
 
 def cpu_lines(results: dict[str, Any]) -> list[str]:

@@ -20,6 +20,7 @@ from bench.baseline import run_baseline
 from bench.engines import BenchEngines, bench_engines
 from bench.facts import machine_facts
 from bench.ledger import Ledger
+from bench.peer import WrkLoad, require_tools, run_celery_peer
 from bench.sizes import SIZES, BenchSize
 from bench.system import DATABASE_ALIASES, BenchSystem, running_system
 from engines.polling import wait_until
@@ -64,18 +65,26 @@ def _measured(system: BenchSystem, phase: Callable[..., dict[str, Any]], *args: 
     return result
 
 
-def run_bench(size: BenchSize, *, reuse_engines: bool) -> dict[str, Any]:
+def run_bench(size: BenchSize, *, reuse_engines: bool, peer: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="comms-bench-") as folder:
         home = Path(folder)
+        if peer:
+            require_tools()  # before minutes of the project's phases, not after
         with bench_engines(home, reuse=reuse_engines) as engines:
             try:
-                return _run_on(engines, home, size)
+                results = _run_on(engines, home, size, peer=peer)
             finally:
                 if not engines.isolated:
                     _clean_up_shared(engines)
+            if peer == "celery":
+                # The system's processes are stopped by now: the peer has the machine as they had it.
+                _say(f"Celery peer: its API under wrk for {size.peer_seconds:g}s, then its worker drains")
+                workers = results["peer_shape"]["worker_processes"]
+                results["peer_celery"] = run_celery_peer(home, WrkLoad(size.peer_seconds), worker_processes=workers)
+            return results
 
 
-def _run_on(engines: BenchEngines, home: Path, size: BenchSize) -> dict[str, Any]:
+def _run_on(engines: BenchEngines, home: Path, size: BenchSize, *, peer: str | None) -> dict[str, Any]:
     results: dict[str, Any] = {"size": asdict(size), "facts": machine_facts(engines)}
     with override_settings(KAFKA_BOOTSTRAP_SERVERS=engines.kafka_bootstrap, KAFKA_TOPIC_PREFIX=engines.topic_prefix):
         _say(f"baseline: raw confluent-kafka + SQLite, {size.baseline_messages:,} messages")
@@ -102,4 +111,7 @@ def _run_on(engines: BenchEngines, home: Path, size: BenchSize) -> dict[str, Any
         results["slow_provider"] = _measured(system, phases.slow_provider, bench, max_in_flight=in_flight)
         _say("log indexing: every log event of the run, again, into indices of its own")
         results["indexing"] = _measured(system, phases.indexing, bench)
+        if peer:
+            _say(f"the peer's shape: the API under wrk for {size.peer_seconds:g}s (workers stopped), then a drain")
+            results["peer_shape"] = _measured(system, phases.peer_shape, bench, seconds=size.peer_seconds)
     return results

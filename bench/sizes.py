@@ -18,6 +18,7 @@ class BenchSize:
     fixed_rate: float  # offered single POSTs per second
     fixed_rate_seconds: float
     slow_provider_messages: int  # SMS only, provider latency `slow_provider_latency_ms`
+    peer_seconds: float  # `--peer celery`: wrk's duration against each API (peer_shape and the peer)
     slow_provider_latency_ms: int = 50
 
 
@@ -33,6 +34,7 @@ SIZES = {
         fixed_rate=500,
         fixed_rate_seconds=20,
         slow_provider_messages=5_000,
+        peer_seconds=20,
     ),
     "smoke": BenchSize(
         name="smoke",
@@ -45,5 +47,6 @@ SIZES = {
         fixed_rate=100,
         fixed_rate_seconds=2,
         slow_provider_messages=200,
+        peer_seconds=3,
     ),
 }

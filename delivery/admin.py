@@ -38,6 +38,7 @@ class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Subclass with `inlines = [<the channel's DeliveryAttemptInline>]`."""
 
     list_display = ("message_id", "recipient", "status", "attempt_count", "created_at", "sent_at", "trace_id")
+    # `status` lists every DeliveryStatus, `unknown` (held mid-send, see `manage.py dlq resolve`) among them.
     list_filter = ("status", "created_at", "sent_at")
     search_fields = ("=message_id", "=trace_id", "recipient")
     date_hierarchy = "created_at"
@@ -48,6 +49,9 @@ class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "recipient",
         "status",
         "attempt_count",
+        "current_attempt",
+        "claimed_at",
+        "outcome_published",
         "last_error",
         "provider_message_id",
         "payload",
@@ -58,21 +62,23 @@ class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class SimulatedSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The simulator's ledger: every send it performed."""
+    """The simulator's call log: every call it received, and what it did with it."""
 
-    list_display = ("provider_message_id", "idempotency_key", "recipient", "attempt", "sent_at", "trace_id")
-    list_filter = ("sent_at",)
+    list_display = ("idempotency_key", "outcome", "provider_message_id", "recipient", "attempt", "called_at")
+    list_filter = ("outcome", "called_at")
     search_fields = ("=idempotency_key", "=trace_id", "=provider_message_id", "recipient")
-    date_hierarchy = "sent_at"
+    date_hierarchy = "called_at"
     readonly_fields = (
-        "provider_message_id",
         "idempotency_key",
+        "outcome",
+        "provider_message_id",
+        "error",
         "trace_id",
         "recipient",
         "subject",
         "body",
         "attempt",
-        "sent_at",
+        "called_at",
     )
 
 

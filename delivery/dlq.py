@@ -1,23 +1,29 @@
-"""Operator services for a channel's dead-letter topic: read it, and replay what is still undelivered."""
+"""Operator services for a channel's dead letters and held messages: read the DLQ, replay what is
+still undelivered, and settle a message held as `unknown` (a worker died mid-send)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
+import orjson
 from confluent_kafka import Message, Producer
 
+from delivery.events import DeliveryLog
+from delivery.models import DeliveryStatus
 from delivery.registry import ChannelSpec
-from delivery.services import delivery_reopen
+from delivery.services import delivery_reopen, delivery_resolve_as_sent
 from messaging.clients import build_producer
 from messaging.dead_letters import DeadLetterInfo
 from messaging.envelope import MessageEnvelope
 from messaging.errors import InvalidMessage
 from messaging.headers import build_headers, decode_headers
+from messaging.log_events import LogEmitter
 from messaging.publisher import OutgoingRecord, publish
 from messaging.record_position import RecordPosition
 from messaging.topic_reader import read_to_end
-from messaging.topics import dlq_topic, send_topic
+from messaging.topics import delivery_log_topic, dlq_topic, send_topic
 from messaging.tracing import TraceContext
 
 
@@ -83,7 +89,7 @@ def dlq_replay(
         if message_id is None or envelope.id == message_id:
             latest.pop(envelope.id, None)  # re-insert: order by the latest failure
             latest[envelope.id] = letter
-    producer = producer or build_producer()
+    producer = producer if producer is not None else build_producer()
     replayed: list[DeadLetter] = []
     for letter in latest.values():
         if limit is not None and len(replayed) >= limit:
@@ -92,10 +98,39 @@ def dlq_replay(
         assert envelope is not None
         if not delivery_reopen(spec=spec, message_id=envelope.id):
             continue
-        fresh = envelope.with_attempt(1)
-        headers = build_headers(
-            TraceContext.continuing(envelope.trace_id), {"replayed-from-offset": str(letter.offset)}
-        )
-        publish(producer, OutgoingRecord(send_topic(spec.channel), fresh.key, fresh.to_json(), headers))
+        _send_again(spec, envelope, producer, {"replayed-from-offset": str(letter.offset)})
         replayed.append(letter)
     return replayed
+
+
+def _send_again(spec: ChannelSpec, envelope: MessageEnvelope, producer: Producer, headers: dict[str, str]) -> None:
+    """`envelope` back onto `send.<channel>` as attempt 1 (its record was reopened first)."""
+    fresh = envelope.with_attempt(1)
+    record_headers = build_headers(TraceContext.continuing(envelope.trace_id), headers)
+    publish(producer, OutgoingRecord(send_topic(spec.channel), fresh.key, fresh.to_json(), record_headers))
+
+
+class Resolution(StrEnum):
+    SENT = "sent"  # the operator found that the provider did get it
+    RESEND = "resend"  # send it again
+
+
+def dlq_resolve(
+    *, spec: ChannelSpec, message_id: uuid.UUID, resolution: Resolution, producer: Producer | None = None
+) -> None:
+    """Settle a message held as `unknown`. Raises LookupError when no such message is held."""
+    records = spec.record_model.objects.using(spec.database)
+    record = records.filter(message_id=message_id, status=DeliveryStatus.UNKNOWN).first()
+    if record is None:
+        raise LookupError(f"no {spec.channel} message {message_id} is held as unknown")
+    envelope = MessageEnvelope.from_json(orjson.dumps(record.payload))
+    log = DeliveryLog(
+        channel=spec.channel, emitter=LogEmitter(service=spec.service_name, topic=delivery_log_topic(spec.channel))
+    )
+    if resolution is Resolution.SENT:
+        if delivery_resolve_as_sent(spec=spec, message_id=message_id, note="resolved as sent by an operator"):
+            log.resolved_as_sent(envelope.with_attempt(record.current_attempt))
+        log.emitter.flush()
+        return
+    if delivery_reopen(spec=spec, message_id=message_id):
+        _send_again(spec, envelope, producer if producer is not None else build_producer(), {"resolved": "resend"})

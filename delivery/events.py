@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from delivery.decisions import Failure
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
 from messaging.log_events import LogEmitter, Outcome
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What went wrong, as it appears in logs, attempt rows and DLQ headers."""
-
-    type: str
-    message: str
-
-    @classmethod
-    def of(cls, error: BaseException) -> Failure:
-        return cls(type=type(error).__name__, message=str(error) or repr(error))
 
 
 class DeliveryLog:
@@ -67,6 +54,15 @@ class DeliveryLog:
             duration_ns=duration_ns,
         )
 
+    def resolved_as_sent(self, envelope: MessageEnvelope) -> None:
+        """An operator settled a message held as unknown: the provider did get it."""
+        self._emit(
+            "delivery.sent",
+            envelope,
+            f"{self.channel} message held as unknown, resolved as sent by an operator",
+            outcome=Outcome.SUCCESS,
+        )
+
     def failed(self, envelope: MessageEnvelope, *, duration_ns: int, failure: Failure) -> None:
         self._emit(
             "delivery.failed",
@@ -110,6 +106,20 @@ class DeliveryLog:
             channel=self.channel.value,
             error_type=failure.type,
             error_message=failure.message,
+        )
+
+    def unknown_outcome(self, envelope: MessageEnvelope, *, resent: bool) -> None:
+        """A redelivered record whose attempt an earlier process claimed and never finished."""
+        if resent:
+            action, text, level = "delivery.unknown_outcome_resent", "outcome unknown; sending again", "warning"
+        else:
+            action, text, level = "delivery.unknown_outcome_held", "outcome unknown; held for an operator", "error"
+        self._emit(
+            action,
+            envelope,
+            f"{self.channel} attempt {envelope.attempt} was interrupted mid-send: {text}",
+            outcome=Outcome.UNKNOWN,
+            level=level,
         )
 
     def duplicate_skipped(self, envelope: MessageEnvelope, *, status: str) -> None:

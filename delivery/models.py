@@ -7,9 +7,21 @@ from django.db import models
 
 
 class DeliveryStatus(models.TextChoices):
+    """DESIGN §3. `sending`: an attempt is claimed and its provider call under way (or the worker
+    died during it); `unknown`: a worker died mid-send and ON_UNKNOWN_OUTCOME=hold keeps it for an
+    operator (`manage.py dlq resolve`)."""
+
     PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending (attempt claimed)"
     SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
     FAILED = "failed", "Failed (dead-lettered)"
+    SUPPRESSED = "suppressed", "Suppressed"
+    CANCELED = "canceled", "Canceled"
+    UNKNOWN = "unknown", "Unknown (worker died mid-send; held)"
 
 
 class AttemptOutcome(models.TextChoices):
@@ -17,6 +29,16 @@ class AttemptOutcome(models.TextChoices):
     TRANSIENT_FAILURE = "transient_failure", "Transient failure (retried)"
     PERMANENT_FAILURE = "permanent_failure", "Permanent failure"
     EXHAUSTED = "exhausted", "Transient failure, retries exhausted"
+    UNKNOWN = "unknown", "Unknown (the worker stopped mid-send)"
+
+
+class CallOutcome(models.TextChoices):
+    """What the simulated provider did with one call it received."""
+
+    ACCEPTED = "accepted", "Accepted (sent)"
+    DEDUPLICATED = "deduplicated", "Deduplicated (idempotency key seen before; nothing sent)"
+    TRANSIENT_FAILURE = "transient_failure", "Transient failure"
+    PERMANENT_FAILURE = "permanent_failure", "Permanent failure"
 
 
 class DeliveryRecord(models.Model):
@@ -30,6 +52,13 @@ class DeliveryRecord(models.Model):
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
     )
     attempt_count = models.PositiveIntegerField(default=0)
+    current_attempt = models.PositiveIntegerField(
+        default=0, help_text="The envelope attempt the status refers to: claimed (sending) or last finished."
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When the current attempt was claimed.")
+    outcome_published = models.BooleanField(
+        default=True, help_text="False while a retry or dead-letter record of the last attempt awaits Kafka's ack."
+    )
     last_error = models.TextField(blank=True, default="")
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -71,24 +100,26 @@ class DeliveryAttempt(models.Model):
 
 
 class SimulatedSend(models.Model):
-    """The simulated provider's ledger: one row per send it really performed. Deliberately not
-    unique on the idempotency key — the ledger is the provider's view, so a double send by the
-    worker would show up here (and in `delivery_stats`) instead of being hidden by a constraint."""
+    """The simulated provider's call log: one row per call it received, whatever came of it. The
+    provider's own view, so a double send by the worker shows up here (two `accepted` calls for one
+    idempotency key, see `delivery_stats` and the fault suite) instead of being hidden."""
 
     idempotency_key = models.CharField(max_length=64, db_index=True)
-    provider_message_id = models.CharField(max_length=64, unique=True)
+    outcome = models.CharField(max_length=24, choices=CallOutcome.choices, default=CallOutcome.ACCEPTED)
+    provider_message_id = models.CharField(max_length=64, blank=True, default="")
+    error = models.TextField(blank=True, default="")
     trace_id = models.CharField(max_length=32, db_index=True)
     recipient = models.CharField(max_length=320)
     subject = models.TextField(blank=True, default="")
     body = models.TextField()
     attempt = models.PositiveIntegerField()
-    sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    called_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = models.Manager()
 
     class Meta:
         abstract = True
-        ordering = ("-sent_at",)
+        ordering = ("-called_at",)
 
     def __str__(self) -> str:
-        return f"{self.provider_message_id} ({self.idempotency_key}) → {self.recipient}"
+        return f"{self.outcome} {self.idempotency_key} → {self.recipient}"

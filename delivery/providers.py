@@ -1,13 +1,17 @@
-"""The provider interface every channel's senders implement, and the request/result it exchanges."""
+"""The provider interface every channel's senders implement, and the request it sends."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from delivery.decisions import CallResult
 from messaging.envelope import MessageEnvelope
 
 
@@ -23,8 +27,8 @@ class SendRequest:
 
     @property
     def idempotency_key(self) -> str:
-        """Real providers (SES, Twilio, Meta) accept a client key and answer a repeated request with
-        the first result; the message id is that key, so a redelivered record cannot send twice."""
+        """The message id. Only a provider whose `idempotent` flag is set promises to answer a
+        repeated key with the first result; SMTP, Twilio, SES and Meta's API do not."""
         return str(self.message_id)
 
     @classmethod
@@ -40,23 +44,54 @@ class SendRequest:
         )
 
 
+class ProviderPool(ThreadPoolExecutor):
+    """The threads a worker's provider calls run on, `size` of them at a time."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(max_workers=size, thread_name_prefix="provider")
+        self.size = size
+
+
 @dataclass(frozen=True)
 class SendResult:
     provider_message_id: str
 
 
 class Provider(ABC):
-    """Sends one message through an external service.
+    """Sends messages through an external service.
 
-    Instances are shared by all of a worker's threads, so `send` must be thread-safe.
+    One instance serves a worker process; `send` runs on the worker's provider pool, several at a
+    time, so it must be thread-safe.
     """
+
+    # True when a repeated `idempotency_key` sends nothing again: after a worker died mid-send, the
+    # message is then always resent (safely) whatever `<CHANNEL>_ON_UNKNOWN_OUTCOME` says.
+    idempotent: bool = False
 
     @abstractmethod
     def send(self, request: SendRequest) -> SendResult:
-        """Perform the send and return the provider's message id.
+        """Perform one send and return the provider's message id.
 
-        Blocks for the provider round trip (it runs on a worker thread, never on the consume loop).
-        Must honour `request.idempotency_key`: a repeated key returns the first result and sends
-        nothing. Raises TransientProviderError when a later attempt may succeed and
-        PermanentProviderError when none can; any other exception is treated as transient.
+        Blocks for the provider round trip. Raises TransientProviderError when a later attempt may
+        succeed and PermanentProviderError when none can; any other exception counts as transient.
         """
+
+    def send_many(self, requests: Sequence[SendRequest], pool: ProviderPool) -> list[CallResult]:
+        """Send a batch concurrently on `pool`; one CallResult per request, in order. Never raises:
+        a failed call is a CallResult with its error. Providers with a cheaper batch path override it."""
+        if len(requests) == 1:
+            return [self.call(requests[0])]
+        return list(pool.map(self.call, requests))
+
+    def call(self, request: SendRequest) -> CallResult:
+        """`send`, timed, with its error as a value."""
+        started_at, clock = datetime.now(UTC), time.perf_counter_ns()
+        try:
+            result = self.send(request)
+        except Exception as error:
+            return CallResult(started_at=started_at, duration_ns=time.perf_counter_ns() - clock, error=error)
+        return CallResult(
+            started_at=started_at,
+            duration_ns=time.perf_counter_ns() - clock,
+            provider_message_id=result.provider_message_id,
+        )

@@ -42,7 +42,16 @@ _registry: dict[Channel, ChannelSpec] = {}
 
 
 def register(spec: ChannelSpec) -> None:
+    """A channel app's AppConfig.ready() calls this: the channel gets its worker (`consume <channel>`)."""
+    from delivery.runner import run_channel_worker
+    from messaging.consumption.registry import register_consumer
+
     _registry[spec.channel] = spec
+    register_consumer(
+        spec.channel.value,
+        f"deliver {spec.channel} messages",
+        lambda max_in_flight=None: run_channel_worker(spec.channel, max_in_flight=max_in_flight),
+    )
 
 
 def get_channel(channel: Channel | str) -> ChannelSpec:

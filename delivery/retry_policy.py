@@ -45,6 +45,11 @@ class RetryPolicy:
         """Whether a transient failure of `attempt` gets another one."""
         return attempt < self.max_attempts
 
+    @property
+    def longest_delay(self) -> float:
+        """No retry record is ever due later than this after it was produced (jitter included)."""
+        return max(self.delays, default=0.0) * (1 + self.jitter)
+
     def delay(self, level: int) -> float:
         """Seconds before retry level `level` (1-based) is due. Jitter only ever adds, up to
         `jitter` times the delay: a retry is never early, and a burst of failures spreads out."""

@@ -1,67 +1,131 @@
-"""Wires one channel's worker process together: `manage.py consume <channel>` calls run_channel_worker."""
+"""Wires one channel's worker together: `manage.py consume <channel>` runs what this builds."""
 
 from __future__ import annotations
 
 import logging
 
+from confluent_kafka import Producer
 from django.conf import settings
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
+from delivery.dead_letters import ChannelDeadLetters
+from delivery.decisions import UnknownOutcomePolicy
 from delivery.events import DeliveryLog
-from delivery.registry import get_channel
+from delivery.pipeline import (
+    ClaimDeliveries,
+    DecodeEnvelopes,
+    InFlight,
+    ProduceOutcomes,
+    RecordOutcomes,
+    SendDeliveries,
+)
+from delivery.providers import Provider, ProviderPool
+from delivery.registry import ChannelSpec, get_channel
 from delivery.retry_policy import RetryPolicy
-from delivery.worker import DeliveryHandler
 from messaging.channels import Channel
 from messaging.clients import build_consumer, build_producer
-from messaging.concurrent_consumer import ConcurrentConsumer
+from messaging.consumption.due_gate import DueGate
+from messaging.consumption.guard import GuardPolicy, StepGuard
+from messaging.consumption.runner import BatchLimits, ConsumerRunner
+from messaging.consumption.settings import guard_policy
+from messaging.consumption.steps import Step
+from messaging.errors import PublishError
 from messaging.groups import consumer_group
-from messaging.log_events import LogEmitter
+from messaging.log_events import LogEmitter, log_flusher
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import delivery_log_topic, retry_topic, send_topic
 
 logger = logging.getLogger(__name__)
+
+# Down, locked, unreachable: wait and try again, never dead-letter. Other database errors (a
+# constraint, a value too long) belong to a record and count towards its dead letter.
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PublishError)
 
 
 def worker_topics(channel: Channel, policy: RetryPolicy) -> list[str]:
     return [send_topic(channel), *(retry_topic(channel, level) for level in range(1, policy.max_attempts))]
 
 
+def channel_chain(
+    *,
+    spec: ChannelSpec,
+    policy: RetryPolicy,
+    provider: Provider,
+    log: DeliveryLog,
+    producer: Producer,
+    pool: ProviderPool,
+    guard_settings: GuardPolicy,
+    shutdown: GracefulShutdown,
+) -> tuple[list[Step], StepGuard]:
+    """The channel's steps and the guard that runs them (`consume`, and bench.handler in process)."""
+    in_flight = InFlight()
+    steps: list[Step] = [
+        DecodeEnvelopes(channel=spec.channel, log=log),
+        ClaimDeliveries(
+            spec=spec,
+            on_unknown=UnknownOutcomePolicy(settings.DELIVERY_ON_UNKNOWN_OUTCOME[spec.channel.value]),
+            provider=provider,
+            policy=policy,
+            log=log,
+            in_flight=in_flight,
+        ),
+        SendDeliveries(spec=spec, provider=provider, policy=policy, pool=pool),
+        RecordOutcomes(spec=spec, log=log, in_flight=in_flight),
+        ProduceOutcomes(spec=spec, producer=producer, log=log),
+    ]
+    guard = StepGuard(
+        policy=guard_settings,
+        infrastructure_errors=INFRASTRUCTURE_ERRORS,
+        sink=ChannelDeadLetters(channel=spec.channel, producer=producer, log=log),
+        shutdown=shutdown,
+    )
+    return steps, guard
+
+
 def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) -> None:
-    """Consume until SIGTERM/SIGINT, then finish what is in flight, commit and return."""
+    """Consume until SIGTERM/SIGINT, then finish the batch in hand, commit and return."""
     spec = get_channel(channel)
     policy = RetryPolicy.for_channel(channel)
-    in_flight = max_in_flight or settings.DELIVERY_MAX_IN_FLIGHT[channel.value]
+    pool_size = max_in_flight or settings.DELIVERY_MAX_IN_FLIGHT[channel.value]
     emitter = LogEmitter(service=spec.service_name, topic=delivery_log_topic(channel))
     producer = build_producer()
-    handler = DeliveryHandler(
-        spec=spec,
-        provider=spec.build_provider(),
-        policy=policy,
-        log=DeliveryLog(channel=channel, emitter=emitter),
-        producer=producer,
-    )
-
-    def flush_logs() -> bool:
-        unsent = emitter.flush()
-        if unsent:
-            logger.warning("%d log events not yet acknowledged: offsets stay unstored until they are", unsent)
-        return unsent == 0
-
-    topics = worker_topics(channel, policy)
-    loop = ConcurrentConsumer(
-        consumer=build_consumer(consumer_group(spec.service_name)),
-        topics=topics,
-        handler=handler,
-        max_in_flight=in_flight,
-        before_store=flush_logs,
-        name=spec.service_name,
-    )
-    logger.info("%s consuming %s with up to %d in flight", spec.service_name, ", ".join(topics), in_flight)
-    try:
-        with GracefulShutdown() as shutdown:
-            loop.run(shutdown)
-    finally:
-        flush_logs()
-        producer.flush(10)
-        connections.close_all()
+    provider = spec.build_provider()
+    consumer = build_consumer(consumer_group(spec.service_name))
+    with GracefulShutdown() as shutdown, ProviderPool(pool_size) as pool:
+        steps, guard = channel_chain(
+            spec=spec,
+            policy=policy,
+            provider=provider,
+            log=DeliveryLog(channel=channel, emitter=emitter),
+            producer=producer,
+            pool=pool,
+            guard_settings=guard_policy(),
+            shutdown=shutdown,
+        )
+        runner = ConsumerRunner(
+            name=spec.service_name,
+            consumer=consumer,
+            topics=worker_topics(channel, policy),
+            steps=steps,
+            guard=guard,
+            batch=BatchLimits(
+                max_records=settings.DELIVERY_BATCH_SIZE[channel.value],
+                max_wait_seconds=settings.DELIVERY_BATCH_WAIT_MS[channel.value] / 1000,
+            ),
+            due_gate=DueGate(consumer, max_delay_seconds=policy.longest_delay + 1.0),
+            before_commit=log_flusher(emitter),
+        )
+        logger.info(
+            "%s: provider %s (idempotent: %s), %d sends at a time",
+            spec.service_name,
+            type(provider).__name__,
+            provider.idempotent,
+            pool_size,
+        )
+        try:
+            runner.run()
+        finally:
+            emitter.flush()
+            producer.flush(10)
+            connections.close_all()
     logger.info("%s stopped cleanly", spec.service_name)

@@ -1,143 +1,248 @@
-"""Writes to the delivery records (HackSoft-style services). Each is one short write on the channel's
-database. SQLite has a single writer, so the worker's threads hand their writes to the database's
-committer (config.db_writes.group_write), which commits the writes of many threads in one
-transaction; each service returns only once its write is committed. The committer is the serial
-part of a worker, so what runs there is kept to plain statements: reads happen on the caller's
-thread, records are updated by primary key without being loaded."""
+"""Writes to the delivery records (HackSoft-style services), a whole consume batch per transaction.
+
+The worker runs one batch at a time on one thread, so each service is one short transaction on the
+channel's database: the claims of a batch, then its outcomes. Reads that decide happen inside the
+write transaction (SQLite: BEGIN IMMEDIATE holds the write lock; PostgreSQL: SELECT … FOR UPDATE),
+so two processes cannot both claim one attempt.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from functools import cache
 
-from django.db import IntegrityError
-from django.db.models import F, QuerySet
+from django.db import connections, models, transaction
 from django.utils import timezone
 
-from config.db_writes import group_write, write_transaction
-from delivery.models import AttemptOutcome, DeliveryRecord, DeliveryStatus
+from config.db_bulk import RowInserter
+from delivery.decisions import (
+    CallResult,
+    ClaimAction,
+    DeadLetter,
+    Outcome,
+    RecordState,
+    RetryLater,
+    Sent,
+    UnknownOutcomePolicy,
+    claim_action,
+)
+from delivery.models import AttemptOutcome, DeliveryStatus
 from delivery.registry import ChannelSpec
 from messaging.envelope import MessageEnvelope
 
+UNKNOWN_OUTCOME_ERROR = "the worker stopped after claiming this attempt: whether the provider got it is unknown"
+
+# Actions that call the provider: the record is claimed (`sending`) first.
+SENDING_ACTIONS = frozenset({ClaimAction.SEND, ClaimAction.RESEND_UNKNOWN})
+
+
+@cache
+def _inserter(model: type[models.Model], using: str) -> RowInserter:
+    return RowInserter(model, using)
+
 
 @dataclass(frozen=True)
-class AttemptReport:
-    number: int
-    outcome: AttemptOutcome
-    started_at: datetime
-    duration_ns: int
-    error_type: str = ""
-    error_message: str = ""
-    provider_message_id: str = ""
+class Claim:
+    action: ClaimAction
+    pk: int | None
+    # The record as it was before this claim (None: first sight, or a duplicate within the batch).
+    before: RecordState | None
 
 
-@dataclass(frozen=True)
-class ReceivedDelivery:
-    """What the worker needs of a delivery record: which row to update, and whether to send."""
+def deliveries_claim(
+    *,
+    spec: ChannelSpec,
+    envelopes: Sequence[MessageEnvelope],
+    on_unknown: UnknownOutcomePolicy,
+    idempotent_provider: bool,
+    in_flight: Collection[uuid.UUID] = (),
+) -> list[Claim]:
+    """Decide every envelope's ClaimAction and make the claims durable, in one transaction.
 
-    pk: int
-    status: str  # a DeliveryStatus value, as the database holds it
-
-
-def _received(records: QuerySet[DeliveryRecord], message_id: uuid.UUID) -> ReceivedDelivery | None:
-    row = records.filter(message_id=message_id).values_list("pk", "status").first()
-    return None if row is None else ReceivedDelivery(pk=row[0], status=row[1])
-
-
-def delivery_receive(*, spec: ChannelSpec, envelope: MessageEnvelope) -> ReceivedDelivery:
-    """The message's record, created `pending` on first sight.
-
-    Read on the caller's thread, so a redelivery costs one SELECT and no committer hand-off. A new
-    message is one plain INSERT on the committer (no get_or_create savepoint). Two deliveries of one
-    id racing between read and insert meet the unique constraint on message_id; the loser reads the
-    winner's row and goes on as get_or_create would have.
+    A record to send is `sending` with `current_attempt` = its attempt before the provider is called,
+    so a process that dies mid-send leaves a trace the next one reads as an unknown outcome. An id
+    twice in the batch, or claimed by this process and not finished, is a duplicate: SKIP.
+    Returns one Claim per envelope, in order.
     """
     records = spec.record_model.objects.using(spec.database)
-    received = _received(records, envelope.id)
-    if received is not None:
-        return received
-
-    def write() -> ReceivedDelivery:
-        record = records.create(
-            message_id=envelope.id, trace_id=envelope.trace_id, recipient=envelope.to, payload=envelope.to_dict()
+    now = timezone.now()
+    with transaction.atomic(using=spec.database):
+        rows = (
+            records.filter(message_id__in={envelope.id for envelope in envelopes})
+            .select_for_update()
+            .values_list(
+                "pk", "message_id", "status", "current_attempt", "outcome_published", "last_error", "claimed_at"
+            )
         )
-        return ReceivedDelivery(pk=record.pk, status=record.status)
+        states = {
+            message_id: RecordState(pk, status, current, published, last_error, claimed_at)
+            for pk, message_id, status, current, published, last_error, claimed_at in rows
+        }
+        actions: list[tuple[ClaimAction, RecordState | None]] = []
+        seen: set[uuid.UUID] = set()
+        new_records = []
+        claimed: dict[int, list[int]] = defaultdict(list)  # attempt → pks
+        held: list[int] = []
+        unknown_attempts = []
+        for envelope in envelopes:
+            if envelope.id in seen or envelope.id in in_flight:
+                actions.append((ClaimAction.SKIP, None))
+                continue
+            seen.add(envelope.id)
+            state = states.get(envelope.id)
+            action = claim_action(
+                state, attempt=envelope.attempt, on_unknown=on_unknown, idempotent_provider=idempotent_provider
+            )
+            actions.append((action, state))
+            if action in SENDING_ACTIONS and state is None:
+                new_records.append(
+                    {
+                        "message_id": envelope.id,
+                        "trace_id": envelope.trace_id,
+                        "recipient": envelope.to,
+                        "payload": envelope.to_dict(),
+                        "status": DeliveryStatus.SENDING,
+                        "current_attempt": envelope.attempt,
+                        "claimed_at": now,
+                    }
+                )
+            elif action in SENDING_ACTIONS and state is not None:
+                claimed[envelope.attempt].append(state.pk)
+            if action in (ClaimAction.RESEND_UNKNOWN, ClaimAction.HOLD_UNKNOWN) and state is not None:
+                unknown_attempts.append(
+                    {
+                        "delivery_id": state.pk,
+                        "number": envelope.attempt,
+                        "outcome": AttemptOutcome.UNKNOWN,
+                        "started_at": state.claimed_at or now,
+                        "duration_ms": 0,
+                        "error_type": "UnknownOutcome",
+                        "error_message": UNKNOWN_OUTCOME_ERROR,
+                    }
+                )
+            if action is ClaimAction.HOLD_UNKNOWN and state is not None:
+                held.append(state.pk)
+        created: dict[uuid.UUID, int] = {}
+        if new_records:
+            _inserter(spec.record_model, spec.database).insert(new_records)
+            created = dict(
+                records.filter(message_id__in=[row["message_id"] for row in new_records]).values_list(
+                    "message_id", "pk"
+                )
+            )
+        for attempt, pks in claimed.items():
+            records.filter(pk__in=pks).update(
+                status=DeliveryStatus.SENDING,
+                current_attempt=attempt,
+                claimed_at=now,
+                outcome_published=True,
+                updated_at=now,
+            )
+        if held:
+            records.filter(pk__in=held).update(
+                status=DeliveryStatus.UNKNOWN, last_error=f"UnknownOutcome: {UNKNOWN_OUTCOME_ERROR}", updated_at=now
+            )
+        _inserter(spec.attempt_model, spec.database).insert(unknown_attempts)
+    return [
+        Claim(action=action, pk=state.pk if state is not None else created.get(envelope.id), before=state)
+        for envelope, (action, state) in zip(envelopes, actions, strict=True)
+    ]
 
-    try:
-        return group_write(spec.database, write)
-    except IntegrityError:
-        received = _received(records, envelope.id)
-        if received is None:
-            raise
-        return received
+
+@dataclass(frozen=True)
+class AttemptOutcomeReport:
+    """One finished provider call of a claimed record, and what it was decided to mean."""
+
+    pk: int
+    attempt: int
+    call: CallResult
+    outcome: Outcome
 
 
-# After a failed attempt the outcome says whether a retry is scheduled (pending) or not (failed).
-_STATUS_AFTER_FAILURE = {
-    AttemptOutcome.TRANSIENT_FAILURE: DeliveryStatus.PENDING,
-    AttemptOutcome.PERMANENT_FAILURE: DeliveryStatus.FAILED,
-    AttemptOutcome.EXHAUSTED: DeliveryStatus.FAILED,
+_ATTEMPT_OUTCOME = {
+    Sent: AttemptOutcome.SENT,
+    RetryLater: AttemptOutcome.TRANSIENT_FAILURE,
 }
 
 
-def _record_attempt(*, spec: ChannelSpec, delivery_id: int, attempt: AttemptReport, **fields: object) -> None:
-    """One UPDATE of the record (no load-and-save) and the attempt's INSERT, in one hand-off."""
-    records = spec.record_model.objects.using(spec.database)
-    attempts = spec.attempt_model.objects.using(spec.database)
+def _attempt_outcome(outcome: Outcome) -> AttemptOutcome:
+    if isinstance(outcome, DeadLetter):
+        return AttemptOutcome.PERMANENT_FAILURE if outcome.permanent else AttemptOutcome.EXHAUSTED
+    return _ATTEMPT_OUTCOME[type(outcome)]
 
-    def write() -> None:
-        # update() skips auto_now: updated_at is set here, at write time, as save() did.
-        updated = records.filter(pk=delivery_id).update(
-            attempt_count=F("attempt_count") + 1, updated_at=timezone.now(), **fields
+
+def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOutcomeReport]) -> None:
+    """The outcomes of a batch's provider calls and their attempt rows, in one transaction.
+
+    sent → `sent`; retry later → `pending` (its retry record not yet acknowledged:
+    outcome_published false); dead letter → `failed` (likewise). Rows are updated by primary key with
+    one executemany per kind, the statement the ORM would run once per row.
+    """
+    connection = connections[spec.database]
+    ops = connection.ops
+    table = ops.quote_name(spec.record_model._meta.db_table)
+    now = ops.adapt_datetimefield_value(timezone.now())
+    sent_rows, failed_rows = [], []
+    attempt_rows = []
+    for report in reports:
+        outcome, call = report.outcome, report.call
+        if isinstance(outcome, Sent):
+            sent_rows.append((outcome.provider_message_id, now, now, report.pk))
+        else:
+            status = DeliveryStatus.PENDING if isinstance(outcome, RetryLater) else DeliveryStatus.FAILED
+            failed_rows.append((str(status), str(outcome.failure)[:10_000], now, report.pk))
+        attempt_rows.append(
+            {
+                "delivery_id": report.pk,
+                "number": report.attempt,
+                "outcome": _attempt_outcome(outcome),
+                "started_at": call.started_at,
+                "duration_ms": call.duration_ns / 1e6,
+                "error_type": "" if isinstance(outcome, Sent) else outcome.failure.type,
+                "error_message": "" if isinstance(outcome, Sent) else outcome.failure.message,
+                "provider_message_id": call.provider_message_id,
+            }
         )
-        if updated != 1:
-            raise spec.record_model.DoesNotExist(f"no {spec.channel} delivery record {delivery_id}")
-        attempts.create(  # type: ignore[misc]  # the foreign key is declared by each concrete model
-            delivery_id=delivery_id,
-            number=attempt.number,
-            outcome=attempt.outcome,
-            started_at=attempt.started_at,
-            duration_ms=attempt.duration_ns / 1e6,
-            error_type=attempt.error_type,
-            error_message=attempt.error_message,
-            provider_message_id=attempt.provider_message_id,
-        )
-
-    group_write(spec.database, write)
-
-
-def delivery_mark_sent(*, spec: ChannelSpec, delivery_id: int, attempt: AttemptReport) -> None:
-    _record_attempt(
-        spec=spec,
-        delivery_id=delivery_id,
-        attempt=attempt,
-        status=DeliveryStatus.SENT,
-        provider_message_id=attempt.provider_message_id,
-        sent_at=timezone.now(),
-        last_error="",
-    )
+    with transaction.atomic(using=spec.database), connection.cursor() as cursor:
+        if sent_rows:
+            cursor.executemany(
+                f"UPDATE {table} SET status = '{DeliveryStatus.SENT}', provider_message_id = %s, sent_at = %s, "
+                "updated_at = %s, last_error = '', attempt_count = attempt_count + 1 WHERE id = %s",
+                sent_rows,
+            )
+        if failed_rows:
+            cursor.executemany(
+                f"UPDATE {table} SET status = %s, last_error = %s, updated_at = %s, "
+                "attempt_count = attempt_count + 1, outcome_published = false WHERE id = %s",
+                failed_rows,
+            )
+        _inserter(spec.attempt_model, spec.database).insert(attempt_rows)
 
 
-def delivery_mark_attempt_failed(*, spec: ChannelSpec, delivery_id: int, attempt: AttemptReport) -> None:
-    """A transient failure with a retry scheduled leaves the record pending; any other, failed."""
-    status = _STATUS_AFTER_FAILURE.get(attempt.outcome)
-    if status is None:
-        raise ValueError(f"not a failed attempt: {attempt.outcome}")
-    _record_attempt(
-        spec=spec,
-        delivery_id=delivery_id,
-        attempt=attempt,
-        status=status,
-        last_error=f"{attempt.error_type}: {attempt.error_message}",
-    )
+def deliveries_mark_outcomes_published(*, spec: ChannelSpec, pks: Collection[int]) -> None:
+    """Kafka acknowledged these records' retry or dead-letter records."""
+    spec.record_model.objects.using(spec.database).filter(pk__in=pks).update(outcome_published=True)
 
 
 def delivery_reopen(*, spec: ChannelSpec, message_id: uuid.UUID) -> bool:
-    """failed → pending, so a replayed message is sent again; False if it is already sent."""
+    """failed or unknown → pending with no attempt made, so a record of attempt 1 (a DLQ replay, an
+    operator's resend) is sent again. False when the message is in any other status (sent, …)."""
     records = spec.record_model.objects.using(spec.database).filter(message_id=message_id)
-    with write_transaction(spec.database):
-        if records.filter(status=DeliveryStatus.SENT).exists():
-            return False
-        records.filter(status=DeliveryStatus.FAILED).update(status=DeliveryStatus.PENDING, updated_at=timezone.now())
-    return True
+    reopened = records.filter(status__in=[DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN]).update(
+        status=DeliveryStatus.PENDING, current_attempt=0, outcome_published=True, updated_at=timezone.now()
+    )
+    return reopened == 1 or not records.exists()
+
+
+def delivery_resolve_as_sent(*, spec: ChannelSpec, message_id: uuid.UUID, note: str) -> bool:
+    """An operator confirmed that a message held as `unknown` did reach the provider."""
+    now = timezone.now()
+    return (
+        spec.record_model.objects.using(spec.database)
+        .filter(message_id=message_id, status=DeliveryStatus.UNKNOWN)
+        .update(status=DeliveryStatus.SENT, sent_at=now, updated_at=now, last_error=note)
+        == 1
+    )

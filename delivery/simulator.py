@@ -1,10 +1,15 @@
-"""The simulated provider: really records each send it performs in its channel's ledger table.
+"""The simulated provider: a provider like the real ones, whose "service" is a call log in the
+channel's database (one row per call it receives, whatever came of it).
 
-Behaviour comes from two places: per-channel settings (latency, random transient-failure rate; for
-demos and load tests) and `metadata.simulate` of the message (deterministic, for tests):
+Behaviour comes from per-channel settings (latency, random transient-failure rate, whether it honours
+idempotency keys) and from `metadata.simulate` of a message (deterministic, for tests):
 `{"failTimes": n}` fails attempts 1..n transiently, `{"permanent": true}` fails permanently,
 `{"latencyMs": m}` overrides the latency. Attempts are counted from the envelope's attempt number,
-not from local state, so the outcome is the same in whichever process or restart handles it.
+so the outcome is the same in whichever process or restart handles it.
+
+Like SMTP, Twilio or SES it does not deduplicate: a repeated call sends again, and the call log shows
+it, which is what the fault suite counts. Only with `<CHANNEL>_SIMULATOR_IDEMPOTENT=true` does it
+behave like a provider that honours an idempotency key (answers the first result, sends nothing).
 """
 
 from __future__ import annotations
@@ -12,18 +17,19 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import DatabaseError, router, transaction
 
-from config.db_writes import group_write
-from delivery.errors import PermanentProviderError, TransientProviderError
-from delivery.models import SimulatedSend
-from delivery.providers import Provider, SendRequest, SendResult
+from config.db_bulk import RowInserter
+from delivery.decisions import CallResult
+from delivery.errors import PermanentProviderError, ProviderError, TransientProviderError
+from delivery.models import CallOutcome, SimulatedSend
+from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
 from messaging.channels import Channel
 
 
@@ -31,6 +37,7 @@ from messaging.channels import Channel
 class SimulatorSettings:
     latency_ms: float = 0.0
     failure_rate: float = 0.0
+    idempotent: bool = False
 
     @classmethod
     def for_channel(cls, channel: Channel) -> SimulatorSettings:
@@ -63,96 +70,107 @@ class SimulateControls:
 
 
 class SimulatedLedger:
-    """Performs simulated sends against one ledger model (the channel's concrete SimulatedSend)."""
+    """The simulated service behind one channel: answers calls and logs each one (its call log)."""
 
     def __init__(self, ledger_model: type[SimulatedSend], config: SimulatorSettings) -> None:
         self.ledger_model = ledger_model
         self.config = config
         self._alias = router.db_for_write(ledger_model)
-        self._fields = [field for field in ledger_model._meta.concrete_fields if not field.primary_key]
+        self._calls = RowInserter(ledger_model, self._alias)
 
-    def send(self, request: SendRequest) -> SendResult:
-        earlier = self._earlier_send(request.idempotency_key)
-        if earlier is not None:
-            return SendResult(provider_message_id=earlier)
-        controls = SimulateControls.from_metadata(request.metadata)
-        latency_ms = self.config.latency_ms if controls.latency_ms is None else controls.latency_ms
-        # Sleep outside any transaction: SQLite has one writer, and holding its lock for the
-        # simulated round trip would serialise every thread of the worker.
+    def call_many(self, requests: Sequence[SendRequest]) -> list[CallResult]:
+        """Answer a batch of calls made at the same moment: they wait out the latency together, as
+        concurrent calls to a real service do, and are logged in one transaction. If the log cannot
+        be written, nothing was "sent": every call fails transiently."""
+        started_at, clock = datetime.now(UTC), time.perf_counter_ns()
+        controls = [SimulateControls.from_metadata(request.metadata) for request in requests]
+        latency_ms = max((self._latency_ms(control) for control in controls), default=0.0)
         if latency_ms > 0:
             time.sleep(latency_ms / 1000)
-        if controls.permanent:
-            raise PermanentProviderError("simulated permanent failure (metadata.simulate.permanent)")
-        if request.attempt <= controls.fail_times:
-            raise TransientProviderError(
-                f"simulated transient failure {request.attempt} of {controls.fail_times} (metadata.simulate.failTimes)"
+        answers: list[tuple[CallOutcome, str, ProviderError | None]] = []
+        rows = []
+        try:
+            earlier = self._accepted_before(requests) if self.config.idempotent else {}
+            for request, control in zip(requests, controls, strict=True):
+                answer = self._answer(request, control, earlier)
+                answers.append(answer)
+                outcome, provider_message_id, error = answer
+                rows.append(self._call_row(request, outcome, provider_message_id, error))
+            with transaction.atomic(using=self._alias):
+                self._calls.insert(rows)
+        except DatabaseError as error:
+            down = TransientProviderError(f"simulated provider unavailable: {error}")
+            answers = [(CallOutcome.TRANSIENT_FAILURE, "", down) for _ in requests]
+        duration = time.perf_counter_ns() - clock
+        return [
+            CallResult(started_at=started_at, duration_ns=duration, provider_message_id=pmid, error=error)
+            for _, pmid, error in answers
+        ]
+
+    def _latency_ms(self, control: SimulateControls) -> float:
+        return self.config.latency_ms if control.latency_ms is None else control.latency_ms
+
+    def _answer(
+        self, request: SendRequest, control: SimulateControls, earlier: dict[str, str]
+    ) -> tuple[CallOutcome, str, ProviderError | None]:
+        key = request.idempotency_key
+        if key in earlier:
+            return CallOutcome.DEDUPLICATED, earlier[key], None
+        if control.permanent:
+            error: ProviderError = PermanentProviderError("simulated permanent failure (metadata.simulate.permanent)")
+            return CallOutcome.PERMANENT_FAILURE, "", error
+        if request.attempt <= control.fail_times:
+            error = TransientProviderError(
+                f"simulated transient failure {request.attempt} of {control.fail_times} (metadata.simulate.failTimes)"
             )
-        if not controls.deterministic and random.random() < self.config.failure_rate:
-            raise TransientProviderError(f"simulated random transient failure (rate {self.config.failure_rate})")
-        return SendResult(provider_message_id=self._record(request))
+            return CallOutcome.TRANSIENT_FAILURE, "", error
+        if not control.deterministic and random.random() < self.config.failure_rate:
+            error = TransientProviderError(f"simulated random transient failure (rate {self.config.failure_rate})")
+            return CallOutcome.TRANSIENT_FAILURE, "", error
+        provider_message_id = f"sim-{secrets.token_hex(12)}"
+        if self.config.idempotent:
+            earlier[key] = provider_message_id  # a twin later in the same batch is deduplicated too
+        return CallOutcome.ACCEPTED, provider_message_id, None
 
-    def _earlier_send(self, key: str) -> str | None:
-        return (
+    def _accepted_before(self, requests: Sequence[SendRequest]) -> dict[str, str]:
+        return dict(
             self.ledger_model.objects.using(self._alias)
-            .filter(idempotency_key=key)
-            .values_list("provider_message_id", flat=True)
-            .first()
+            .filter(idempotency_key__in={request.idempotency_key for request in requests}, outcome=CallOutcome.ACCEPTED)
+            .values_list("idempotency_key", "provider_message_id")
         )
 
-    def _record(self, request: SendRequest) -> str:
-        send = self.ledger_model(
-            idempotency_key=request.idempotency_key,
-            provider_message_id=f"sim-{secrets.token_hex(12)}",
-            trace_id=request.trace_id,
-            recipient=request.to,
-            subject=request.subject or "",
-            body=request.body,
-            attempt=request.attempt,
-        )
-
-        def write() -> str:
-            if self._insert_unless_sent(send):
-                return send.provider_message_id
-            earlier = self._earlier_send(request.idempotency_key)  # a concurrent send with this key won
-            assert earlier is not None
-            return earlier
-
-        return group_write(self._alias, write)
-
-    def _insert_unless_sent(self, send: SimulatedSend) -> bool:
-        """Insert `send` unless its idempotency key is in the ledger already, in one statement.
-
-        Writes to one database run one at a time (the committer, or SQLite's single write lock), so
-        two concurrent sends with one key cannot both insert; the key stays deliberately non-unique
-        (see SimulatedSend). One statement instead of the ORM's SELECT + INSERT: this runs on the
-        committer, the serial part of a worker.
-        """
-        connection = connections[self._alias]
-        # pre_save fills auto_now_add (sent_at) as save() would; get_db_prep_save adapts per backend.
-        values = [field.get_db_prep_save(field.pre_save(send, add=True), connection) for field in self._fields]
-        with connection.cursor() as cursor:
-            cursor.execute(self._insert_sql, [*values, send.idempotency_key])
-            return cursor.rowcount == 1
-
-    @cached_property
-    def _insert_sql(self) -> str:
-        quote, meta = connections[self._alias].ops.quote_name, self.ledger_model._meta
-        table, key = quote(meta.db_table), quote(meta.get_field("idempotency_key").column)
-        return (
-            f"INSERT INTO {table} ({', '.join(quote(field.column) for field in self._fields)}) "
-            f"SELECT {', '.join(['%s'] * len(self._fields))} "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {key} = %s)"
-        )
+    @staticmethod
+    def _call_row(
+        request: SendRequest, outcome: CallOutcome, provider_message_id: str, error: ProviderError | None
+    ) -> dict[str, Any]:
+        return {
+            "idempotency_key": request.idempotency_key,
+            "provider_message_id": provider_message_id,
+            "outcome": outcome,
+            "error": str(error) if error else "",
+            "trace_id": request.trace_id,
+            "recipient": request.to,
+            "subject": request.subject or "",
+            "body": request.body,
+            "attempt": request.attempt,
+        }
 
 
 class SimulatedProvider(Provider):
-    """A channel's simulated provider: subclasses name their channel and ledger model."""
+    """A channel's simulated provider: subclasses name their channel and call-log model."""
 
     channel: Channel
     ledger_model: type[SimulatedSend]
 
     def __init__(self, config: SimulatorSettings | None = None) -> None:
         self.ledger = SimulatedLedger(self.ledger_model, config or SimulatorSettings.for_channel(self.channel))
+        self.idempotent = self.ledger.config.idempotent
 
     def send(self, request: SendRequest) -> SendResult:
-        return self.ledger.send(request)
+        (result,) = self.ledger.call_many([request])
+        if result.error is not None:
+            raise result.error
+        return SendResult(provider_message_id=result.provider_message_id)
+
+    def send_many(self, requests: Sequence[SendRequest], pool: ProviderPool) -> list[CallResult]:
+        return self.ledger.call_many(requests)

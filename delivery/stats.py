@@ -1,5 +1,6 @@
-"""Read-only delivery statistics per channel (a selector): record counts per status, the simulator
-ledger's sends, and any message id the ledger shows as sent more than once (should be none)."""
+"""Read-only delivery statistics per channel (a selector): record counts per status (`unknown` among
+them: held after a worker died mid-send), the simulator's calls and sends, and any message id its
+call log shows as sent more than once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count
 
-from delivery.models import DeliveryStatus
+from delivery.models import CallOutcome, DeliveryStatus
 from delivery.registry import ChannelSpec
 
 
@@ -16,7 +17,8 @@ from delivery.registry import ChannelSpec
 class ChannelStats:
     channel: str
     statuses: dict[str, int]
-    ledger_sends: int
+    simulator_calls: int
+    simulator_sends: int  # calls it accepted
     sent_more_than_once: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -24,7 +26,8 @@ class ChannelStats:
             "channel": self.channel,
             "statuses": self.statuses,
             "total": sum(self.statuses.values()),
-            "ledgerSends": self.ledger_sends,
+            "simulatorCalls": self.simulator_calls,
+            "simulatorSends": self.simulator_sends,
             "sentMoreThanOnce": self.sent_more_than_once,
         }
 
@@ -32,9 +35,10 @@ class ChannelStats:
 def channel_stats(*, spec: ChannelSpec) -> ChannelStats:
     records = spec.record_model.objects.using(spec.database)
     counts = {row["status"]: row["n"] for row in records.values("status").annotate(n=Count("id")).order_by()}
-    ledger = spec.ledger_model.objects.using(spec.database)
+    calls = spec.ledger_model.objects.using(spec.database)
+    sends = calls.filter(outcome=CallOutcome.ACCEPTED)
     duplicates = (
-        ledger.values("idempotency_key")
+        sends.values("idempotency_key")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
         .order_by("idempotency_key")
@@ -43,6 +47,7 @@ def channel_stats(*, spec: ChannelSpec) -> ChannelStats:
     return ChannelStats(
         channel=spec.channel.value,
         statuses={status.value: counts.get(status.value, 0) for status in DeliveryStatus},
-        ledger_sends=ledger.count(),
+        simulator_calls=calls.count(),
+        simulator_sends=sends.count(),
         sent_more_than_once=list(duplicates),
     )

@@ -4,13 +4,19 @@ default backend is the simulator (email_service.backends.SimulatedEmailBackend).
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 
+from delivery.decisions import CallResult
 from delivery.errors import PermanentProviderError, ProviderError, TransientProviderError
-from delivery.providers import Provider, SendRequest, SendResult
+from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
 from messaging.masking import recipient_for_logs
 
 # anymail's errors, matched by name so that anymail stays an optional dependency.
@@ -22,29 +28,51 @@ _SMTP_PERMANENT_FLOOR = 500
 class EmailBackendProvider(Provider):
     def __init__(self, backend: str | None = None) -> None:
         self.backend = backend or settings.EMAIL_DELIVERY_BACKEND
+        probe = get_connection(self.backend)
+        self.idempotent = bool(getattr(probe, "idempotent", False))
+        # The simulator answers a whole batch in one call; other backends send one message at a time.
+        self._batch_backend = bool(getattr(probe, "reports_each_message", False))
 
     def send(self, request: SendRequest) -> SendResult:
-        message = self.build_message(request)
+        (result,) = self._send_group([self.build_message(request)])
+        if result.error is not None:
+            raise result.error
+        return SendResult(provider_message_id=result.provider_message_id)
+
+    def send_many(self, requests: Sequence[SendRequest], pool: ProviderPool) -> list[CallResult]:
+        """SMTP and ESP backends: the batch is split into one group per pool thread, and each group
+        goes over one connection (one SMTP session for many messages, as Django's backends allow)."""
+        messages = [self.build_message(request) for request in requests]
+        if self._batch_backend:
+            get_connection(self.backend, fail_silently=True).send_messages(messages)
+            return [message.call_result for message in messages]  # type: ignore[attr-defined]
+        size = -(-len(messages) // pool.size)  # ceil: at most pool.size groups
+        groups = [messages[start : start + size] for start in range(0, len(messages), size)]
+        if len(groups) == 1:
+            return self._send_group(groups[0])
+        return [result for group in pool.map(self._send_group, groups) for result in group]
+
+    def _send_group(self, messages: Sequence[EmailMessage]) -> list[CallResult]:
+        # One connection per group: backends are not thread-safe, and each group runs on its own thread.
+        connection = get_connection(self.backend, fail_silently=False)
+        results: list[CallResult] = []
         try:
-            # One connection per send: backends are not thread-safe, and the worker sends from
-            # many threads. An SMTP pool would hold one connection per thread instead.
-            sent = get_connection(self.backend, fail_silently=False).send_messages([message])
-        except ProviderError:
-            raise
-        except smtplib.SMTPRecipientsRefused as error:
-            # The text reaches log events: addresses masked as they are there.
-            refused = ", ".join(recipient_for_logs(address) for address in error.recipients)
-            raise PermanentProviderError(f"recipient refused: {refused}") from error
-        except smtplib.SMTPResponseException as error:
-            kind = PermanentProviderError if error.smtp_code >= _SMTP_PERMANENT_FLOOR else TransientProviderError
-            raise kind(f"SMTP {error.smtp_code}: {error.smtp_error!r}") from error
+            for message in messages:
+                results.append(self._send_one(connection, message))
+        finally:
+            with contextlib.suppress(Exception):  # a broken connection has nothing left to close
+                connection.close()
+        return results
+
+    def _send_one(self, connection: BaseEmailBackend, message: EmailMessage) -> CallResult:
+        started_at, clock = datetime.now(UTC), time.perf_counter_ns()
+        try:
+            sent = connection.send_messages([message])
+            if not sent:
+                raise TransientProviderError("the email backend reported nothing sent")
         except Exception as error:
-            if type(error).__name__ in _PERMANENT_BACKEND_ERRORS:
-                raise PermanentProviderError(str(error)) from error
-            raise TransientProviderError(f"{type(error).__name__}: {error}") from error
-        if not sent:
-            raise TransientProviderError("the email backend reported nothing sent")
-        return SendResult(provider_message_id=provider_message_id(message))
+            return CallResult(started_at, time.perf_counter_ns() - clock, error=classify(error))
+        return CallResult(started_at, time.perf_counter_ns() - clock, provider_message_id(message))
 
     @staticmethod
     def build_message(request: SendRequest) -> EmailMessage:
@@ -66,10 +94,29 @@ class EmailBackendProvider(Provider):
         return message
 
 
+def classify(error: Exception) -> ProviderError:
+    """A backend's exception as a provider error: SMTP 5xx and refused recipients are permanent."""
+    if isinstance(error, ProviderError):
+        return error
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        # The text reaches log events: addresses masked as they are there.
+        refused = ", ".join(recipient_for_logs(address) for address in error.recipients)
+        return PermanentProviderError(f"recipient refused: {refused}")
+    if isinstance(error, smtplib.SMTPResponseException):
+        kind = PermanentProviderError if error.smtp_code >= _SMTP_PERMANENT_FLOOR else TransientProviderError
+        return kind(f"SMTP {error.smtp_code}: {error.smtp_error!r}")
+    if type(error).__name__ in _PERMANENT_BACKEND_ERRORS:
+        return PermanentProviderError(str(error))
+    return TransientProviderError(f"{type(error).__name__}: {error}")
+
+
 def provider_message_id(message: EmailMessage) -> str:
-    """anymail reports the ESP's id in `anymail_status`; the simulator sets `provider_message_id`;
-    for plain SMTP the Message-ID header is the only id there is."""
+    """anymail reports the ESP's id in `anymail_status`; the simulator answers in `call_result`; for
+    plain SMTP the Message-ID header is the only id there is."""
     status = getattr(message, "anymail_status", None)
     if status is not None and getattr(status, "message_id", None):
         return str(status.message_id)
-    return str(getattr(message, "provider_message_id", None) or message.extra_headers.get("Message-ID", ""))
+    simulated = getattr(message, "call_result", None)
+    if simulated is not None and simulated.provider_message_id:
+        return str(simulated.provider_message_id)
+    return str(message.extra_headers.get("Message-ID", ""))

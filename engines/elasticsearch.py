@@ -46,7 +46,7 @@ xpack.security.enabled: false
 # Shared machines often have little free disk; do not flip indices read-only on a watermark.
 cluster.routing.allocation.disk.threshold_enabled: false
 action.destructive_requires_name: false
-"""
+""" + (f"http.max_content_length: {layout.es_max_content_length}\n" if layout.es_max_content_length else "")
 
 
 def _ensure_user() -> pwd.struct_passwd:

@@ -42,6 +42,9 @@ class Layout:
     es_transport_port: int
     kafka_heap: str
     es_heap: str
+    # Elasticsearch's http.max_content_length (None: its default, 100mb); tests make it small to
+    # see a bulk request refused as too large.
+    es_max_content_length: str | None = None
 
     @cached_property
     def kafka_version(self) -> str:
@@ -74,7 +77,9 @@ class Layout:
             kafka_heap=heap or self.kafka_heap,
         )
 
-    def with_own_elasticsearch(self, runtime_dir: Path, heap: str | None = None) -> Layout:
+    def with_own_elasticsearch(
+        self, runtime_dir: Path, heap: str | None = None, *, max_content_length: str | None = None
+    ) -> Layout:
         """This layout with an Elasticsearch node of its own (under `runtime_dir`, free ports)."""
         return dataclasses.replace(
             self,
@@ -82,6 +87,7 @@ class Layout:
             es_port=free_port(),
             es_transport_port=free_port(),
             es_heap=heap or self.es_heap,
+            es_max_content_length=max_content_length,
         )
 
     @property

@@ -33,8 +33,10 @@ RESPONSE_FILTER = "errors,items.*.status,items.*.error"
 class BulkResult:
     created: int = 0
     already_present: int = 0
-    retry: list[IndexAction] = field(default_factory=list)
-    throttled: bool = False  # some items were refused for load: back off before retrying
+    # Refused for load (429, 5xx): the same actions, to send again after a backoff.
+    throttled: list[IndexAction] = field(default_factory=list)
+    # Refused for their content: error documents to index in their place.
+    rewritten: list[IndexAction] = field(default_factory=list)
 
 
 def _reason(item: dict[str, Any]) -> str:
@@ -61,11 +63,10 @@ def bulk_create(client: Elasticsearch, actions: Sequence[IndexAction]) -> BulkRe
         elif status == 409:
             result.already_present += 1
         elif status in RETRYABLE_STATUSES:
-            result.retry.append(action)
-            result.throttled = True
+            result.throttled.append(action)
         elif action.index == errors_index():
             # An error document itself refused: there is nothing sturdier to fall back to.
             logger.error("error document %s refused by Elasticsearch: %s", action.doc_id, _reason(item))
         else:
-            result.retry.append(error_action(action.original, action.position, _reason(item)))
+            result.rewritten.append(error_action(action.original, action.position, _reason(item)))
     return result

@@ -1,18 +1,22 @@
-"""The log indexer: `logs.*` → Elasticsearch in bulk, committing offsets only after success.
+"""The log indexer: `logs.*` → Elasticsearch in bulk, as a chain on the one consumer runner.
 
-Loop: collect a batch (by count or time) → bulk-create it, retrying the same batch with backoff
-while Elasticsearch is down or throttling → store the batch's offsets (librdkafka commits stored
-offsets). Nothing is skipped: a batch is never dropped, a malformed record becomes an error document.
+    (runner) consume up to INDEXER_BATCH_SIZE events / INDEXER_BATCH_WAIT_MS → IndexEvents → commit
+
+IndexEvents turns each record into its bulk lines (a malformed record into an error document), sends
+them in bulk requests capped in events and bytes, and marks each item done once Elasticsearch has
+it (created, or already there: `_id = event.id`, op_type create). Elasticsearch down, or busy (429,
+5xx) → ElasticsearchUnavailable, which the runner's guard retries with backoff for as long as it
+takes: nothing is skipped, and offsets move only past indexed events. A whole request refused as too
+big or malformed (400/413) is split until the offending event is found; that one goes to the errors
+index in its place.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from django.conf import settings
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
@@ -20,159 +24,188 @@ from elasticsearch import ApiError, Elasticsearch
 from logging_service.bulk import bulk_create
 from logging_service.connection import elasticsearch
 from logging_service.documents import install_template
-from logging_service.records import BatchContext, IndexAction, prepare
+from logging_service.records import BatchContext, IndexAction, error_action, prepare
 from messaging.clients import build_consumer
+from messaging.consumption.guard import StepGuard
+from messaging.consumption.items import Item
+from messaging.consumption.runner import BatchLimits, ConsumerRunner
+from messaging.consumption.settings import guard_policy
+from messaging.consumption.steps import Aborted, DeadLetterSink, Step
 from messaging.record_position import RecordPosition
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import log_topics_pattern
 
 logger = logging.getLogger(__name__)
 
-ES_UNAVAILABLE = (TransportError, ApiError, ConnectionError)
+# A request Elasticsearch refuses as a whole for what it carries, not for its load.
+REFUSED_REQUEST_STATUSES = frozenset({400, 413})
 
 
-@dataclass(frozen=True)
-class BatchPolicy:
-    max_records: int
-    max_wait_seconds: float
-    max_backoff_seconds: float
-    first_backoff_seconds: float = 0.25
+class ElasticsearchUnavailable(Exception):
+    """Down, unreachable, or refusing for load: the same events will be accepted later."""
 
 
 @dataclass
 class IndexerStats:
     indexed: int = 0
     already_present: int = 0
-    batches: int = 0
+    bulk_requests: int = 0
 
 
-class LogIndexer:
-    def __init__(
-        self,
-        *,
-        client: Elasticsearch,
-        consumer: Consumer,
-        topics_pattern: str,
-        policy: BatchPolicy,
-        shutdown: GracefulShutdown,
-    ) -> None:
+@dataclass(frozen=True)
+class BulkLimits:
+    max_events: int
+    max_bytes: int
+
+
+def _chunks(actions: Sequence[IndexAction], limits: BulkLimits) -> list[list[IndexAction]]:
+    """Consecutive runs of at most max_events events and max_bytes bytes (a bigger event alone)."""
+    chunks: list[list[IndexAction]] = []
+    current: list[IndexAction] = []
+    size = 0
+    for action in actions:
+        if current and (len(current) >= limits.max_events or size + len(action.lines) > limits.max_bytes):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(action)
+        size += len(action.lines)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class IndexEvents(Step):
+    name = "index"
+
+    def __init__(self, *, client: Elasticsearch, limits: BulkLimits, stats: IndexerStats) -> None:
         self.client = client
-        self.consumer = consumer
-        self.topics_pattern = topics_pattern
-        self.policy = policy
-        self.shutdown = shutdown
-        self.stats = IndexerStats()
+        self.limits = limits
+        self.stats = stats
+        self._items: dict[RecordPosition, Item] = {}
 
-    @classmethod
-    def from_settings(cls, *, shutdown: GracefulShutdown, group_id: str) -> LogIndexer:
-        """The indexer `index_logs` runs: every `logs.*` topic, consumer and batching from settings."""
-        consumer = build_consumer(
-            group_id,
-            **{
-                "max.poll.interval.ms": settings.INDEXER_MAX_POLL_INTERVAL_MS,
-                "topic.metadata.refresh.interval.ms": settings.INDEXER_TOPIC_REFRESH_MS,
-            },
-        )
-        policy = BatchPolicy(
-            max_records=settings.INDEXER_BATCH_SIZE,
-            max_wait_seconds=settings.INDEXER_BATCH_WAIT_MS / 1000,
-            max_backoff_seconds=settings.INDEXER_MAX_BACKOFF_SECONDS,
-        )
-        return cls(
-            client=elasticsearch(),
-            consumer=consumer,
-            topics_pattern=log_topics_pattern(),
-            policy=policy,
-            shutdown=shutdown,
-        )
-
-    def run(self) -> IndexerStats:
-        """Index until shutdown is requested; then commit what is done and close the consumer."""
-        if not self._with_backoff(install_template, "install the index template"):
-            self.consumer.close()
-            return self.stats
-        self.consumer.subscribe([self.topics_pattern])
-        logger.info("indexing %s into Elasticsearch", self.topics_pattern)
-        try:
-            while not self.shutdown.requested:
-                batch = self._collect()
-                if batch and self._index(batch):
-                    self._store_offsets(batch)
-        finally:
-            self.consumer.close()  # commits the stored offsets
-        return self.stats
-
-    def _collect(self) -> list[Message]:
-        """Up to max_records, waiting at most max_wait_seconds after the first record arrives."""
-        batch: list[Message] = []
-        deadline: float | None = None
-        while len(batch) < self.policy.max_records and not self.shutdown.requested:
-            remaining = 1.0 if deadline is None else deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            records = self.consumer.consume(
-                num_messages=min(1000, self.policy.max_records - len(batch)), timeout=remaining
-            )
-            for record in records:
-                error = record.error()
-                if error is None:
-                    batch.append(record)
-                elif error.code() != KafkaError._PARTITION_EOF:
-                    logger.warning("consumer error: %s", error)
-            if batch and deadline is None:
-                deadline = time.monotonic() + self.policy.max_wait_seconds
-            if not batch and deadline is None and not records:
-                break  # idle: go round the outer loop so shutdown is noticed
-        return batch
-
-    def _index(self, batch: list[Message]) -> bool:
-        """Index the whole batch; False only when shutdown interrupted a retry (nothing stored)."""
+    def run(self, items: list[Item]) -> None:
         context = BatchContext.now()
-        pending: list[IndexAction] = [prepare(record.value(), RecordPosition.of(record), context) for record in batch]
-        backoff = self.policy.first_backoff_seconds
-        while pending:
-            try:
-                result = bulk_create(self.client, pending)
-            except ES_UNAVAILABLE as error:
-                logger.warning(
-                    "Elasticsearch unavailable (%s); retrying %d events in %.1fs", error, len(pending), backoff
-                )
-                if self.shutdown.wait(backoff):
-                    return False
-                backoff = min(backoff * 2, self.policy.max_backoff_seconds)
-                continue
-            self.stats.indexed += result.created
-            self.stats.already_present += result.already_present
-            pending = result.retry
-            if result.throttled:
-                logger.warning("Elasticsearch throttled %d events; retrying in %.1fs", len(pending), backoff)
-                if self.shutdown.wait(backoff):
-                    return False
-                backoff = min(backoff * 2, self.policy.max_backoff_seconds)
-        self.stats.batches += 1
-        return True
+        self._items = {item.position: item for item in items}
+        for item in items:
+            if item.value is None:
+                item.value = prepare(item.record.value(), item.position, context)
+        for chunk in _chunks([item.value for item in items], self.limits):
+            self._index(chunk)
 
-    def _store_offsets(self, batch: list[Message]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
-        for record in batch:
-            position = RecordPosition.of(record)
-            key = position.partition_key
-            next_offsets[key] = max(next_offsets.get(key, 0), position.offset + 1)
-        partitions = [TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()]
+    def _index(self, actions: list[IndexAction]) -> None:
+        """Index `actions`, finishing each item once its event (or its error document) is in."""
         try:
-            self.consumer.store_offsets(offsets=partitions)
-        except KafkaException as error:
-            # Partitions revoked while we indexed: their new owner re-reads them; `create` dedups.
-            logger.info("could not store offsets after a rebalance: %s", error)
+            result = bulk_create(self.client, actions)
+        except ApiError as error:
+            if error.status_code not in REFUSED_REQUEST_STATUSES:
+                raise ElasticsearchUnavailable(f"bulk request answered {error.status_code}") from error
+            self._split(actions, error)
+            return
+        except (TransportError, ConnectionError) as error:
+            raise ElasticsearchUnavailable(str(error)) from error
+        self.stats.bulk_requests += 1
+        self.stats.indexed += result.created
+        self.stats.already_present += result.already_present
+        unfinished = {action.position for action in result.throttled + result.rewritten}
+        for action in actions:
+            if action.position not in unfinished:
+                self._items[action.position].finish()
+        if result.rewritten:
+            self._replace(result.rewritten)
+        if result.throttled:
+            # The guard backs off and runs the step again on the unfinished items only.
+            raise ElasticsearchUnavailable(f"{len(result.throttled)} events refused for load (429/5xx)")
 
-    def _with_backoff(self, step: Callable[[], None], what: str) -> bool:
-        backoff = self.policy.first_backoff_seconds
-        while not self.shutdown.requested:
-            try:
-                step()
-                return True
-            except ES_UNAVAILABLE as error:
-                logger.warning("could not %s (%s); retrying in %.1fs", what, error, backoff)
-                self.shutdown.wait(backoff)
-                backoff = min(backoff * 2, self.policy.max_backoff_seconds)
-        return False
+    def _split(self, actions: list[IndexAction], error: ApiError) -> None:
+        if len(actions) > 1:
+            half = len(actions) // 2
+            logger.warning("bulk request of %d events refused (%s): splitting", len(actions), error.status_code)
+            self._index(actions[:half])
+            self._index(actions[half:])
+            return
+        (action,) = actions
+        reason = f"Elasticsearch refused the event ({error.status_code}): {error.message}"[:2000]
+        logger.error("event at %s refused alone: %s", action.position, reason)
+        self._replace([error_action(action.original, action.position, reason)])
+
+    def _replace(self, error_documents: list[IndexAction]) -> None:
+        """Refused events are kept as error documents: a retry sends those, not the events."""
+        for document in error_documents:
+            self._items[document.position].value = document
+        self._index(error_documents)
+
+
+class ErrorDocuments(DeadLetterSink):
+    """The indexer's dead letters: an error document per record, in the errors index."""
+
+    def __init__(self, client: Elasticsearch) -> None:
+        self.client = client
+
+    def dead_letter(self, items: Sequence[tuple[Item, str, str]]) -> None:
+        actions = [
+            error_action(item.record.value(), item.position, f"{kind}: {reason}") for item, kind, reason in items
+        ]
+        try:
+            result = bulk_create(self.client, actions)
+        except (ApiError, TransportError, ConnectionError) as error:
+            raise ElasticsearchUnavailable(str(error)) from error
+        if result.throttled or result.rewritten:
+            raise ElasticsearchUnavailable(f"{len(result.throttled + result.rewritten)} error documents not indexed")
+
+
+def build_indexer(*, shutdown: GracefulShutdown, group_id: str) -> tuple[ConsumerRunner, IndexerStats]:
+    """The indexer `consume logs` / `index_logs` runs: every `logs.*` topic, limits from settings."""
+    client = elasticsearch()
+    consumer = build_consumer(
+        group_id,
+        **{
+            "max.poll.interval.ms": settings.INDEXER_MAX_POLL_INTERVAL_MS,
+            "topic.metadata.refresh.interval.ms": settings.INDEXER_TOPIC_REFRESH_MS,
+        },
+    )
+    stats = IndexerStats()
+    guard = StepGuard(
+        policy=guard_policy(max_backoff_seconds=settings.INDEXER_MAX_BACKOFF_SECONDS),
+        infrastructure_errors=(ElasticsearchUnavailable,),
+        sink=ErrorDocuments(client),
+        shutdown=shutdown,
+    )
+    runner = ConsumerRunner(
+        name="logging_service",
+        consumer=consumer,
+        topics=[log_topics_pattern()],
+        steps=[
+            IndexEvents(
+                client=client,
+                limits=BulkLimits(max_events=settings.INDEXER_BATCH_SIZE, max_bytes=settings.INDEXER_MAX_BULK_BYTES),
+                stats=stats,
+            )
+        ],
+        guard=guard,
+        batch=BatchLimits(
+            max_records=settings.INDEXER_BATCH_SIZE, max_wait_seconds=settings.INDEXER_BATCH_WAIT_MS / 1000
+        ),
+    )
+    return runner, stats
+
+
+def run_log_indexer(*, group_id: str | None = None) -> IndexerStats:
+    """Install the index template (waiting for Elasticsearch), then index until SIGTERM/SIGINT."""
+    with GracefulShutdown() as shutdown:
+        runner, stats = build_indexer(shutdown=shutdown, group_id=group_id or settings.INDEXER_GROUP_ID)
+        try:
+            failure = runner.guard.call(_install_template, what="install the index template")
+        except Aborted:
+            logger.info("stopped before the index template could be installed")
+            return stats
+        if failure is not None:
+            raise failure
+        runner.run()
+    return stats
+
+
+def _install_template() -> None:
+    try:
+        install_template()
+    except (ApiError, TransportError, ConnectionError) as error:
+        raise ElasticsearchUnavailable(str(error)) from error

@@ -20,6 +20,8 @@ class MessageStatus(StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    # A worker died mid-send and the channel holds the message (ON_UNKNOWN_OUTCOME=hold).
+    UNKNOWN = "unknown"
 
 
 # What each action says about the message; actions not listed (duplicate_skipped, …) say nothing new.
@@ -30,14 +32,18 @@ _STATUS_AFTER: dict[str, MessageStatus] = {
     "delivery.retry_scheduled": MessageStatus.RETRYING,
     "delivery.sent": MessageStatus.SENT,
     "delivery.dead_lettered": MessageStatus.FAILED,
+    "delivery.unknown_outcome_held": MessageStatus.UNKNOWN,
+    "delivery.unknown_outcome_resent": MessageStatus.PENDING,
 }
 # Terminal record statuses a `delivery.duplicate_skipped` event may report.
-_REPORTED = {"sent": MessageStatus.SENT, "failed": MessageStatus.FAILED}
+_REPORTED = {"sent": MessageStatus.SENT, "failed": MessageStatus.FAILED, "unknown": MessageStatus.UNKNOWN}
 # Same-timestamp tie-break: the order these happen in for one message.
 _LIFECYCLE = [
     "message.accepted",
     "message.published",
     "delivery.received",
+    "delivery.unknown_outcome_held",
+    "delivery.unknown_outcome_resent",
     "delivery.failed",
     "delivery.retry_scheduled",
     "delivery.dead_lettered",

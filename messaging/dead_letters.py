@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
+from messaging.headers import build_headers
+from messaging.publisher import OutgoingRecord
 from messaging.record_position import RecordPosition
+from messaging.tracing import TraceContext
 
 PREFIX = "dlq-"
 
@@ -64,3 +67,19 @@ class DeadLetterInfo:
             )
         except (KeyError, ValueError):
             return None
+
+
+def dead_letter_record(
+    record: Message,
+    *,
+    topic: str,
+    value: bytes | None,
+    attempts: int,
+    error_type: str,
+    error_message: str,
+    trace: TraceContext,
+) -> OutgoingRecord:
+    """The DLQ record of a consumed `record`: `value` (the record's own, or what should be replayed)
+    under the record's key, with the headers that say where it came from and why it failed."""
+    info = DeadLetterInfo.for_record(record, attempts=attempts, error_type=error_type, error_message=error_message)
+    return OutgoingRecord(topic, record.key() or b"", value or b"", build_headers(trace, info.to_headers()))

@@ -51,10 +51,12 @@ def run_topics(real_engines: None) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def private_elasticsearch() -> Iterator[Layout]:
-    """An Elasticsearch node of the test's own on free ports: stopping it disturbs nobody."""
+def private_elasticsearch(request: pytest.FixtureRequest) -> Iterator[Layout]:
+    """An Elasticsearch node of the test's own on free ports: stopping it disturbs nobody. Indirect
+    parametrisation may give its http.max_content_length."""
     base = load_layout()
-    layout = base.with_own_elasticsearch(base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}", "384m")
+    runtime = base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}"
+    layout = base.with_own_elasticsearch(runtime, "384m", max_content_length=getattr(request, "param", None))
     es_engine.start(layout)
     try:
         yield layout

@@ -147,9 +147,20 @@ DELIVERY_RETRY_DELAYS = {
     channel: env.list(f"{channel.upper()}_RETRY_DELAYS", default=["2s", "10s", "60s"]) for channel in CHANNELS
 }
 
-# --- Delivery workers (issue 4) ---------------------------------------------------------------
-# Records one worker keeps in flight; with provider latency L, throughput approaches this / L.
+# --- Delivery workers (issue 4, issue 12) ------------------------------------------------------
+# Provider calls one worker makes at a time (its pool); with provider latency L, a worker sends
+# about this many / L per second.
 DELIVERY_MAX_IN_FLIGHT = {channel: env.int(f"{channel.upper()}_MAX_IN_FLIGHT", default=32) for channel in CHANNELS}
+# Records a worker takes per batch (one claim transaction, one outcome transaction, …), and how long a
+# batch waits to fill up. The batch size also bounds how many messages can be left with an unknown
+# outcome when a worker dies mid-send.
+DELIVERY_BATCH_SIZE = {channel: env.int(f"{channel.upper()}_BATCH_SIZE", default=200) for channel in CHANNELS}
+DELIVERY_BATCH_WAIT_MS = {channel: env.int(f"{channel.upper()}_BATCH_WAIT_MS", default=20) for channel in CHANNELS}
+# A redelivered record whose attempt a dead worker had claimed: `resend` (at least once) or `hold`
+# (at most once: status `unknown`, settled with `manage.py dlq resolve`).
+DELIVERY_ON_UNKNOWN_OUTCOME = {
+    channel: env(f"{channel.upper()}_ON_UNKNOWN_OUTCOME", default="resend") for channel in CHANNELS
+}
 # The provider class per channel (a delivery.providers.Provider); the defaults are the simulators.
 DELIVERY_PROVIDERS = {
     "email": env("EMAIL_PROVIDER", default="email_service.providers.EmailBackendProvider"),
@@ -158,17 +169,39 @@ DELIVERY_PROVIDERS = {
 }
 # The Django email backend email deliveries go through (SMTP or an anymail backend drop in here);
 # separate from EMAIL_BACKEND, which Django's own mails (password resets, admins) use.
-EMAIL_DELIVERY_BACKEND = env("EMAIL_DELIVERY_BACKEND", default="email_service.backends.SimulatedEmailBackend")
+# A real SMTP server: EMAIL_URL=smtp://user:password@host:25, smtp+tls://… (STARTTLS, 587) or
+# smtp+ssl://… (465). It sets Django's EMAIL_HOST, EMAIL_PORT, … and makes SMTP the delivery backend.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url("EMAIL_URL"))
+# Seconds an SMTP connection may block (Django's default, None, would hang a worker on a dead server).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
+EMAIL_DELIVERY_BACKEND = env(
+    "EMAIL_DELIVERY_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_URL
+    else "email_service.backends.SimulatedEmailBackend",
+)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communication Aggregator <no-reply@comms.local>")
 # The simulated providers: latency per send and the rate of random transient failures (0..1).
 DELIVERY_SIMULATOR = {
     channel: {
         "latency_ms": env.float(f"{channel.upper()}_SIMULATOR_LATENCY_MS", default=0.0),
         "failure_rate": env.float(f"{channel.upper()}_SIMULATOR_FAILURE_RATE", default=0.0),
+        # Behave like a provider that honours idempotency keys (a repeated key sends nothing).
+        "idempotent": env.bool(f"{channel.upper()}_SIMULATOR_IDEMPOTENT", default=False),
     }
     for channel in CHANNELS
 }
 # --- end delivery workers ----------------------------------------------------------------------
+
+# --- Every Kafka consumer (messaging.consumption) ---------------------------------------------
+# Tries of a failing step on one record before it is dead-lettered with the error.
+CONSUMER_MAX_TRIES = env.int("CONSUMER_MAX_TRIES", default=3)
+# Backoff ceiling while a dependency (database, Kafka, Elasticsearch) is down.
+CONSUMER_MAX_BACKOFF_SECONDS = env.float("CONSUMER_MAX_BACKOFF_SECONDS", default=30.0)
+# More dead letters than this in a row stops the consumer loudly (0: no limit).
+CONSUMER_MAX_CONSECUTIVE_DEAD_LETTERS = env.int("CONSUMER_MAX_CONSECUTIVE_DEAD_LETTERS", default=100)
 
 # --- Elasticsearch (DESIGN §6) ---------------------------------------------------------------
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
@@ -239,6 +272,8 @@ INDEXER_GROUP_ID = env("INDEXER_GROUP_ID", default="logging_service")
 # A bulk request goes out at this many events, or after this long, whichever comes first.
 INDEXER_BATCH_SIZE = env.int("INDEXER_BATCH_SIZE", default=2000)
 INDEXER_BATCH_WAIT_MS = env.int("INDEXER_BATCH_WAIT_MS", default=500)
+# A bulk request carries at most this many bytes (a batch of large events goes in several requests).
+INDEXER_MAX_BULK_BYTES = env.int("INDEXER_MAX_BULK_BYTES", default=10 * 1024 * 1024)
 # Backoff while Elasticsearch is down or rejecting (429): doubles up to this ceiling.
 INDEXER_MAX_BACKOFF_SECONDS = env.float("INDEXER_MAX_BACKOFF_SECONDS", default=30.0)
 # How long the indexer may go without polling Kafka (an ES outage) before it leaves its group.

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Message
 
-from delivery.models import DeliveryRecord
+from delivery.models import CallOutcome, DeliveryRecord
 from delivery.registry import ChannelSpec, get_channel
 from messaging.channels import Channel
 from messaging.clients import build_producer
@@ -86,10 +86,16 @@ def wait_for_status(channel: Channel, ids: Iterable[uuid.UUID], status: str, tim
     wait_for(reached, timeout=timeout, what=f"{len(ids)} {channel} message(s) {status}")
 
 
-def ledger_rows(channel: Channel, ids: Iterable[uuid.UUID]) -> list[Any]:
+def provider_calls(channel: Channel, ids: Iterable[uuid.UUID]) -> list[Any]:
+    """Every call the channel's simulated provider received for these messages (its call log)."""
     s = spec(channel)
     keys = [str(i) for i in ids]
-    return list(s.ledger_model.objects.using(s.database).filter(idempotency_key__in=keys))
+    return list(s.ledger_model.objects.using(s.database).filter(idempotency_key__in=keys).order_by("id"))
+
+
+def sends(channel: Channel, ids: Iterable[uuid.UUID]) -> list[Any]:
+    """The calls the simulated provider accepted: what a recipient would have received."""
+    return [call for call in provider_calls(channel, ids) if call.outcome == CallOutcome.ACCEPTED]
 
 
 def topic_records(topic: str, timeout: float = 10.0) -> list[Message]:

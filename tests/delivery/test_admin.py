@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from delivery.models import AttemptOutcome
+from delivery.models import AttemptOutcome, DeliveryStatus
 from tests.delivery.support import CHANNEL_DBS
 from tests.factories import EmailDeliveryFactory, SmsDeliveryFactory, WhatsAppDeliveryFactory
 
@@ -31,6 +31,10 @@ def test_admin_lists_searches_and_shows_attempts(admin_client, factory, app, mod
         assert str(record.message_id) in page.content.decode()
         assert str(other.message_id) not in page.content.decode()
     assert admin_client.get(changelist, {"status__exact": "pending"}).status_code == 200
+    held = factory(status=DeliveryStatus.UNKNOWN)
+    page = admin_client.get(changelist, {"status__exact": "unknown"}).content.decode()
+    assert str(held.message_id) in page and str(record.message_id) not in page
+    assert "Unknown (worker died mid-send; held)" in page  # the filter offers it by name
 
     detail = admin_client.get(reverse(f"admin:{app}_{model}_change", args=[record.pk]))
     assert detail.status_code == 200

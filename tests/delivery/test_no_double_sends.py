@@ -1,11 +1,15 @@
-"""Redelivery never sends twice; SIGTERM finishes in-flight work and a restart loses nothing."""
+"""Redelivery never sends a finished message again; a message whose worker died mid-send is resent
+(at least once), held (at most once), or resent safely to an idempotent provider; SIGTERM finishes
+what is in hand, so a graceful stop leaves nothing unknown and a restart sends nothing twice."""
 
+import io
 import signal
 
 import pytest
 from confluent_kafka import TopicPartition
+from django.core.management import call_command
 
-from delivery.models import DeliveryStatus
+from delivery.models import CallOutcome, DeliveryStatus
 from delivery.stats import channel_stats
 from messaging.channels import Channel
 from messaging.clients import build_consumer
@@ -14,17 +18,20 @@ from messaging.topics import delivery_log_topic, send_topic
 from tests.delivery.support import (
     CHANNEL_DBS,
     actions,
-    ledger_rows,
     log_events,
     make_envelope,
+    provider_calls,
     publish_envelopes,
     records,
     records_with_key,
+    sends,
     spec,
     wait_for_status,
     worker,
 )
 from tests.processes import wait_for
+
+pytestmark = pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
 
 
 def rewind_group(channel: Channel, partition: int, offset: int) -> None:
@@ -36,27 +43,18 @@ def rewind_group(channel: Channel, partition: int, offset: int) -> None:
         consumer.close()
 
 
-@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
-def test_redelivered_messages_are_not_sent_twice():
+def test_redelivered_finished_messages_are_skipped_not_sent():
     channel = Channel.EMAIL
     delivered = make_envelope(channel)
-    crashed = make_envelope(channel)
-    publish_envelopes([delivered, crashed])
+    publish_envelopes([delivered])
     with worker(channel) as process:
-        wait_for_status(channel, [delivered.id, crashed.id], DeliveryStatus.SENT)
+        wait_for_status(channel, [delivered.id], DeliveryStatus.SENT)
         assert process.stop() == 0, process.output()
     (first_copy,) = records_with_key(send_topic(channel), delivered.key)
-    (crashed_record,) = records(channel, [crashed.id])
-    provider_message_id = crashed_record.provider_message_id
 
-    # 1) the group's offsets are reset to before `delivered`, and 2) the same envelope is
-    # published again; 3) `crashed` looks like the worker died after the provider call but
-    # before writing `sent`: the provider's idempotency key has to catch it.
+    # The group's offsets reset to before it, and the same envelope published again.
     rewind_group(channel, first_copy.partition(), first_copy.offset())
-    s = spec(channel)
-    s.record_model.objects.using(s.database).filter(message_id=crashed.id).update(status=DeliveryStatus.PENDING)
-    publish_envelopes([delivered, crashed])
-
+    publish_envelopes([delivered])
     with worker(channel) as process:
         wait_for(
             lambda: (
@@ -64,44 +62,92 @@ def test_redelivered_messages_are_not_sent_twice():
             ),
             what="both redeliveries skipped",
         )
-        wait_for_status(channel, [crashed.id], DeliveryStatus.SENT)
         assert process.stop() == 0, process.output()
 
-    assert len(ledger_rows(channel, [delivered.id])) == 1
-    assert len(ledger_rows(channel, [crashed.id])) == 1
-    (crashed_record,) = records(channel, [crashed.id])
-    assert crashed_record.provider_message_id == provider_message_id
-    assert actions(log_events(delivery_log_topic(channel), delivered.id)) == [
-        "delivery.received",
-        "delivery.sent",
-        "delivery.received",
-        "delivery.duplicate_skipped",
-        "delivery.received",
-        "delivery.duplicate_skipped",
-    ]
+    assert len(provider_calls(channel, [delivered.id])) == 1
+    logged = actions(log_events(delivery_log_topic(channel), delivered.id))
+    assert logged[:2] == ["delivery.received", "delivery.sent"]
+    # Both copies may come in one batch: each is received, then each is skipped.
+    assert sorted(logged[2:]) == ["delivery.duplicate_skipped"] * 2 + ["delivery.received"] * 2
 
 
-@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
-def test_sigterm_mid_stream_exits_0_and_a_restart_finishes_without_loss_or_double_send():
+def died_mid_send(channel: Channel, **worker_env: str):
+    """A message whose worker claimed attempt 1, made the provider call, and died before writing the
+    outcome: the record reads `sending`, the provider's call log has the send. Then a worker
+    receives the record again."""
+    envelope = make_envelope(channel)
+    publish_envelopes([envelope])
+    with worker(channel) as process:
+        wait_for_status(channel, [envelope.id], DeliveryStatus.SENT)
+        assert process.stop() == 0, process.output()
+    s = spec(channel)
+    s.record_model.objects.using(s.database).filter(message_id=envelope.id).update(status=DeliveryStatus.SENDING)
+    publish_envelopes([envelope])
+    return envelope
+
+
+def test_resend_mode_sends_again_and_says_so():
+    channel = Channel.SMS
+    envelope = died_mid_send(channel)
+    with worker(channel, SMS_ON_UNKNOWN_OUTCOME="resend") as process:
+        wait_for_status(channel, [envelope.id], DeliveryStatus.SENT)
+        assert process.stop() == 0, process.output()
+    # At least once, and honest about it: the provider got it twice, and the log says why.
+    assert len(sends(channel, [envelope.id])) == 2
+    assert "delivery.unknown_outcome_resent" in actions(log_events(delivery_log_topic(channel), envelope.id))
+    assert channel_stats(spec=spec(channel)).sent_more_than_once == [str(envelope.id)]
+
+
+def test_hold_mode_sends_nothing_until_an_operator_settles_it():
+    channel = Channel.SMS
+    envelope = died_mid_send(channel)
+    with worker(channel, SMS_ON_UNKNOWN_OUTCOME="hold") as process:
+        wait_for_status(channel, [envelope.id], DeliveryStatus.UNKNOWN)
+        assert process.stop() == 0, process.output()
+    assert len(sends(channel, [envelope.id])) == 1
+    assert "delivery.unknown_outcome_held" in actions(log_events(delivery_log_topic(channel), envelope.id))
+    assert channel_stats(spec=spec(channel)).statuses["unknown"] >= 1
+
+    out = io.StringIO()
+    call_command("dlq", "resolve", "sms", "--message-id", str(envelope.id), "--as", "resend", stdout=out)
+    with worker(channel, SMS_ON_UNKNOWN_OUTCOME="hold") as process:
+        wait_for_status(channel, [envelope.id], DeliveryStatus.SENT)
+        assert process.stop() == 0, process.output()
+    assert len(sends(channel, [envelope.id])) == 2  # the operator asked for it
+
+
+def test_an_idempotent_provider_is_always_resent_with_the_same_key_and_sends_nothing_twice():
+    channel = Channel.WHATSAPP
+    envelope = died_mid_send(channel)
+    with worker(channel, WHATSAPP_ON_UNKNOWN_OUTCOME="hold", WHATSAPP_SIMULATOR_IDEMPOTENT="true") as process:
+        wait_for_status(channel, [envelope.id], DeliveryStatus.SENT)
+        assert process.stop() == 0, process.output()
+    outcomes = [call.outcome for call in provider_calls(channel, [envelope.id])]
+    assert outcomes == [CallOutcome.ACCEPTED, CallOutcome.DEDUPLICATED]
+
+
+def test_sigterm_mid_stream_exits_0_leaves_nothing_unknown_and_a_restart_sends_nothing_twice():
     channel = Channel.WHATSAPP
     envelopes = [make_envelope(channel, simulate={"latencyMs": 150}) for _ in range(60)]
     ids = [e.id for e in envelopes]
     publish_envelopes(envelopes)
 
-    def sent_count() -> int:
-        return sum(1 for r in records(channel, ids) if r.status == DeliveryStatus.SENT)
+    def statuses() -> list[str]:
+        return [r.status for r in records(channel, ids)]
 
-    with worker(channel, "--max-in-flight", "4") as process:
-        wait_for(lambda: sent_count() >= 8, what="a few sends")
+    with worker(channel, WHATSAPP_BATCH_SIZE="4", WHATSAPP_ON_UNKNOWN_OUTCOME="hold") as process:
+        wait_for(lambda: statuses().count(DeliveryStatus.SENT) >= 8, what="a few sends")
         process.send_signal(signal.SIGTERM)
         assert process.popen.wait(timeout=30) == 0, process.output()
         assert "stopped cleanly" in process.output()
-    sent_before_restart = sent_count()
-    assert sent_before_restart < len(envelopes), "stopped too late to prove anything"
+    after_stop = statuses()
+    assert after_stop.count(DeliveryStatus.SENT) < len(envelopes), "stopped too late to prove anything"
+    # The batch in hand was finished: no claim is left open.
+    assert DeliveryStatus.SENDING not in after_stop and DeliveryStatus.UNKNOWN not in after_stop
 
-    with worker(channel, "--max-in-flight", "16") as process:
+    with worker(channel, WHATSAPP_ON_UNKNOWN_OUTCOME="hold") as process:
         wait_for_status(channel, ids, DeliveryStatus.SENT)
         assert process.stop() == 0, process.output()
 
-    assert len(ledger_rows(channel, ids)) == len(envelopes)
+    assert len(sends(channel, ids)) == len(envelopes) == len(provider_calls(channel, ids))
     assert channel_stats(spec=spec(channel)).sent_more_than_once == []

@@ -1,4 +1,4 @@
-"""Unit tests of the framework's pure parts: retry policy, offset tracking, DLQ headers, recipients."""
+"""Unit tests of the framework's pure parts: retry policy, DLQ headers, recipients."""
 
 from datetime import UTC, datetime
 
@@ -8,7 +8,6 @@ from delivery.errors import InvalidRecipient
 from delivery.recipients import validate_e164_phone_number, validate_email_address
 from delivery.retry_policy import RetryPolicy, parse_duration
 from messaging.dead_letters import DeadLetterInfo
-from messaging.offset_tracker import OffsetTracker
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("2s", 2.0), ("500ms", 0.5), ("1m", 60.0), ("0.5s", 0.5), ("3", 3.0)])
@@ -27,6 +26,7 @@ def test_retry_delays_are_jittered_upwards_only_and_the_last_delay_repeats():
         assert 2.0 <= policy.delay(1) <= 2.2
         assert 10.0 <= policy.delay(4) <= 11.0
     assert policy.can_retry(5) and not policy.can_retry(6)
+    assert policy.longest_delay == pytest.approx(11.0)
 
 
 def test_policy_comes_from_settings(settings):
@@ -35,22 +35,6 @@ def test_policy_comes_from_settings(settings):
     from messaging.channels import Channel
 
     assert RetryPolicy.for_channel(Channel.SMS) == RetryPolicy(max_attempts=3, delays=(1.0, 0.25))
-
-
-def test_offsets_are_stored_in_order_although_records_finish_out_of_order():
-    tracker = OffsetTracker()
-    partition = ("send.email", 0)
-    for offset in (10, 11, 12):
-        tracker.started(partition, offset)
-    tracker.finished(partition, 12)
-    tracker.finished(partition, 11)
-    assert tracker.to_store() == {partition: 10}  # 10 still running: nothing past it may be committed
-    tracker.mark_stored(tracker.to_store())
-    tracker.finished(partition, 10)
-    assert tracker.to_store() == {partition: 13}
-    tracker.mark_stored({partition: 13})
-    assert tracker.to_store() == {}
-    assert tracker.outstanding() == 0
 
 
 def test_dead_letter_headers_round_trip():

@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from delivery.models import AttemptOutcome, DeliveryStatus
+from delivery.models import AttemptOutcome, CallOutcome, DeliveryStatus
 from messaging.channels import Channel
 from messaging.dead_letters import DeadLetterInfo
 from messaging.due_time import DUE_AT_HEADER
@@ -13,13 +13,14 @@ from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_to
 from tests.delivery.support import (
     CHANNEL_DBS,
     actions,
-    ledger_rows,
     log_events,
     make_envelope,
+    provider_calls,
     publish_envelopes,
     publish_raw,
     records,
     records_with_key,
+    sends,
     wait_for_status,
     worker,
 )
@@ -44,7 +45,7 @@ def test_transient_failures_retry_through_retry_topics_without_blocking_healthy_
         (3, AttemptOutcome.SENT),
     ]
     assert record.attempt_count == 3
-    (sent,) = ledger_rows(Channel.EMAIL, [failing.id])
+    (sent,) = sends(Channel.EMAIL, [failing.id])
     assert sent.attempt == 3
 
     # Via retry topics 1 and 2, each carrying the next attempt and a due time.
@@ -91,7 +92,11 @@ def test_exhausted_and_permanent_failures_are_dead_lettered_with_error_headers()
     assert [a.outcome for a in by_id[exhausted.id].attempts.all()][-1] == AttemptOutcome.EXHAUSTED
     assert by_id[permanent.id].attempt_count == 1
     assert by_id[bad_number.id].attempt_count == 1
-    assert ledger_rows(Channel.SMS, by_id) == []
+    assert sends(Channel.SMS, by_id) == []
+    calls = provider_calls(Channel.SMS, by_id)
+    assert [c.outcome for c in calls if c.idempotency_key == str(exhausted.id)] == [CallOutcome.TRANSIENT_FAILURE] * 4
+    assert [c.outcome for c in calls if c.idempotency_key == str(permanent.id)] == [CallOutcome.PERMANENT_FAILURE]
+    assert [c for c in calls if c.idempotency_key == str(bad_number.id)] == []  # refused before any call
 
     expected = {
         exhausted.id: (4, "TransientProviderError", send_topic(Channel.SMS) + ".retry.3"),

@@ -1,12 +1,20 @@
-"""The delivery record services: what each leaves in the record and its attempt rows."""
+"""The delivery record services: claims and outcomes of a whole batch, each in one transaction."""
 
 from datetime import UTC, datetime
 
 import pytest
 
-from delivery import services
+from delivery.decisions import CallResult, ClaimAction, DeadLetter, Failure, RetryLater, Sent, UnknownOutcomePolicy
+from delivery.errors import TransientProviderError
 from delivery.models import AttemptOutcome, DeliveryStatus
-from delivery.services import AttemptReport, delivery_mark_attempt_failed, delivery_mark_sent, delivery_receive
+from delivery.services import (
+    AttemptOutcomeReport,
+    deliveries_claim,
+    deliveries_mark_outcomes_published,
+    deliveries_record_outcomes,
+    delivery_reopen,
+    delivery_resolve_as_sent,
+)
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS, make_envelope, spec
 
@@ -15,80 +23,112 @@ pytestmark = pytest.mark.django_db(databases=CHANNEL_DBS)
 SMS = spec(Channel.SMS)
 
 
-def attempt(outcome: AttemptOutcome, **fields: str) -> AttemptReport:
-    return AttemptReport(number=1, outcome=outcome, started_at=datetime.now(UTC), duration_ns=1_500_000, **fields)
-
-
-def stored(delivery_id: int):
-    return SMS.record_model.objects.using(SMS.database).get(pk=delivery_id)
-
-
-def test_receive_creates_a_pending_record_once():
-    envelope = make_envelope(Channel.SMS)
-    first = delivery_receive(spec=SMS, envelope=envelope)
-    again = delivery_receive(spec=SMS, envelope=envelope)
-    assert first == again
-    assert first.status == DeliveryStatus.PENDING
-    record = stored(first.pk)
-    assert (record.message_id, record.trace_id, record.recipient) == (envelope.id, envelope.trace_id, envelope.to)
-    assert record.payload == envelope.to_dict()
-
-
-def test_receive_losing_the_race_to_insert_returns_the_winners_record(monkeypatch):
-    envelope = make_envelope(Channel.SMS)
-    winner = delivery_receive(spec=SMS, envelope=envelope)
-    SMS.record_model.objects.using(SMS.database).filter(pk=winner.pk).update(status=DeliveryStatus.SENT)
-    real_read, reads = services._received, []
-
-    def read_missing_the_winner_first(records, message_id):
-        # As if the winner committed between this delivery's read and its INSERT.
-        reads.append(message_id)
-        return None if len(reads) == 1 else real_read(records, message_id)
-
-    monkeypatch.setattr(services, "_received", read_missing_the_winner_first)
-    received = delivery_receive(spec=SMS, envelope=envelope)
-    assert received == services.ReceivedDelivery(pk=winner.pk, status=DeliveryStatus.SENT)
-    assert len(reads) == 2
-    assert SMS.record_model.objects.using(SMS.database).filter(message_id=envelope.id).count() == 1
-
-
-def test_mark_sent_records_the_send_and_the_attempt():
-    received = delivery_receive(spec=SMS, envelope=make_envelope(Channel.SMS))
-    before = stored(received.pk)
-    delivery_mark_sent(
-        spec=SMS, delivery_id=received.pk, attempt=attempt(AttemptOutcome.SENT, provider_message_id="p-1")
+def claim(envelopes, *, on_unknown=UnknownOutcomePolicy.RESEND, idempotent=False, in_flight=()):
+    return deliveries_claim(
+        spec=SMS, envelopes=envelopes, on_unknown=on_unknown, idempotent_provider=idempotent, in_flight=in_flight
     )
-    record = stored(received.pk)
-    assert record.status == DeliveryStatus.SENT
-    assert (record.attempt_count, record.provider_message_id, record.last_error) == (1, "p-1", "")
-    assert record.sent_at is not None and record.updated_at > before.updated_at
-    assert record.created_at == before.created_at
+
+
+def stored(message_id):
+    return SMS.record_model.objects.using(SMS.database).get(message_id=message_id)
+
+
+def call(error=None, provider_message_id=""):
+    return CallResult(datetime.now(UTC), 2_500_000, provider_message_id=provider_message_id, error=error)
+
+
+def test_first_sight_creates_the_record_claimed_for_its_attempt():
+    envelope = make_envelope(Channel.SMS)
+    (first,) = claim([envelope])
+    assert first.action is ClaimAction.SEND and first.pk is not None and first.before is None
+    record = stored(envelope.id)
+    assert (record.status, record.current_attempt, record.attempt_count) == (DeliveryStatus.SENDING, 1, 0)
+    assert record.claimed_at is not None and record.payload == envelope.to_dict()
+    assert (record.trace_id, record.recipient) == (envelope.trace_id, envelope.to)
+
+
+def test_a_twin_in_the_batch_and_an_id_in_flight_here_are_duplicates_not_unknown_outcomes():
+    envelope, other = make_envelope(Channel.SMS), make_envelope(Channel.SMS)
+    claims = claim([envelope, envelope])
+    assert [c.action for c in claims] == [ClaimAction.SEND, ClaimAction.SKIP]
+    (again,) = claim([envelope], in_flight={envelope.id})
+    assert again.action is ClaimAction.SKIP
+    (fresh,) = claim([other], in_flight={envelope.id})
+    assert fresh.action is ClaimAction.SEND
+
+
+def test_a_claim_left_by_a_dead_worker_is_resent_with_an_unknown_attempt_row():
+    envelope = make_envelope(Channel.SMS)
+    claim([envelope])  # the worker that made this claim died before writing an outcome
+    (again,) = claim([envelope])
+    assert again.action is ClaimAction.RESEND_UNKNOWN
+    record = stored(envelope.id)
+    assert record.status == DeliveryStatus.SENDING
     (row,) = record.attempts.all()
-    assert (row.number, row.outcome, row.duration_ms, row.provider_message_id) == (1, AttemptOutcome.SENT, 1.5, "p-1")
+    assert (row.number, row.outcome, row.error_type) == (1, AttemptOutcome.UNKNOWN, "UnknownOutcome")
 
 
-@pytest.mark.parametrize(
-    ("outcome", "status"),
-    [
-        (AttemptOutcome.TRANSIENT_FAILURE, DeliveryStatus.PENDING),
-        (AttemptOutcome.EXHAUSTED, DeliveryStatus.FAILED),
-        (AttemptOutcome.PERMANENT_FAILURE, DeliveryStatus.FAILED),
-    ],
-)
-def test_a_failed_attempt_leaves_the_status_its_outcome_implies(outcome, status):
-    received = delivery_receive(spec=SMS, envelope=make_envelope(Channel.SMS))
-    before = stored(received.pk)
-    failed = attempt(outcome, error_type="TransientProviderError", error_message="busy")
-    delivery_mark_attempt_failed(spec=SMS, delivery_id=received.pk, attempt=failed)
-    delivery_mark_attempt_failed(spec=SMS, delivery_id=received.pk, attempt=failed)
-    record = stored(received.pk)
-    assert (record.status, record.attempt_count) == (status, 2)
-    assert record.last_error == "TransientProviderError: busy"
-    assert record.sent_at is None and record.updated_at > before.updated_at
-    assert [row.error_message for row in record.attempts.all()] == ["busy", "busy"]
+def test_hold_keeps_the_message_unknown_and_resolve_settles_it():
+    envelope = make_envelope(Channel.SMS)
+    claim([envelope])
+    (again,) = claim([envelope], on_unknown=UnknownOutcomePolicy.HOLD)
+    assert again.action is ClaimAction.HOLD_UNKNOWN
+    assert stored(envelope.id).status == DeliveryStatus.UNKNOWN
+    (later,) = claim([envelope], on_unknown=UnknownOutcomePolicy.HOLD)
+    assert later.action is ClaimAction.SKIP  # held: nothing is sent until an operator says so
+
+    assert delivery_resolve_as_sent(spec=SMS, message_id=envelope.id, note="checked the provider's console")
+    record = stored(envelope.id)
+    assert (record.status, record.last_error) == (DeliveryStatus.SENT, "checked the provider's console")
+    assert record.sent_at is not None
 
 
-def test_a_sent_attempt_is_not_a_failure():
-    received = delivery_receive(spec=SMS, envelope=make_envelope(Channel.SMS))
-    with pytest.raises(ValueError, match="not a failed attempt"):
-        delivery_mark_attempt_failed(spec=SMS, delivery_id=received.pk, attempt=attempt(AttemptOutcome.SENT))
+def test_resend_reopens_an_unknown_message_for_attempt_1():
+    envelope = make_envelope(Channel.SMS)
+    claim([envelope])
+    claim([envelope], on_unknown=UnknownOutcomePolicy.HOLD)
+    assert delivery_reopen(spec=SMS, message_id=envelope.id)
+    assert (stored(envelope.id).status, stored(envelope.id).current_attempt) == (DeliveryStatus.PENDING, 0)
+    (again,) = claim([envelope])
+    assert again.action is ClaimAction.SEND
+
+
+def test_outcomes_of_a_batch_are_written_together():
+    sent, retried, dead = (make_envelope(Channel.SMS) for _ in range(3))
+    claims = claim([sent, retried, dead])
+    busy, refused = Failure("TransientProviderError", "busy"), Failure("PermanentProviderError", "no such number")
+    deliveries_record_outcomes(
+        spec=SMS,
+        reports=[
+            AttemptOutcomeReport(claims[0].pk, 1, call(provider_message_id="p-1"), Sent("p-1")),
+            AttemptOutcomeReport(claims[1].pk, 1, call(TransientProviderError("busy")), RetryLater(busy, 1, 2.0)),
+            AttemptOutcomeReport(claims[2].pk, 1, call(), DeadLetter(refused, permanent=True)),
+        ],
+    )
+    record = stored(sent.id)
+    assert (record.status, record.provider_message_id, record.attempt_count, record.last_error) == (
+        DeliveryStatus.SENT,
+        "p-1",
+        1,
+        "",
+    )
+    assert record.sent_at is not None and record.outcome_published
+    (row,) = record.attempts.all()
+    assert (row.outcome, row.duration_ms, row.provider_message_id) == (AttemptOutcome.SENT, 2.5, "p-1")
+
+    record = stored(retried.id)
+    assert (record.status, record.last_error, record.outcome_published) == (
+        DeliveryStatus.PENDING,
+        "TransientProviderError: busy",
+        False,
+    )
+    assert [r.outcome for r in record.attempts.all()] == [AttemptOutcome.TRANSIENT_FAILURE]
+    record = stored(dead.id)
+    assert (record.status, record.outcome_published) == (DeliveryStatus.FAILED, False)
+    assert [r.outcome for r in record.attempts.all()] == [AttemptOutcome.PERMANENT_FAILURE]
+
+    # Redelivered before Kafka acknowledged the retry record: produce it again, send nothing.
+    assert claim([retried])[0].action is ClaimAction.REPUBLISH_RETRY
+    deliveries_mark_outcomes_published(spec=SMS, pks=[claims[1].pk, claims[2].pk])
+    assert claim([retried])[0].action is ClaimAction.SKIP
+    assert claim([retried.with_attempt(2)])[0].action is ClaimAction.SEND

@@ -1,10 +1,12 @@
-"""The simulated provider: deterministic controls, idempotency key, and a ledger row per real send."""
+"""The simulated provider: a call log like a real provider's view — every call it receives is a row,
+a repeated call sends again unless it is configured to honour idempotency keys."""
 
 import uuid
 
 import pytest
 
 from delivery.errors import PermanentProviderError, TransientProviderError
+from delivery.models import CallOutcome
 from delivery.providers import SendRequest
 from delivery.simulator import SimulateControls, SimulatedLedger, SimulatorSettings
 from sms_service.models import SmsSimulatedSend
@@ -24,6 +26,11 @@ def request(attempt: int = 1, simulate: dict | None = None, message_id: uuid.UUI
     )
 
 
+def calls(message_id: uuid.UUID) -> list[str]:
+    rows = SmsSimulatedSend.objects.filter(idempotency_key=str(message_id)).order_by("id")
+    return list(rows.values_list("outcome", flat=True))
+
+
 def test_controls_are_read_from_metadata_and_garbage_is_ignored():
     assert SimulateControls.from_metadata({"simulate": {"failTimes": 2, "latencyMs": 50}}) == SimulateControls(
         fail_times=2, latency_ms=50.0
@@ -34,53 +41,77 @@ def test_controls_are_read_from_metadata_and_garbage_is_ignored():
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)
-def test_fail_times_counts_the_envelope_attempt_number():
+def test_every_call_is_logged_failures_included_and_fail_times_counts_the_envelope_attempt():
     provider = SimulatedSmsProvider(SimulatorSettings())
     message_id = uuid.uuid4()
     for attempt in (1, 2):
         with pytest.raises(TransientProviderError):
             provider.send(request(attempt, {"failTimes": 2}, message_id))
     result = provider.send(request(3, {"failTimes": 2}, message_id))
-    assert SmsSimulatedSend.objects.get().provider_message_id == result.provider_message_id
+    assert calls(message_id) == [CallOutcome.TRANSIENT_FAILURE, CallOutcome.TRANSIENT_FAILURE, CallOutcome.ACCEPTED]
+    sent = SmsSimulatedSend.objects.get(outcome=CallOutcome.ACCEPTED)
+    assert (sent.provider_message_id, sent.attempt) == (result.provider_message_id, 3)
+    assert sent.called_at is not None
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)
-def test_permanent_control_raises_a_permanent_error_and_records_nothing():
+def test_a_permanent_failure_is_a_logged_call_that_sent_nothing():
+    first = request(simulate={"permanent": True})
     with pytest.raises(PermanentProviderError):
-        SimulatedSmsProvider(SimulatorSettings()).send(request(simulate={"permanent": True}))
-    assert SmsSimulatedSend.objects.count() == 0
+        SimulatedSmsProvider(SimulatorSettings()).send(first)
+    (row,) = SmsSimulatedSend.objects.all()
+    assert (row.outcome, row.provider_message_id) == (CallOutcome.PERMANENT_FAILURE, "")
+    assert "permanent" in row.error
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)
-def test_a_repeated_idempotency_key_returns_the_first_result_and_sends_nothing():
+def test_like_smtp_or_twilio_a_repeated_key_sends_again():
     provider = SimulatedSmsProvider(SimulatorSettings())
+    assert not provider.idempotent
     first = request()
-    again = request(attempt=2, message_id=first.message_id)
-    assert provider.send(first) == provider.send(again)
-    assert SmsSimulatedSend.objects.filter(idempotency_key=str(first.message_id)).count() == 1
+    one, two = provider.send(first), provider.send(request(message_id=first.message_id))
+    assert one != two
+    assert calls(first.message_id) == [CallOutcome.ACCEPTED, CallOutcome.ACCEPTED]
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)
-def test_a_send_racing_another_with_its_key_records_nothing_and_returns_the_first_result():
+def test_an_idempotent_simulator_answers_a_repeated_key_with_the_first_result_and_sends_nothing():
+    provider = SimulatedSmsProvider(SimulatorSettings(idempotent=True))
+    assert provider.idempotent
+    first = request()
+    twin = request(message_id=first.message_id)
+    # Within one batch too: the twin is answered from the first call of the batch.
+    results = provider.ledger.call_many([first, twin])
+    again = provider.send(request(attempt=2, message_id=first.message_id))
+    assert results[0].provider_message_id == results[1].provider_message_id == again.provider_message_id
+    assert calls(first.message_id) == [CallOutcome.ACCEPTED, CallOutcome.DEDUPLICATED, CallOutcome.DEDUPLICATED]
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_a_batch_is_answered_per_call_and_logged_in_one_go():
     ledger = SimulatedLedger(SmsSimulatedSend, SimulatorSettings())
-    first = request()
-    # Past the read both sends make before their write: the ledger's write itself has to decide.
-    winner, loser = ledger._record(first), ledger._record(request(attempt=2, message_id=first.message_id))
-    assert loser == winner
-    (row,) = SmsSimulatedSend.objects.filter(idempotency_key=str(first.message_id))
-    assert (row.provider_message_id, row.attempt, row.recipient) == (winner, 1, first.to)
-    assert row.sent_at is not None
+    ok, refused, busy = request(), request(simulate={"permanent": True}), request(simulate={"failTimes": 1})
+    results = ledger.call_many([ok, refused, busy])
+    assert results[0].error is None and results[0].provider_message_id.startswith("sim-")
+    assert isinstance(results[1].error, PermanentProviderError)
+    assert isinstance(results[2].error, TransientProviderError)
+    assert SmsSimulatedSend.objects.count() == 3
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)
-def test_failure_rate_fails_sends_transiently():
+def test_failure_rate_fails_calls_transiently():
     ledger = SimulatedLedger(SmsSimulatedSend, SimulatorSettings(failure_rate=1.0))
-    with pytest.raises(TransientProviderError, match="random"):
-        ledger.send(request())
+    (result,) = ledger.call_many([request()])
+    assert isinstance(result.error, TransientProviderError) and "random" in str(result.error)
 
 
 def test_simulator_settings_come_from_the_environment_backed_settings(settings):
-    settings.DELIVERY_SIMULATOR = {**settings.DELIVERY_SIMULATOR, "sms": {"latency_ms": 25.0, "failure_rate": 0.1}}
+    settings.DELIVERY_SIMULATOR = {
+        **settings.DELIVERY_SIMULATOR,
+        "sms": {"latency_ms": 25.0, "failure_rate": 0.1, "idempotent": True},
+    }
     from messaging.channels import Channel
 
-    assert SimulatorSettings.for_channel(Channel.SMS) == SimulatorSettings(latency_ms=25.0, failure_rate=0.1)
+    assert SimulatorSettings.for_channel(Channel.SMS) == SimulatorSettings(
+        latency_ms=25.0, failure_rate=0.1, idempotent=True
+    )

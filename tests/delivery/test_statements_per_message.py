@@ -1,47 +1,38 @@
-"""A behaviour guard on the worker's database work per message (not a timing): the statements and
-committer hand-offs one handled message costs. A change that adds one should be a conscious one."""
+"""A behaviour guard on the worker's database work (not a timing): a consume batch costs the same
+statements whatever its size — one claim transaction, one call-log insert, one outcome transaction.
+A change that adds per-message statements should be a conscious one."""
 
 from collections import Counter
 
 import pytest
 
-from bench.handler import counting_statements, in_process_handler, record_for
+from bench.handler import counting_statements, in_process_chain, items_for
 from delivery.models import DeliveryStatus
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS, make_envelope, records
 
-# The real committer thread runs the writes (no test transaction around them), as in `consume`.
 pytestmark = pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
 
-# The record: read (worker thread), INSERT, UPDATE by pk; the simulator's ledger: read (worker thread),
-# INSERT unless the key is there (no unique key, on purpose); the attempt row: INSERT.
-SENT_STATEMENTS = Counter({"SELECT": 2, "INSERT": 3, "UPDATE": 1})
-# Record created, ledger written, outcome recorded: the ledger stands for an external provider, so
-# its write is not folded into the record's.
-SENT_HAND_OFFS = 3
+# Claim: read the records, insert the new ones (one executemany), read their pks back. The simulator:
+# its call log (one executemany), in a transaction of its own, as an external provider's would be.
+# Outcomes: one UPDATE executemany for the sent, one INSERT executemany for the attempt rows.
+BATCH_STATEMENTS = Counter({"BEGIN": 3, "SELECT": 2, "INSERT": 3, "UPDATE": 1})
 
 
-def without_begin(verbs: Counter[str]) -> Counter[str]:
-    """One message alone is one transaction per hand-off; under load the committer shares them."""
-    return Counter({verb: n for verb, n in verbs.items() if verb != "BEGIN"})
-
-
-def test_statements_per_sent_message():
-    handler = in_process_handler(Channel.SMS)
-    envelope = make_envelope(Channel.SMS)
+@pytest.mark.parametrize("size", [1, 50])
+def test_a_batch_of_sent_messages_costs_the_same_statements_whatever_its_size(size):
+    steps, guard = in_process_chain(Channel.SMS)
+    envelopes = [make_envelope(Channel.SMS) for _ in range(size)]
     with counting_statements() as count:
-        handler(record_for(envelope))
-    (record,) = records(Channel.SMS, [envelope.id])
-    assert record.status == DeliveryStatus.SENT
-    assert without_begin(count.verbs) == SENT_STATEMENTS
-    assert count.hand_offs == SENT_HAND_OFFS
+        guard.run(steps, items_for(envelopes))
+    assert {r.status for r in records(Channel.SMS, [e.id for e in envelopes])} == {DeliveryStatus.SENT}
+    assert count.verbs == BATCH_STATEMENTS
 
 
-def test_a_redelivered_sent_message_costs_one_read_and_no_write():
-    handler = in_process_handler(Channel.SMS)
-    envelope = make_envelope(Channel.SMS)
-    handler(record_for(envelope))
+def test_a_redelivered_batch_of_sent_messages_costs_one_read_and_no_write():
+    steps, guard = in_process_chain(Channel.SMS)
+    envelopes = [make_envelope(Channel.SMS) for _ in range(20)]
+    guard.run(steps, items_for(envelopes))
     with counting_statements() as count:
-        handler(record_for(envelope))
-    assert without_begin(count.verbs) == Counter({"SELECT": 1})
-    assert count.hand_offs == 0
+        guard.run(steps, items_for(envelopes, first_offset=20))
+    assert count.verbs == Counter({"BEGIN": 1, "SELECT": 1})

@@ -9,11 +9,11 @@ from messaging.topics import delivery_log_topic
 from tests.delivery.support import (
     CHANNEL_DBS,
     actions,
-    ledger_rows,
     log_events,
     make_envelope,
     publish_envelopes,
     records,
+    sends,
     wait_for_status,
     worker,
 )
@@ -40,7 +40,7 @@ def test_message_is_sent_once_with_log_events_in_order(channel):
     assert record.sent_at is not None
     (attempt,) = record.attempts.all()
     assert (attempt.number, attempt.outcome) == (1, AttemptOutcome.SENT)
-    (sent,) = ledger_rows(channel, [envelope.id])
+    (sent,) = sends(channel, [envelope.id])
     assert sent.provider_message_id == record.provider_message_id
     assert sent.recipient == envelope.to
 

@@ -8,7 +8,7 @@ from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 
 from delivery.errors import PermanentProviderError, TransientProviderError
-from delivery.providers import SendRequest
+from delivery.providers import ProviderPool, SendRequest
 from email_service.models import EmailSimulatedSend
 from email_service.providers import EmailBackendProvider
 from tests.delivery.support import CHANNEL_DBS
@@ -38,14 +38,33 @@ def test_sends_through_any_django_backend():
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)
-def test_the_simulated_backend_records_to_the_ledger_once_per_idempotency_key():
+def test_the_simulated_backend_logs_every_call_and_like_smtp_sends_a_repeat_again():
     provider = EmailBackendProvider("email_service.backends.SimulatedEmailBackend")
+    assert not provider.idempotent
     sent = request()
     first = provider.send(sent)
-    assert provider.send(sent) == first
-    (row,) = EmailSimulatedSend.objects.all()
-    assert (row.idempotency_key, row.subject, row.recipient) == (str(sent.message_id), "Hello", "ada@example.com")
-    assert row.provider_message_id == first.provider_message_id
+    assert provider.send(sent) != first
+    rows = list(EmailSimulatedSend.objects.order_by("id"))
+    assert [(row.idempotency_key, row.subject, row.recipient) for row in rows] == [
+        (str(sent.message_id), "Hello", "ada@example.com")
+    ] * 2
+    assert rows[0].provider_message_id == first.provider_message_id
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_a_batch_goes_to_the_simulated_backend_in_one_call_with_an_answer_per_message(settings):
+    settings.DELIVERY_SIMULATOR = {
+        **settings.DELIVERY_SIMULATOR,
+        "email": {"latency_ms": 0, "failure_rate": 0, "idempotent": True},
+    }
+    provider = EmailBackendProvider("email_service.backends.SimulatedEmailBackend")
+    assert provider.idempotent
+    ok, refused = request(), request(metadata={"simulate": {"permanent": True}})
+    with ProviderPool(4) as pool:
+        results = provider.send_many([ok, refused, ok], pool)
+    assert results[0].error is None and results[2].provider_message_id == results[0].provider_message_id
+    assert isinstance(results[1].error, PermanentProviderError)
+    assert EmailSimulatedSend.objects.count() == 3
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS)

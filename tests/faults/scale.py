@@ -16,7 +16,9 @@ class FaultsScale:
     es_outage_seconds: float
     provider_outage_seconds: float
     worker_kills: int
-    settle_seconds: float  # deadline for every message to reach its final state after the fault
+    settle_seconds: float
+    smtp_messages: int  # the real-SMTP scenarios: emails published, and the worker stopped this often
+    smtp_stops: int  # deadline for every message to reach its final state after the fault
 
     @classmethod
     def from_env(cls) -> FaultsScale:
@@ -39,6 +41,8 @@ SCALES = {
         provider_outage_seconds=6,
         worker_kills=3,
         settle_seconds=90,
+        smtp_messages=500,
+        smtp_stops=5,
     ),
     "full": FaultsScale(
         name="full",
@@ -49,6 +53,8 @@ SCALES = {
         provider_outage_seconds=30,
         worker_kills=5,
         settle_seconds=300,
+        smtp_messages=1000,
+        smtp_stops=5,
     ),
 }
 

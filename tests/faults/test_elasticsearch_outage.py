@@ -35,7 +35,7 @@ def test_log_events_are_indexed_exactly_once_across_an_elasticsearch_outage(api_
         es_engine.stop(layout)
         stopped = time.time()
         time.sleep(SCALE.es_outage_seconds)
-        noticed = "Elasticsearch unavailable" in indexer.output()
+        noticed = "ElasticsearchUnavailable" in indexer.output()
         es_engine.start(layout)
         restarted = time.time()
         verdict_notes = [f"Elasticsearch down {restarted - stopped:.0f}s"]

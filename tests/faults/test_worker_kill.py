@@ -1,5 +1,8 @@
 """Scenario 1: channel workers SIGKILLed mid-stream several times, restarted each time. Every message
-ends `sent`, none missing, and the provider's idempotency key (the message id) keeps double sends at 0."""
+ends `sent`, none missing. The simulated provider deduplicates nothing (like SMTP or Twilio), so with
+ON_UNKNOWN_OUTCOME=resend a message whose send was in flight at a kill may go out twice: at most the
+sends in flight at the kills do, and the summary line says how many. (tests/faults/test_smtp_worker_stops.py
+shows `hold`, and the same against a real SMTP server.)"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import time
 
 import pytest
 
+from delivery.models import DeliveryStatus
+from delivery.registry import get_channel
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS
 from tests.faults.scale import SCALE
@@ -18,7 +23,14 @@ from tests.faults.verdict import publish_verdict, settle_and_judge, unpublished_
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
 
-def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
+def in_flight(channel: Channel) -> set[str]:
+    """Messages whose attempt a worker claimed and has not finished (the killed one's sends in flight)."""
+    spec = get_channel(channel)
+    rows = spec.record_model.objects.using(spec.database).filter(status=DeliveryStatus.SENDING)
+    return {str(message_id) for message_id in rows.values_list("message_id", flat=True)}
+
+
+def test_killed_workers_lose_nothing_and_resend_at_most_what_was_in_flight(api_key):
     rng = random.Random()
     with fault_system("sigkill") as system:
         for channel in Channel:
@@ -30,11 +42,14 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
         slice_seconds = SCALE.send_seconds / SCALE.worker_kills
         started = time.monotonic()
         killed: list[str] = []
+        claimed_at_kills: set[str] = set()
         for n in range(SCALE.worker_kills):
             time.sleep(max(0.0, started + slice_seconds * (n + rng.uniform(0.2, 0.9)) - time.monotonic()))
             channel = rng.choice(list(Channel))
             system.kill(system.workers[channel][-1])
-            killed.append(f"{channel.value}@{time.monotonic() - started:.1f}s")
+            claimed = in_flight(channel)
+            claimed_at_kills |= claimed
+            killed.append(f"{channel.value}@{time.monotonic() - started:.1f}s with {len(claimed)} in flight")
             system.start_worker(channel)
         last_restart = time.time()
         traffic.join()
@@ -52,5 +67,5 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(api_key):
     assert len(traffic.accepted) == SCALE.messages
     assert unpublished_outbox(traffic.accepted) == 0
     assert verdict.lost == 0, verdict.line()
-    assert verdict.duplicated == 0, verdict.line()
+    assert verdict.duplicated <= len(claimed_at_kills), verdict.line()
     assert not verdict.problems, verdict.line()

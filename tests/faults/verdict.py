@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Count
 from elasticsearch import Elasticsearch
 
-from delivery.models import DeliveryStatus
+from delivery.models import CallOutcome, DeliveryStatus
 from delivery.registry import get_channel
 from messaging.channels import Channel
 from messaging.topics import delivery_log_topic, router_log_topic
@@ -24,6 +24,7 @@ from tests.faults.traffic import Accepted
 from tests.processes import LOG_DIR
 
 SUMMARY_FILE = LOG_DIR / "faults-summary.txt"
+FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
 SUMMARY_LINES: list[str] = []  # shown again in the terminal summary (conftest)
 
 
@@ -33,6 +34,7 @@ class Verdict:
     messages: int
     lost: int = 0
     duplicated: int = 0
+    unknown: int = 0  # held after a worker died mid-send (ON_UNKNOWN_OUTCOME=hold)
     recover_seconds: float | None = None
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # other broken promises found on the way
@@ -43,7 +45,7 @@ class Verdict:
         notes = f" ({'; '.join(remarks)})" if remarks else ""
         return (
             f"scenario={self.scenario}, messages={self.messages}, lost={self.lost}, "
-            f"duplicated={self.duplicated}, time to recover={recover}{notes}"
+            f"duplicated={self.duplicated}, unknown={self.unknown}, time to recover={recover}{notes}"
         )
 
 
@@ -96,30 +98,40 @@ def recovery_seconds(settled_at: float | None, fault_end: float, messages: Seque
 
 
 def sends_per_message(messages: Iterable[Accepted]) -> Counter[str]:
-    """How many sends each message has in its simulator ledger (the provider's own view)."""
+    """How many calls of each message the simulated provider accepted, from its call log (the
+    provider's own view: it deduplicates nothing unless told to, like SMTP or Twilio)."""
     by_channel: dict[Channel, list[str]] = defaultdict(list)
     for message in messages:
         by_channel[message.channel].append(message.id)
     counts: Counter[str] = Counter()
     for channel, ids in by_channel.items():
         spec = get_channel(channel)
-        rows = spec.ledger_model.objects.using(spec.database).filter(idempotency_key__in=ids)
+        rows = spec.ledger_model.objects.using(spec.database).filter(
+            idempotency_key__in=ids, outcome=CallOutcome.ACCEPTED
+        )
         for row in rows.values("idempotency_key").annotate(n=Count("id")).order_by():
             counts[row["idempotency_key"]] = row["n"]
     return counts
 
 
-def judge(scenario: str, messages: Sequence[Accepted], final: dict[str, str | None]) -> Verdict:
-    """lost: not in a final state, or `sent` with no ledger row; duplicated: more than one send."""
-    sends = sends_per_message(messages)
+def judge(
+    scenario: str,
+    messages: Sequence[Accepted],
+    final: dict[str, str | None],
+    sends: Counter[str] | None = None,
+) -> Verdict:
+    """lost: not in a final state (`unknown` is final: held for an operator), or `sent` with no send;
+    duplicated: sent more than once. `sends` defaults to the simulated provider's call log."""
+    sends = sends_per_message(messages) if sends is None else sends
     verdict = Verdict(scenario=scenario, messages=len(messages))
     for message in messages:
         status = final.get(message.id)
-        if status not in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+        if status not in FINAL:
             verdict.lost += 1
         elif status == DeliveryStatus.SENT and sends[message.id] == 0:
             verdict.lost += 1  # the record says sent, the provider never saw it
-    verdict.duplicated = sum(1 for count in sends.values() if count > 1)
+    verdict.duplicated = sum(1 for message in messages if sends[message.id] > 1)
+    verdict.unknown = sum(1 for message in messages if final.get(message.id) == DeliveryStatus.UNKNOWN)
     return verdict
 
 
@@ -219,10 +231,17 @@ def timeline_mismatches(messages: Iterable[Accepted], final: dict[str, str | Non
     )
 
 
-def settle_and_judge(scenario: str, messages: Sequence[Accepted], *, fault_end: float) -> tuple[Verdict, LogComparison]:
-    """The common end of a scenario: wait until every message is `sent`, judge lost and duplicated,
-    time the recovery from `fault_end`, and compare the log events and timelines."""
-    final, settled_at = wait_settled(messages, timeout=SCALE.settle_seconds)
+def settle_and_judge(
+    scenario: str,
+    messages: Sequence[Accepted],
+    *,
+    fault_end: float,
+    final_statuses: Collection[str] = (DeliveryStatus.SENT,),
+) -> tuple[Verdict, LogComparison]:
+    """The common end of a scenario: wait until every message is in a final status (`sent` unless
+    told), judge lost and duplicated, time the recovery from `fault_end`, and compare the log events
+    and timelines."""
+    final, settled_at = wait_settled(messages, final=final_statuses, timeout=SCALE.settle_seconds)
     verdict = judge(scenario, messages, final)
     verdict.recover_seconds = recovery_seconds(settled_at, fault_end, messages)
     return verdict, check_logs(verdict, messages, final)

@@ -37,7 +37,7 @@ def test_the_body_is_the_actions_lines_and_only_statuses_and_errors_are_asked_fo
     body, filter_path = client.requests[0]
     assert body == b"".join(action.lines for action in batch)
     assert filter_path == RESPONSE_FILTER
-    assert (result.created, result.already_present, result.retry, result.throttled) == (3, 0, [], False)
+    assert (result.created, result.already_present, result.throttled, result.rewritten) == (3, 0, [], [])
 
 
 def test_conflicts_count_as_done_throttled_items_are_retried_and_refused_ones_become_error_documents():
@@ -49,9 +49,9 @@ def test_conflicts_count_as_done_throttled_items_are_retried_and_refused_ones_be
 
     result = bulk_create(client, batch)  # type: ignore[arg-type]
 
-    assert (result.created, result.already_present, result.throttled) == (1, 1, True)
-    assert result.retry[0] is batch[2]  # the same action, unchanged
-    error_document = result.retry[1]
+    assert (result.created, result.already_present) == (1, 1)
+    assert result.throttled == [batch[2]]  # the same action, unchanged
+    (error_document,) = result.rewritten
     assert error_document.index.endswith("-errors") and error_document.doc_id == "t.logs.router:0:3"
     source = orjson.loads(error_document.lines.split(b"\n")[1])
     assert source["event"]["original"] == batch[3].original.decode()  # the record as it arrived

@@ -53,7 +53,7 @@ def test_events_arriving_while_elasticsearch_is_down_are_indexed_once_after_it_r
 
         es_engine.stop(layout)
         during = emit(emitter, trace_id, 30)
-        wait_for(lambda: "Elasticsearch unavailable" in indexer.output(), timeout=30, what="the indexer to notice")
+        wait_for(lambda: "ElasticsearchUnavailable" in indexer.output(), timeout=30, what="the indexer to notice")
         es_engine.start(layout)
         after = emit(emitter, trace_id, 10)
 

@@ -36,6 +36,11 @@ def events(*actions: str) -> list[TimelineEvent]:
         (("message.accepted", "delivery.received", "delivery.failed", "delivery.dead_lettered"), MessageStatus.FAILED),
         (("delivery.received", "delivery.dead_lettered", "delivery.received", "delivery.sent"), MessageStatus.SENT),
         (("delivery.received", "delivery.sent", "delivery.received", "delivery.duplicate_skipped"), MessageStatus.SENT),
+        # A worker died mid-send: held for an operator, or sent again.
+        (("message.accepted", "delivery.received", "delivery.unknown_outcome_held"), MessageStatus.UNKNOWN),
+        (("delivery.received", "delivery.unknown_outcome_held", "delivery.sent"), MessageStatus.SENT),
+        (("delivery.received", "delivery.unknown_outcome_resent", "delivery.sent"), MessageStatus.SENT),
+        (("delivery.received", "delivery.unknown_outcome_resent"), MessageStatus.PENDING),
     ],
 )
 def test_status_follows_the_lifecycle(actions, status):

@@ -13,7 +13,7 @@ from messaging.channels import Channel
 
 
 class Command(BaseCommand):
-    help = "Delivery counts per status, sends recorded by the simulator, and message ids sent more than once."
+    help = "Delivery counts per status, the simulator's calls and sends, and message ids sent more than once."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--channel", choices=[channel.value for channel in Channel], default=None)
@@ -27,6 +27,12 @@ class Command(BaseCommand):
             return
         for s in stats:
             counts = "  ".join(f"{status}={count}" for status, count in s.statuses.items())
-            self.stdout.write(f"{s.channel:<9} {counts}  ledger_sends={s.ledger_sends}")
+            self.stdout.write(
+                f"{s.channel:<9} {counts}  simulator_calls={s.simulator_calls} simulator_sends={s.simulator_sends}"
+            )
+            if s.statuses.get("unknown"):
+                self.stdout.write(
+                    self.style.WARNING(f"  {s.statuses['unknown']} unknown: settle with `manage.py dlq resolve`")
+                )
             for message_id in s.sent_more_than_once:
                 self.stdout.write(self.style.ERROR(f"  sent more than once: {message_id}"))

@@ -1,19 +1,20 @@
-"""`manage.py dlq list <channel>` and `manage.py dlq replay <channel> [--message-id ID] [--limit N]`."""
+"""`manage.py dlq list <channel>`, `manage.py dlq replay <channel> [--message-id ID] [--limit N]` and
+`manage.py dlq resolve <channel> --message-id ID --as sent|resend` (a message held as `unknown`)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from delivery.dlq import DeadLetter, dlq_read, dlq_replay
+from delivery.dlq import DeadLetter, Resolution, dlq_read, dlq_replay, dlq_resolve
 from delivery.registry import get_channel
 from messaging.channels import Channel
 
 
 class Command(BaseCommand):
-    help = "List or replay a channel's dead-letter topic (send.<channel>.dlq)."
+    help = "List or replay a channel's dead-letter topic (send.<channel>.dlq); resolve a message held as unknown."
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -24,6 +25,12 @@ class Command(BaseCommand):
         replay.add_argument("channel", choices=channels)
         replay.add_argument("--message-id", type=uuid.UUID, default=None)
         replay.add_argument("--limit", type=int, default=None)
+        resolve = actions.add_parser(
+            "resolve", help="settle a message held as unknown (a worker died mid-send; ON_UNKNOWN_OUTCOME=hold)"
+        )
+        resolve.add_argument("channel", choices=channels)
+        resolve.add_argument("--message-id", type=uuid.UUID, required=True)
+        resolve.add_argument("--as", dest="resolution", choices=[r.value for r in Resolution], required=True)
 
     def handle(self, *args: Any, **options: Any) -> None:
         spec = get_channel(options["channel"])
@@ -32,6 +39,13 @@ class Command(BaseCommand):
             for letter in letters:
                 self.stdout.write(self._line(letter))
             self.stdout.write(f"{len(letters)} dead-lettered record(s) on {spec.channel}")
+            return
+        if options["action"] == "resolve":
+            try:
+                dlq_resolve(spec=spec, message_id=options["message_id"], resolution=Resolution(options["resolution"]))
+            except LookupError as error:
+                raise CommandError(str(error)) from None
+            self.stdout.write(self.style.SUCCESS(f"{options['message_id']} resolved: {options['resolution']}"))
             return
         replayed = dlq_replay(spec=spec, message_id=options["message_id"], limit=options["limit"])
         for letter in replayed:

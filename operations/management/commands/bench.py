@@ -25,9 +25,17 @@ class Command(BaseCommand):
             action="store_true",
             help="use the running Kafka/Elasticsearch (unique topic and index prefixes) instead of own ones",
         )
+        parser.add_argument(
+            "--peer",
+            choices=["celery"],
+            default=None,
+            help="also run the Celery + Redis peer (bench/peer_celery) in the same run and print the ratios",
+        )
 
-    def handle(self, *args: Any, size: str, messages: int | None, json: Path, reuse_engines: bool, **_: Any) -> None:
-        results = run_bench(bench_size(size, messages), reuse_engines=reuse_engines)
+    def handle(
+        self, *args: Any, size: str, messages: int | None, json: Path, reuse_engines: bool, peer: str | None, **_: Any
+    ) -> None:
+        results = run_bench(bench_size(size, messages), reuse_engines=reuse_engines, peer=peer)
         json.parent.mkdir(parents=True, exist_ok=True)
         json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
         self.stdout.write(render(results))

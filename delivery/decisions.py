@@ -1,0 +1,144 @@
+"""The business decisions of a delivery, as plain functions: no Kafka, no database.
+
+- `claim_action`: what to do with a record of a message, given the message's delivery record;
+- `decide_outcome`: what a provider call's result means: sent, retry later, or dead-letter.
+
+The Kafka steps (delivery.pipeline) only carry these decisions out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from delivery.errors import PermanentProviderError
+from delivery.models import DeliveryStatus
+from delivery.retry_policy import RetryPolicy
+
+
+class UnknownOutcomePolicy(StrEnum):
+    """What a redelivered record whose attempt was claimed but never finished (the worker died
+    mid-send) does: send again (at least once) or hold the message as `unknown` (at most once)."""
+
+    RESEND = "resend"
+    HOLD = "hold"
+
+
+class ClaimAction(StrEnum):
+    SEND = "send"
+    RESEND_UNKNOWN = "resend_unknown"  # the claimed attempt's outcome is unknown: send again
+    HOLD_UNKNOWN = "hold_unknown"  # … do not send; the record becomes `unknown`
+    REPUBLISH_RETRY = "republish_retry"  # the attempt failed, its retry record may not be out
+    REPUBLISH_DEAD_LETTER = "republish_dead_letter"  # … its dead letter may not be out
+    SKIP = "skip"  # a duplicate or stale record: nothing to do
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """What the claim needs of a delivery record."""
+
+    pk: int
+    status: str
+    # The envelope attempt the status refers to: claimed (sending) or last finished.
+    current_attempt: int
+    # False between writing a retry/dead-letter outcome and Kafka acknowledging its record.
+    outcome_published: bool
+    last_error: str = ""
+    claimed_at: datetime | None = None
+
+
+def claim_action(
+    state: RecordState | None, *, attempt: int, on_unknown: UnknownOutcomePolicy, idempotent_provider: bool
+) -> ClaimAction:
+    """The record of `attempt` of a message meets the message's delivery record (None: first sight).
+
+    Attempts only move forward: a record of an attempt before the current one is stale (a replayed
+    offset, a re-published twin) and skipped. The current attempt still `sending` means an earlier
+    process claimed it and died before writing its outcome: whether the provider got it is unknown.
+    A provider that honours the idempotency key makes a resend harmless, so it is always resent.
+    """
+    if state is None:
+        return ClaimAction.SEND
+    status, current = state.status, state.current_attempt
+    if status == DeliveryStatus.PENDING:
+        if attempt > current:
+            return ClaimAction.SEND
+        if attempt == current and not state.outcome_published:
+            return ClaimAction.REPUBLISH_RETRY
+        return ClaimAction.SKIP
+    if status == DeliveryStatus.SENDING:
+        if attempt > current:
+            return ClaimAction.SEND
+        if attempt == current:
+            resend = on_unknown is UnknownOutcomePolicy.RESEND or idempotent_provider
+            return ClaimAction.RESEND_UNKNOWN if resend else ClaimAction.HOLD_UNKNOWN
+        return ClaimAction.SKIP
+    if status == DeliveryStatus.FAILED and attempt == current and not state.outcome_published:
+        return ClaimAction.REPUBLISH_DEAD_LETTER
+    return ClaimAction.SKIP  # sent, failed, unknown, … : final until an operator reopens it
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, as it appears in logs, attempt rows and DLQ headers."""
+
+    type: str
+    message: str
+
+    @classmethod
+    def of(cls, error: BaseException) -> Failure:
+        return cls(type=type(error).__name__, message=str(error) or repr(error))
+
+    @classmethod
+    def parse(cls, text: str) -> Failure:
+        """The `type: message` form a record's last_error holds."""
+        kind, _, message = text.partition(": ")
+        return cls(type=kind or "Error", message=message)
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One provider call: when, how long, and its answer (an id, or the error)."""
+
+    started_at: datetime
+    duration_ns: int
+    provider_message_id: str = ""
+    error: Exception | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    provider_message_id: str
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    failure: Failure
+    level: int  # the retry topic's level: attempt n failed → level n carries attempt n+1
+    delay_seconds: float
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    failure: Failure
+    permanent: bool  # False: transient, but the attempts ran out
+
+
+Outcome = Sent | RetryLater | DeadLetter
+
+
+def decide_outcome(*, attempt: int, call: CallResult, policy: RetryPolicy) -> Outcome:
+    """A permanent error dead-letters at once; any other error retries while attempts remain
+    (the Provider contract: anything but PermanentProviderError may succeed later)."""
+    if call.error is None:
+        return Sent(provider_message_id=call.provider_message_id)
+    failure = Failure.of(call.error)
+    if isinstance(call.error, PermanentProviderError):
+        return DeadLetter(failure=failure, permanent=True)
+    if policy.can_retry(attempt):
+        return RetryLater(failure=failure, level=attempt, delay_seconds=policy.delay(attempt))
+    return DeadLetter(failure=failure, permanent=False)

@@ -1,0 +1,179 @@
+"""The one consume loop every consumer runs: fetch a batch, admit it, run the chain, commit last.
+
+    consume(up to max_records, waiting at most max_wait) → admit (errors, due gate) → guard.run(steps)
+    → remember the batch's positions → store them once `before_commit` says its effects are out
+    (e.g. log events acknowledged); librdkafka auto-commits stored offsets.
+
+Everything runs on one thread, one batch at a time, so a rebalance (its callbacks run inside
+`consume`) always falls between batches: nothing is in flight when partitions move, and what was
+processed is stored and committed before they go. SIGTERM/SIGINT: the batch in hand is finished
+(its provider calls complete, its outcomes are written), its offsets are committed, then exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from messaging.consumption.due_gate import DueGate
+from messaging.consumption.guard import StepGuard
+from messaging.consumption.items import Item
+from messaging.consumption.steps import Aborted, Step
+from messaging.record_position import PartitionKey, RecordPosition
+
+logger = logging.getLogger(__name__)
+
+# Called with block=False on every loop (answer at once), with block=True when offsets have waited
+# `commit_interval` or a rebalance/shutdown needs them (may wait); True when offsets may be stored.
+BeforeCommit = Callable[[bool], bool]
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_records: int
+    # How long a batch may wait to fill up: the latency a quiet stream adds to each record.
+    max_wait_seconds: float
+
+
+@dataclass
+class RunnerStats:
+    records: int = 0
+    batches: int = 0
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        name: str,
+        consumer: Consumer,
+        topics: Sequence[str],
+        steps: Sequence[Step],
+        guard: StepGuard,
+        batch: BatchLimits,
+        due_gate: DueGate | None = None,
+        before_commit: BeforeCommit = lambda block: True,
+        commit_interval_seconds: float = 0.5,
+    ) -> None:
+        self.name = name
+        self._consumer = consumer
+        self._topics = list(topics)
+        self._steps = list(steps)
+        self.guard = guard
+        self._batch = batch
+        self._due_gate = due_gate
+        self._before_commit = before_commit
+        self._commit_interval = commit_interval_seconds
+        self._unstored: dict[PartitionKey, int] = {}
+        self._unstored_since = 0.0
+        self.stats = RunnerStats()
+
+    def run(self) -> RunnerStats:
+        """Consume until shutdown is requested (or a step's error ends the consumer); commits what
+        is done and closes the consumer in any case."""
+        shutdown = self.guard.shutdown
+        self._consumer.subscribe(
+            self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        logger.info("%s consuming %s", self.name, ", ".join(self._topics))
+        try:
+            while not shutdown.requested:
+                if self._due_gate is not None:
+                    self._due_gate.resume_due()
+                records = self._consumer.consume(
+                    num_messages=self._batch.max_records, timeout=self._batch.max_wait_seconds
+                )
+                items = self._admit(records)
+                if items:
+                    self.guard.run(self._steps, items)
+                    self._processed(items)
+                self._store(block=False)
+            self._store(block=True)
+        except Aborted as stop:
+            logger.warning("%s: %s; the batch in hand is left for redelivery", self.name, stop)
+        finally:
+            self._commit()
+            self._consumer.close()
+        logger.info("%s stopped: %d records in %d batches", self.name, self.stats.records, self.stats.batches)
+        return self.stats
+
+    def _admit(self, records: list[Message]) -> list[Item]:
+        items: list[Item] = []
+        for record in records:
+            error = record.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                if error.code() != KafkaError._PARTITION_EOF:
+                    logger.warning("%s: consumer error: %s", self.name, error)
+                continue
+            position = RecordPosition.of(record)
+            if self._due_gate is not None and not self._due_gate.admit(record, position):
+                continue
+            items.append(Item(record=record, position=position))
+        return items
+
+    # --- offsets ----------------------------------------------------------------------------------
+    def _processed(self, items: list[Item]) -> None:
+        """Within a partition the items are consecutive (the due gate only cuts a partition's tail),
+        so one past the last is the position to commit."""
+        if not self._unstored:
+            self._unstored_since = time.monotonic()
+        for item in items:
+            position = item.position
+            self._unstored[position.partition_key] = position.offset + 1
+        self.stats.records += len(items)
+        self.stats.batches += 1
+
+    def _store(self, *, block: bool, partitions: set[PartitionKey] | None = None) -> None:
+        positions = {key: offset for key, offset in self._unstored.items() if partitions is None or key in partitions}
+        if not positions:
+            return
+        waited = time.monotonic() - self._unstored_since >= self._commit_interval
+        if not self._before_commit(False) and not ((block or waited) and self._before_commit(True)):
+            return  # e.g. log events not acknowledged (broker down): stored later, redelivered on a crash
+        try:
+            self._consumer.store_offsets(
+                offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in positions.items()]
+            )
+        except KafkaException as error:
+            # The partition was revoked meanwhile; its next owner re-reads from the last commit.
+            logger.warning("%s: could not store offsets %s: %s", self.name, positions, error)
+        for key in positions:
+            del self._unstored[key]
+        self._unstored_since = time.monotonic()
+
+    def _commit(self) -> None:
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError._NO_OFFSET:
+                logger.warning("%s: commit failed: %s", self.name, error)
+
+    # --- rebalance callbacks (inside consume(), so between batches) ---------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        logger.info("%s assigned %s", self.name, [f"{p.topic}[{p.partition}]" for p in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Store and commit what was processed on the revoked partitions before they move on, so the
+        next owner neither repeats nor skips it."""
+        revoked = {(p.topic, p.partition) for p in partitions}
+        logger.info("%s revoking %s", self.name, sorted(revoked))
+        self._store(block=True, partitions=revoked)
+        self._commit()
+        self._forget(revoked)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = {(p.topic, p.partition) for p in partitions}
+        logger.warning("%s lost %s; their records go to the new owner", self.name, sorted(lost))
+        self._forget(lost)
+
+    def _forget(self, partitions: set[PartitionKey]) -> None:
+        for key in partitions:
+            self._unstored.pop(key, None)
+        if self._due_gate is not None:
+            self._due_gate.forget(partitions)

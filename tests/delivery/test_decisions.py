@@ -1,0 +1,99 @@
+"""The business decisions as plain functions: what a record does given its message's delivery record,
+and what a provider's answer means."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from delivery.decisions import (
+    CallResult,
+    ClaimAction,
+    DeadLetter,
+    Failure,
+    RecordState,
+    RetryLater,
+    Sent,
+    UnknownOutcomePolicy,
+    claim_action,
+    decide_outcome,
+)
+from delivery.errors import InvalidRecipient, PermanentProviderError, TransientProviderError
+from delivery.models import DeliveryStatus
+from delivery.retry_policy import RetryPolicy
+
+RESEND, HOLD = UnknownOutcomePolicy.RESEND, UnknownOutcomePolicy.HOLD
+
+
+def state(status: str, current: int, *, published: bool = True) -> RecordState:
+    return RecordState(pk=1, status=status, current_attempt=current, outcome_published=published)
+
+
+def action(record: RecordState | None, attempt: int, on_unknown=RESEND, idempotent=False) -> ClaimAction:
+    return claim_action(record, attempt=attempt, on_unknown=on_unknown, idempotent_provider=idempotent)
+
+
+def test_first_sight_is_sent():
+    assert action(None, 1) is ClaimAction.SEND
+
+
+@pytest.mark.parametrize(
+    ("record", "attempt", "expected"),
+    [
+        (state(DeliveryStatus.PENDING, 0), 1, ClaimAction.SEND),  # reopened by a replay
+        (state(DeliveryStatus.PENDING, 1), 2, ClaimAction.SEND),  # the retry of a failed attempt
+        (state(DeliveryStatus.PENDING, 2), 2, ClaimAction.SKIP),  # that retry's twin, its outcome out
+        (state(DeliveryStatus.PENDING, 2), 1, ClaimAction.SKIP),  # a stale record of an earlier attempt
+        (state(DeliveryStatus.PENDING, 2, published=False), 2, ClaimAction.REPUBLISH_RETRY),
+        (state(DeliveryStatus.FAILED, 3, published=False), 3, ClaimAction.REPUBLISH_DEAD_LETTER),
+        (state(DeliveryStatus.FAILED, 3), 3, ClaimAction.SKIP),
+        (state(DeliveryStatus.FAILED, 3, published=False), 2, ClaimAction.SKIP),
+        (state(DeliveryStatus.SENT, 1), 1, ClaimAction.SKIP),
+        (state(DeliveryStatus.SENT, 1), 2, ClaimAction.SKIP),  # sent is final, whatever comes later
+        (state(DeliveryStatus.UNKNOWN, 1), 1, ClaimAction.SKIP),  # held until an operator settles it
+        (state(DeliveryStatus.SENDING, 2), 1, ClaimAction.SKIP),
+        (state(DeliveryStatus.SENDING, 1), 2, ClaimAction.SEND),
+    ],
+)
+def test_attempts_only_move_forward(record, attempt, expected):
+    assert action(record, attempt) is expected
+
+
+def test_a_claimed_attempt_met_again_has_an_unknown_outcome_resent_or_held():
+    claimed = state(DeliveryStatus.SENDING, 2)
+    assert action(claimed, 2, RESEND) is ClaimAction.RESEND_UNKNOWN
+    assert action(claimed, 2, HOLD) is ClaimAction.HOLD_UNKNOWN
+    # A provider that honours the idempotency key makes the resend harmless: always resent.
+    assert action(claimed, 2, HOLD, idempotent=True) is ClaimAction.RESEND_UNKNOWN
+
+
+POLICY = RetryPolicy(max_attempts=3, delays=(1.0, 5.0), jitter=0.0)
+
+
+def call(error: Exception | None = None, provider_message_id: str = "") -> CallResult:
+    return CallResult(datetime.now(UTC), 1000, provider_message_id=provider_message_id, error=error)
+
+
+def test_an_answer_without_error_is_sent():
+    assert decide_outcome(attempt=1, call=call(provider_message_id="p1"), policy=POLICY) == Sent("p1")
+
+
+def test_transient_errors_retry_on_the_attempts_level_until_attempts_run_out():
+    busy = TransientProviderError("busy")
+    assert decide_outcome(attempt=1, call=call(busy), policy=POLICY) == RetryLater(Failure.of(busy), 1, 1.0)
+    assert decide_outcome(attempt=2, call=call(busy), policy=POLICY) == RetryLater(Failure.of(busy), 2, 5.0)
+    assert decide_outcome(attempt=3, call=call(busy), policy=POLICY) == DeadLetter(Failure.of(busy), permanent=False)
+
+
+def test_any_other_exception_counts_as_transient():
+    outcome = decide_outcome(attempt=1, call=call(ConnectionResetError("reset")), policy=POLICY)
+    assert isinstance(outcome, RetryLater) and outcome.failure.type == "ConnectionResetError"
+
+
+@pytest.mark.parametrize("error", [PermanentProviderError("no such number"), InvalidRecipient("'x' is not valid")])
+def test_permanent_errors_dead_letter_at_once(error):
+    assert decide_outcome(attempt=1, call=call(error), policy=POLICY) == DeadLetter(Failure.of(error), permanent=True)
+
+
+def test_a_failure_round_trips_through_last_error():
+    failure = Failure("TransientProviderError", "busy: try later")
+    assert Failure.parse(str(failure)) == failure

@@ -1,0 +1,144 @@
+"""The email worker stopped mid-send, again and again, while it delivers to a real SMTP server
+process (aiosmtpd, tests/peers/smtp_sink.py) through Django's SMTP backend. Counted at the server,
+per Message-ID, as a recipient's mail server sees it — no idempotency key anywhere to hide a resend.
+
+- SIGKILL, ON_UNKNOWN_OUTCOME=hold (at most once): no email arrives twice; the messages a kill left
+  mid-send are `unknown`, at most as many as were in flight.
+- SIGKILL, resend (at least once): nothing is lost; emails arriving twice are at most the sends in
+  flight at the kills, and the summary line says how many.
+- SIGTERM: the batch in hand is finished, so nothing arrives twice and nothing is unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import smtplib
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from delivery.models import DeliveryStatus
+from delivery.registry import get_channel
+from engines.process import free_port
+from messaging.channels import Channel
+from tests.delivery.support import CHANNEL_DBS, make_envelope, publish_envelopes
+from tests.faults.scale import SCALE
+from tests.faults.system import FaultSystem, fault_system
+from tests.faults.traffic import Accepted
+from tests.faults.verdict import judge, publish_verdict, wait_settled
+from tests.processes import ManagedProcess, process_env, wait_for
+
+pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
+
+EMAIL = Channel.EMAIL
+# A slow server keeps sends in flight: 8 connections x ~30 ms an email.
+SMTP_DELAY_MS = "30"
+
+
+class SmtpSink:
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.out = folder / "smtp.jsonl"
+        self.out.touch()
+        argv = [sys.executable, "-m", "tests.peers.smtp_sink", "--port", str(self.port), "--out", str(self.out)]
+        self.process = ManagedProcess(f"smtp-sink-{self.port}", [*argv, "--delay-ms", SMTP_DELAY_MS], process_env())
+        wait_for(self._answers, timeout=30, what="the SMTP server")
+
+    def _answers(self) -> bool:
+        try:
+            with smtplib.SMTP("127.0.0.1", self.port, timeout=2) as client:
+                return client.noop()[0] == 250
+        except OSError:
+            return False
+
+    def arrivals(self) -> Counter[str]:
+        """message id → emails that arrived with it (from the Message-ID `<id@domain>`)."""
+        lines = [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
+        return Counter(line["message_id"].strip("<>").split("@", 1)[0] for line in lines)
+
+
+def with_status(ids: list[str], *statuses: str) -> set[str]:
+    spec = get_channel(EMAIL)
+    rows = spec.record_model.objects.using(spec.database).filter(message_id__in=ids, status__in=statuses)
+    return {str(message_id) for message_id in rows.values_list("message_id", flat=True)}
+
+
+FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
+
+
+@pytest.mark.parametrize(
+    ("mode", "signum"),
+    [("hold", signal.SIGKILL), ("resend", signal.SIGKILL), ("resend", signal.SIGTERM)],
+    ids=["sigkill-hold", "sigkill-resend", "sigterm"],
+)
+def test_email_worker_stopped_mid_send_to_a_real_smtp_server(mode, signum, tmp_path):
+    sink = SmtpSink(tmp_path)
+    name = f"smtp-{signal.Signals(signum).name.lower()}-{mode}"
+    try:
+        with fault_system(name) as system:
+            system.env.update(
+                {
+                    "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+                    "EMAIL_ON_UNKNOWN_OUTCOME": mode,
+                    "EMAIL_MAX_IN_FLIGHT": "8",
+                    "EMAIL_BATCH_SIZE": "40",
+                }
+            )
+            verdict, in_flight = run_scenario(system, sink, name, signum)
+    finally:
+        sink.process.stop()
+    publish_verdict(verdict)
+
+    assert verdict.lost == 0, verdict.line()
+    if signum == signal.SIGTERM:
+        assert not in_flight, verdict.line()
+        assert (verdict.duplicated, verdict.unknown) == (0, 0), verdict.line()
+        return
+    assert in_flight, f"no kill hit a send in flight: proves nothing ({verdict.line()})"
+    if mode == "hold":
+        assert verdict.duplicated == 0, verdict.line()
+        assert verdict.unknown <= len(in_flight), verdict.line()
+    else:
+        assert verdict.unknown == 0, verdict.line()
+        assert verdict.duplicated <= len(in_flight), verdict.line()
+
+
+def run_scenario(system: FaultSystem, sink: SmtpSink, name: str, signum: int):
+    worker = system.start_worker(EMAIL)
+    system.wait_assigned(worker)
+    envelopes = [make_envelope(EMAIL) for _ in range(SCALE.smtp_messages)]
+    ids = [str(envelope.id) for envelope in envelopes]
+    publish_envelopes(envelopes)
+    now = time.time()
+    accepted = [Accepted(str(e.id), e.trace_id, EMAIL, now) for e in envelopes]
+
+    # Messages claimed and unfinished right after each stop: the sends in flight when it came. A
+    # message can be counted at two stops (not yet redelivered); the bound uses each once.
+    in_flight: set[str] = set()
+    per_stop: list[int] = []
+    step = len(envelopes) / (SCALE.smtp_stops + 1)
+    for n in range(1, SCALE.smtp_stops + 1):
+        wait_for(lambda n=n: len(with_status(ids, *FINAL)) >= n * step, timeout=120, what=f"{n * step:.0f} done")
+        code = worker.stop(signum, timeout=30)
+        if signum == signal.SIGTERM:
+            assert code == 0, worker.output()
+        claimed = with_status(ids, DeliveryStatus.SENDING)
+        per_stop.append(len(claimed))
+        in_flight |= claimed
+        worker = system.start_worker(EMAIL)
+        system.wait_assigned(worker)
+    last_stop = time.time()
+
+    final, settled_at = wait_settled(accepted, final=FINAL, timeout=SCALE.settle_seconds)
+    arrivals = sink.arrivals()
+    verdict = judge(name, accepted, final, sends=Counter({message_id: arrivals[message_id] for message_id in ids}))
+    verdict.recover_seconds = None if settled_at is None else max(0.0, settled_at - last_stop)
+    held = [message_id for message_id in ids if final.get(message_id) == DeliveryStatus.UNKNOWN]
+    verdict.notes.append(f"sends in flight at each stop {per_stop} ({len(in_flight)} messages)")
+    verdict.notes.append(f"emails at the SMTP server {sum(arrivals.values())} for {len(ids)} messages")
+    verdict.notes.append(f"held as unknown {len(held)}, of which {sum(1 for i in held if arrivals[i])} had arrived")
+    return verdict, in_flight

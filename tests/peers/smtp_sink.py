@@ -1,0 +1,85 @@
+"""A real SMTP server process (aiosmtpd) that keeps what it receives: one JSON line per message in a
+file, so a test can count emails per Message-ID as a recipient's mail server would see them.
+
+    python -m tests.peers.smtp_sink --port 2525 --out var/test-logs/smtp.jsonl [--delay-ms 20]
+        [--tls-cert cert.pem --tls-key key.pem]   # offer STARTTLS (and require it)
+
+`--delay-ms` makes each DATA take that long, like a slow server, so that a worker killed mid-stream
+is killed with sends in flight. Runs until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import ssl
+import threading
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+class Keeper:
+    """aiosmtpd handler: appends each message to the output file, flushed before answering 250."""
+
+    def __init__(self, out: Path, delay_ms: float) -> None:
+        self.out = out.open("a", encoding="utf-8")
+        self.delay = delay_ms / 1000
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        message = message_from_bytes(content, policy=default_policy)
+        parts = [
+            {"type": part.get_content_type(), "content": part.get_content()}
+            for part in message.walk()
+            if not part.is_multipart()
+        ]
+        line = {
+            "message_id": message.get("Message-ID", ""),
+            "from": envelope.mail_from,
+            "to": list(envelope.rcpt_tos),
+            "subject": message.get("Subject", ""),
+            "headers": {name: str(value) for name, value in message.items()},
+            "parts": parts,
+            "tls": session.ssl is not None,
+        }
+        with self.lock:
+            self.out.write(json.dumps(line) + "\n")
+            self.out.flush()
+        return "250 Message accepted for delivery"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--tls-cert", default=None)
+    parser.add_argument("--tls-key", default=None)
+    args = parser.parse_args()
+    kwargs: dict[str, Any] = {}
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        kwargs = {"tls_context": context, "require_starttls": True}
+    controller = Controller(Keeper(args.out, args.delay_ms), hostname="127.0.0.1", port=args.port, **kwargs)
+    controller.start()
+    print(f"smtp sink listening on 127.0.0.1:{args.port}", flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
