@@ -78,15 +78,16 @@ class SimulatedLedger:
         self._alias = router.db_for_write(ledger_model)
         self._calls = RowInserter(ledger_model, self._alias)
 
-    def call_many(self, requests: Sequence[SendRequest]) -> list[CallResult]:
-        """Answer a batch of calls made at the same moment: they wait out the latency together, as
-        concurrent calls to a real service do, and are logged in one transaction. If the log cannot
-        be written, nothing was "sent": every call fails transiently."""
+    def call_many(self, requests: Sequence[SendRequest], *, concurrency: int = 1) -> list[CallResult]:
+        """Answer a batch of calls made `concurrency` at a time (the caller's pool): they wait out the
+        latency in rounds, as concurrent calls to a real service do, and are logged in one
+        transaction. If the log cannot be written, nothing was "sent": every call fails transiently."""
         started_at, clock = datetime.now(UTC), time.perf_counter_ns()
         controls = [SimulateControls.from_metadata(request.metadata) for request in requests]
         latency_ms = max((self._latency_ms(control) for control in controls), default=0.0)
         if latency_ms > 0:
-            time.sleep(latency_ms / 1000)
+            rounds = -(-len(requests) // max(1, concurrency))  # ceil
+            time.sleep(rounds * latency_ms / 1000)
         answers: list[tuple[CallOutcome, str, ProviderError | None]] = []
         rows = []
         try:
@@ -173,4 +174,4 @@ class SimulatedProvider(Provider):
         return SendResult(provider_message_id=result.provider_message_id)
 
     def send_many(self, requests: Sequence[SendRequest], pool: ProviderPool) -> list[CallResult]:
-        return self.ledger.call_many(requests)
+        return self.ledger.call_many(requests, concurrency=pool.size)

@@ -22,9 +22,11 @@ class SimulatedEmailBackend(BaseEmailBackend):
     # one never stops the others: the email provider hands it a whole batch in one call.
     reports_each_message = True
 
-    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+    def __init__(self, fail_silently: bool = False, *, concurrency: int = 1, **kwargs: Any) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
         self.ledger = SimulatedLedger(EmailSimulatedSend, SimulatorSettings.for_channel(Channel.EMAIL))
+        # Sends the caller makes at a time (its pool): the simulated latency is waited in rounds.
+        self.concurrency = concurrency
 
     @property
     def idempotent(self) -> bool:
@@ -33,7 +35,9 @@ class SimulatedEmailBackend(BaseEmailBackend):
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         """Returns how many were accepted. Failures are on each message's `call_result`; with
         fail_silently off, a single message's failure is also raised, as Django backends do."""
-        results = self.ledger.call_many([self._request(message) for message in email_messages])
+        results = self.ledger.call_many(
+            [self._request(message) for message in email_messages], concurrency=self.concurrency
+        )
         for message, result in zip(email_messages, results, strict=True):
             message.call_result = result  # type: ignore[attr-defined]
         if len(results) == 1 and results[0].error is not None and not self.fail_silently:

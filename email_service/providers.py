@@ -44,7 +44,7 @@ class EmailBackendProvider(Provider):
         goes over one connection (one SMTP session for many messages, as Django's backends allow)."""
         messages = [self.build_message(request) for request in requests]
         if self._batch_backend:
-            get_connection(self.backend, fail_silently=True).send_messages(messages)
+            get_connection(self.backend, fail_silently=True, concurrency=pool.size).send_messages(messages)
             return [message.call_result for message in messages]  # type: ignore[attr-defined]
         size = -(-len(messages) // pool.size)  # ceil: at most pool.size groups
         groups = [messages[start : start + size] for start in range(0, len(messages), size)]

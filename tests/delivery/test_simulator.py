@@ -115,3 +115,12 @@ def test_simulator_settings_come_from_the_environment_backed_settings(settings):
     assert SimulatorSettings.for_channel(Channel.SMS) == SimulatorSettings(
         latency_ms=25.0, failure_rate=0.1, idempotent=True
     )
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_calls_of_a_batch_wait_out_the_latency_in_rounds_of_the_callers_concurrency():
+    """A pool of 2 making 5 calls of 40 ms each needs 3 rounds: at least 120 ms (a lower bound, which
+    a busy machine can only lengthen)."""
+    ledger = SimulatedLedger(SmsSimulatedSend, SimulatorSettings(latency_ms=40))
+    results = ledger.call_many([request() for _ in range(5)], concurrency=2)
+    assert all(result.duration_ns >= 120_000_000 for result in results)
