@@ -1,16 +1,22 @@
 """Top-level URLs: the API, its schema and docs, health probes and admin."""
 
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from router.health import healthz, readyz
+from router.views.not_found import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("router.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path(
+        "api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="router/redoc.html"), name="redoc"
+    ),
+    # Any other path under /api/ answers a JSON 404, as those under /api/v1/ do.
+    re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found, name="api-not-found-outside-v1"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
 ]

@@ -28,6 +28,7 @@ class MessageStatus(StrEnum):
 _STATUS_AFTER: dict[str, MessageStatus] = {
     "message.accepted": MessageStatus.ACCEPTED,
     "message.published": MessageStatus.ACCEPTED,
+    "message.failed": MessageStatus.FAILED,  # Kafka refused the record for good (router.outbox)
     "delivery.received": MessageStatus.PENDING,
     "delivery.retry_scheduled": MessageStatus.RETRYING,
     "delivery.sent": MessageStatus.SENT,
@@ -41,6 +42,7 @@ _REPORTED = {"sent": MessageStatus.SENT, "failed": MessageStatus.FAILED, "unknow
 _LIFECYCLE = [
     "message.accepted",
     "message.published",
+    "message.failed",
     "delivery.received",
     "delivery.unknown_outcome_held",
     "delivery.unknown_outcome_resent",

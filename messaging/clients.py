@@ -25,6 +25,7 @@ def build_producer(**overrides: Any) -> Producer:
         "enable.idempotence": True,
         "linger.ms": 5,
         "compression.type": "lz4",
+        "message.max.bytes": settings.KAFKA_MAX_MESSAGE_BYTES,
         "delivery.timeout.ms": int(settings.KAFKA_DELIVERY_TIMEOUT_SECONDS * 1000),
         **overrides,
     }

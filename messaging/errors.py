@@ -10,4 +10,9 @@ class InvalidMessage(Exception):
 
 
 class PublishError(Exception):
-    """Kafka did not acknowledge a record in time (or refused it); the caller keeps it for later."""
+    """Kafka did not acknowledge a record in time, or refused it. `permanent`: it never will take it as
+    it is (too large, a topic it may not write): keeping it for later cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

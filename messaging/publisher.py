@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
 
 from messaging.errors import PublishError
@@ -19,6 +19,33 @@ class OutgoingRecord:
     key: bytes
     value: bytes
     headers: KafkaHeaders
+
+    @property
+    def size(self) -> int:
+        """What librdkafka weighs against `message.max.bytes`: value, key and headers."""
+        headers = sum(len(name) + len(value or b"") for name, value in self.headers)
+        return len(self.value) + len(self.key) + headers
+
+
+# Kafka will never take these records as they are: retrying cannot help (a record too large, a topic
+# that may not be written). Anything else (timeouts, a broker down) may pass later.
+PERMANENT_ERRORS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError._INVALID_ARG,
+    }
+)
+
+
+def is_permanent(error: KafkaError | BaseException | None) -> bool:
+    """True when Kafka refused a record for good (see PERMANENT_ERRORS)."""
+    if isinstance(error, KafkaException):
+        error = error.args[0] if error.args and isinstance(error.args[0], KafkaError) else None
+    return isinstance(error, KafkaError) and error.code() in PERMANENT_ERRORS
 
 
 @dataclass
@@ -79,7 +106,9 @@ def publish_all(
     return [
         None
         if report.done and report.error is None
-        else PublishError(str(report.error) if report.done else f"no acknowledgement within {timeout}s")
+        else PublishError(str(report.error), permanent=is_permanent(report.error))
+        if report.done
+        else PublishError(f"no acknowledgement within {timeout}s")
         for report in reports
     ]
 

@@ -25,7 +25,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboxEntry)
 class OutboxEntryAdmin(ReadOnlyAdmin):
-    list_display = ["key", "topic", "created_at", "published_at", "attempts"]
-    list_filter = [("published_at", admin.EmptyFieldListFilter), "topic"]
+    list_display = ["key", "topic", "created_at", "published_at", "failed_at", "attempts", "last_error"]
+    list_filter = [("published_at", admin.EmptyFieldListFilter), ("failed_at", admin.EmptyFieldListFilter), "topic"]
     search_fields = ["=key"]
     exclude = ["value"]  # holds the message body

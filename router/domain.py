@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -34,6 +34,21 @@ class MessageRequest:
             "metadata": dict(self.metadata),
         }
         return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def batch_fingerprint(items: Sequence[Any]) -> str:
+    """Identity of a batch's content for Idempotency-Key checks: its items as sent (key order and
+    whitespace aside), rejected ones included, since they are part of the answer."""
+    digest = hashlib.sha256()
+    for item in items:
+        try:
+            digest.update(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
+        except (orjson.JSONEncodeError, TypeError):
+            # Nested deeper than the JSON writer goes: rejected as an item anyway, so its position
+            # in the batch is what the fingerprint keeps of it.
+            digest.update(b"<too deep>")
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -43,27 +43,35 @@ class OutboxEntry(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Failed publish attempts so far.")
     last_error = models.TextField(blank=True, default="")
+    failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Kafka refused the record for good (too large, …): never tried again."
+    )
 
     class Meta:
         verbose_name_plural = "outbox entries"
         indexes = [
             # The relay's scan: unpublished rows, oldest first.
             models.Index(
-                fields=["created_at"], name="router_outbox_pending", condition=models.Q(published_at__isnull=True)
+                fields=["created_at"],
+                name="router_outbox_pending",
+                condition=models.Q(published_at__isnull=True, failed_at__isnull=True),
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.topic} {self.key} ({'published' if self.published_at else 'pending'})"
+        state = "published" if self.published_at else "failed" if self.failed_at else "pending"
+        return f"{self.topic} {self.key} ({state})"
 
 
 class IdempotencyRecord(models.Model):
-    """Remembers an `Idempotency-Key` per client; the unique constraint is what stops concurrent twins."""
+    """Remembers an `Idempotency-Key` per client; the unique constraint is what stops concurrent twins.
+    A single request's record points at its message; a batch's keeps the whole response."""
 
     client = models.CharField(max_length=200)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical request.")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+", null=True, blank=True)
+    response = models.JSONField(null=True, blank=True, help_text="A batch's response body, as first answered.")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.db_writes import write_transaction
+from messaging.errors import PublishError
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import OutgoingRecord
 from router.models import OutboxEntry
@@ -34,29 +35,50 @@ def outbox_record(entry: OutboxEntry) -> OutgoingRecord:
 
 
 def outbox_entries_settle(
-    *, acked: Sequence[OutboxEntry], failed: Sequence[tuple[OutboxEntry, str]], log: LogEmitter
+    *, acked: Sequence[OutboxEntry], failed: Sequence[tuple[OutboxEntry, PublishError]], log: LogEmitter
 ) -> None:
     """Mark the acknowledged entries published (one UPDATE) and count a failed attempt on the others,
-    which stay unpublished for `relay_outbox`; then log `message.published` for each acknowledged one.
+    which stay unpublished for `relay_outbox` — unless Kafka refused them for good (too large, a topic
+    it may not write): those end failed, with their error, and are never tried again (one such entry
+    must not hold the relay forever). Then log `message.published` / `message.failed` for each.
 
     Runs in one write transaction taken in turn with the process's other writers. Entries must have
     their `message` loaded (it is, for entries built at accept time or listed by the relay).
     """
     if not acked and not failed:
         return
-    by_error: dict[str, list[int]] = defaultdict(list)
+    by_error: dict[tuple[str, bool], list[int]] = defaultdict(list)
     for entry, error in failed:
-        by_error[error[:LAST_ERROR_MAX_CHARS]].append(entry.pk)
+        by_error[(str(error)[:LAST_ERROR_MAX_CHARS], error.permanent)].append(entry.pk)
+    now = timezone.now()
     with write_transaction(db_router.db_for_write(OutboxEntry)):
         if acked:
             # A relayed twin may have been marked first: keep its time.
             OutboxEntry.objects.filter(pk__in=[entry.pk for entry in acked], published_at__isnull=True).update(
-                published_at=timezone.now()
+                published_at=now
             )
-        for error, pks in by_error.items():
-            OutboxEntry.objects.filter(pk__in=pks).update(attempts=F("attempts") + 1, last_error=error)
-    for error, pks in by_error.items():
-        logger.warning("%d message(s) not published yet (%s); left to the outbox relay", len(pks), error)
+        for (text, permanent), pks in by_error.items():
+            OutboxEntry.objects.filter(pk__in=pks).update(
+                attempts=F("attempts") + 1, last_error=text, failed_at=now if permanent else None
+            )
+    for (text, permanent), pks in by_error.items():
+        if permanent:
+            logger.error("%d message(s) refused by Kafka for good (%s): failed", len(pks), text)
+        else:
+            logger.warning("%d message(s) not published yet (%s); left to the outbox relay", len(pks), text)
+    for entry, error in failed:
+        if error.permanent:
+            log.emit(
+                "message.failed",
+                trace_id=entry.message.trace_id,
+                message_id=entry.message.id,
+                channel=entry.message.channel,
+                outcome=Outcome.FAILURE,
+                level="error",
+                message=f"Kafka refused the message for {entry.topic} for good",
+                error_type="PublishError",
+                error_message=str(error)[:LAST_ERROR_MAX_CHARS],
+            )
     for entry in acked:
         log.emit(
             "message.published",

@@ -22,7 +22,9 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.db import close_old_connections, connections
 
+from messaging.errors import PublishError
 from messaging.log_events import LogEmitter
+from messaging.publisher import is_permanent
 from router.models import OutboxEntry
 from router.outbox import outbox_entries_settle, outbox_record
 
@@ -35,7 +37,7 @@ BATCH_WAIT_SECONDS = 0.05
 # Entries settled by one UPDATE at most (well below SQLite's limit on bound parameters).
 BATCH_MAX = 500
 
-_Report = tuple[OutboxEntry, str | None]  # the entry and None when acknowledged, else the error
+_Report = tuple[OutboxEntry, PublishError | None]  # the entry and None when acknowledged, else the error
 
 
 class OutboxPublisher:
@@ -70,7 +72,8 @@ class OutboxPublisher:
                     on_delivery=self._reporter(entry),
                 )
             except (BufferError, KafkaException) as error:
-                self._reports.put((entry, str(error) or type(error).__name__))
+                refused = PublishError(str(error) or type(error).__name__, permanent=is_permanent(error))
+                self._reports.put((entry, refused))
 
     def reachable(self, timeout: float) -> bool:
         """True when the settling thread runs and the producer gets an answer from a broker."""
@@ -95,7 +98,8 @@ class OutboxPublisher:
 
     def _reporter(self, entry: OutboxEntry) -> Callable[[KafkaError | None, Message], None]:
         def report(error: KafkaError | None, message: Message) -> None:  # run by poll(), on the thread
-            self._reports.put((entry, None if error is None else str(error)))
+            refused = None if error is None else PublishError(str(error), permanent=is_permanent(error))
+            self._reports.put((entry, refused))
 
         return report
 

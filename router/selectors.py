@@ -26,7 +26,7 @@ def idempotency_record_get(*, client: Client, key: str, not_before: datetime) ->
 def outbox_pending_list(*, created_before: datetime, limit: int) -> list[OutboxEntry]:
     """Unpublished entries, oldest first."""
     return list(
-        OutboxEntry.objects.filter(published_at__isnull=True, created_at__lt=created_before)
+        OutboxEntry.objects.filter(published_at__isnull=True, failed_at__isnull=True, created_at__lt=created_before)
         .select_related("message")
         .order_by("created_at", "pk")[:limit]
     )

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 import phonenumbers
+from django.conf import settings
+from django.core.mail.message import sanitize_address
 from django.core.validators import EmailValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from logging_service.timeline import MessageStatus
 from messaging.channels import Channel
+from messaging.envelope import MessageEnvelope
 from router.domain import MessageRequest
 from router.models import CHANNEL_CHOICES, Message
 
@@ -36,6 +40,9 @@ BATCH_MAX_MESSAGES = 1000
 ALLOWED_CHANNELS = ", ".join(channel.value for channel in Channel)
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+# A header value must not carry line breaks (header injection: "hi\r\nBcc: eve@…", which Django's
+# email backends refuse with BadHeaderError at send time) nor any other control character.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StrictCharField(serializers.CharField):
@@ -140,11 +147,24 @@ class _MessageSerializer(StrictSerializer):
 class EmailMessageSerializer(_MessageSerializer):
     channel = _channel_field(Channel.EMAIL)
     to = serializers.EmailField(max_length=320, help_text="An email address.")  # type: ignore[assignment]  # narrower
-    subject = StrictCharField(max_length=EMAIL_SUBJECT_MAX_CHARS)
+    subject = StrictCharField(
+        max_length=EMAIL_SUBJECT_MAX_CHARS, help_text="One line: no line breaks or other control characters."
+    )
     body = StrictCharField(trim_whitespace=False, help_text=f"At most {EMAIL_BODY_MAX_BYTES} bytes as UTF-8.")
 
     def validate_to(self, value: str) -> str:
         EmailValidator()(value)  # Django's validator, as DESIGN §7 names it (EmailField uses it too)
+        try:
+            # What Django's email backends do with the address before sending: refused here, it is
+            # refused at the door instead of dead-lettered later.
+            sanitize_address(value, "utf-8")
+        except ValueError as error:
+            raise serializers.ValidationError(f"This address cannot be sent to: {error}") from None
+        return value
+
+    def validate_subject(self, value: str) -> str:
+        if _CONTROL_CHARACTERS.search(value):
+            raise serializers.ValidationError("Must not contain line breaks or other control characters.")
         return value
 
     def validate_body(self, value: str) -> str:
@@ -205,13 +225,42 @@ class MessageRequestValidator:
         if serializer is None:
             serializer = self._serializers[Channel(channel)] = CHANNEL_SERIALIZERS[Channel(channel)]()
         valid = serializer.run_validation(data)
-        return MessageRequest(
+        request = MessageRequest(
             channel=Channel(valid["channel"]),
             to=valid["to"],
             body=valid["body"],
             subject=valid.get("subject"),
             metadata=valid.get("metadata", MappingProxyType({})),
         )
+        _check_envelope_fits(request)
+        return request
+
+
+# Ids, trace id, timestamps and headers the record adds to the request's own fields, generously.
+_RECORD_OVERHEAD_BYTES = 1024
+_PLACEHOLDER_ENVELOPE = {"id": uuid.UUID(int=0), "trace_id": "0" * 32, "created_at": datetime(2000, 1, 1, tzinfo=UTC)}
+
+
+def _check_envelope_fits(request: MessageRequest) -> None:
+    """The envelope as Kafka will carry it (JSON escaping included: 256 KiB of U+0001 is 1.5 MB as
+    JSON) must fit the producer's record limit, or a 202 would promise what Kafka never takes."""
+    envelope = MessageEnvelope(
+        channel=request.channel,
+        to=request.to,
+        body=request.body,
+        subject=request.subject,
+        metadata=request.metadata,
+        **_PLACEHOLDER_ENVELOPE,  # type: ignore[arg-type]
+    )
+    size = len(envelope.to_json()) + _RECORD_OVERHEAD_BYTES
+    limit = int(settings.KAFKA_MAX_MESSAGE_BYTES)
+    if size <= limit:
+        return
+    fields = {"body": request.body, "subject": request.subject or "", "metadata": dict(request.metadata)}
+    largest = max(fields, key=lambda name: len(orjson.dumps(fields[name])))
+    raise serializers.ValidationError(
+        {largest: [f"The message would be {size} bytes as sent (JSON-escaped); the limit is {limit} bytes."]}
+    )
 
 
 _thread_validators = threading.local()

@@ -10,9 +10,10 @@ the channel workers absorb that by message id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from confluent_kafka import Producer
 from django.conf import settings
@@ -83,7 +84,9 @@ def _message_build(*, request: MessageRequest, client: Client, trace: TraceConte
     return message, entry
 
 
-def _idempotent_replay(*, client: Client, key: str, fingerprint: str) -> Message | None:
+def _idempotency_record(*, client: Client, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """The live record of this key with this request's fingerprint, None when there is none; another
+    fingerprint (another body, or a single request's key reused for a batch) is a conflict."""
     not_before = timezone.now() - timedelta(hours=settings.ROUTER_IDEMPOTENCY_TTL_HOURS)
     record = idempotency_record_get(client=client, key=key, not_before=not_before)
     if record is None:
@@ -92,7 +95,21 @@ def _idempotent_replay(*, client: Client, key: str, fingerprint: str) -> Message
         return None
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict(key)
-    return record.message
+    return record
+
+
+def _idempotent_replay(*, client: Client, key: str, fingerprint: str) -> Message | None:
+    record = _idempotency_record(client=client, key=key, fingerprint=fingerprint)
+    if record is not None and record.message is None:
+        raise IdempotencyConflict(key)  # the key answered a batch
+    return None if record is None else record.message
+
+
+def _idempotent_batch_replay(*, client: Client, key: str, fingerprint: str) -> dict[str, Any] | None:
+    record = _idempotency_record(client=client, key=key, fingerprint=fingerprint)
+    if record is not None and record.response is None:
+        raise IdempotencyConflict(key)  # the key answered a single request
+    return None if record is None else record.response
 
 
 def _log_accepted(messages: Sequence[Message]) -> None:
@@ -129,7 +146,7 @@ def outbox_publish(*, entries: Sequence[OutboxEntry], producer: Producer, timeou
         return RelayResult(published=0, failed=0)
     errors = publish_all(producer, [outbox_record(entry) for entry in entries], timeout)
     acked = [entry for entry, error in zip(entries, errors, strict=True) if error is None]
-    failed = [(entry, str(error)) for entry, error in zip(entries, errors, strict=True) if error is not None]
+    failed = [(entry, error) for entry, error in zip(entries, errors, strict=True) if error is not None]
     outbox_entries_settle(acked=acked, failed=failed, log=router_log())
     return RelayResult(published=len(acked), failed=len(failed))
 
@@ -177,19 +194,56 @@ def message_accept(
     return Acceptance(message=message)
 
 
-def messages_accept_batch(*, requests: Sequence[MessageRequest], client: Client) -> list[Message]:
-    """Accept many requests in one transaction; once it commits, publish them as a single request does.
+@dataclass(frozen=True)
+class BatchAcceptance:
+    body: dict[str, Any]
+    replayed: bool = False  # an earlier batch with the same Idempotency-Key: its response, nothing re-sent
 
-    Each message gets its own trace: the message timeline is read by trace id (DESIGN §7).
+
+def messages_accept_batch(
+    *,
+    requests: Sequence[MessageRequest],
+    client: Client,
+    respond: Callable[[Sequence[Message]], dict[str, Any]],
+    idempotency: tuple[str, str] | None = None,
+) -> BatchAcceptance:
+    """Accept many requests in one transaction; once it commits, publish them as a single request does.
+    `respond` renders the response body from the accepted messages.
+
+    With `idempotency` (key, fingerprint of the whole batch) the key covers the batch: the same key
+    and body again answer the first response (nothing published again); another body raises
+    IdempotencyConflict. Each message gets its own trace (DESIGN §7).
     """
     built = [_message_build(request=request, client=client, trace=TraceContext.new()) for request in requests]
     messages = [message for message, _ in built]
     entries = [entry for _, entry in built]
-    with write_transaction(_database()):
-        Message.objects.bulk_create(messages)
-        OutboxEntry.objects.bulk_create(entries)
-        _publish_on_commit(messages, entries)
-    return messages
+    try:
+        with write_transaction(_database()):
+            if idempotency is not None:
+                earlier = _idempotent_batch_replay(client=client, key=idempotency[0], fingerprint=idempotency[1])
+                if earlier is not None:
+                    return BatchAcceptance(body=earlier, replayed=True)
+            Message.objects.bulk_create(messages)
+            OutboxEntry.objects.bulk_create(entries)
+            body = respond(messages)
+            if idempotency is not None:
+                IdempotencyRecord.objects.create(
+                    client=client.id,
+                    key=idempotency[0],
+                    fingerprint=idempotency[1],
+                    response=body,
+                    created_at=timezone.now(),
+                )
+            _publish_on_commit(messages, entries)
+    except IntegrityError:
+        if idempotency is None:
+            raise
+        with write_transaction(_database()):  # a concurrent twin committed first (Postgres)
+            earlier = _idempotent_batch_replay(client=client, key=idempotency[0], fingerprint=idempotency[1])
+        if earlier is None:
+            raise
+        return BatchAcceptance(body=earlier, replayed=True)
+    return BatchAcceptance(body=body)
 
 
 def outbox_relay_pending(*, producer: Producer, batch_size: int, grace_seconds: float) -> RelayResult:

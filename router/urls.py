@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern] = [
     path("messages", MessageCreateView.as_view(), name="message-create"),
     path("messages/batch", MessageBatchView.as_view(), name="message-batch"),
     path("messages/<uuid:message_id>", MessageDetailView.as_view(), name="message-detail"),
-    # Last: whatever is left under /api/v1/ gets a JSON 404.
-    re_path(r"^(?P<path>.*)$", api_not_found, name="api-not-found"),
+    # Last: whatever is left under /api/v1/ gets a JSON 404 ([\s\S], not `.`: a path with an encoded line
+    # break, `/api/v1/messages/%0A`, must not fall through to Django's HTML page).
+    re_path(r"^(?P<path>[\s\S]*)$", api_not_found, name="api-not-found"),
 ]

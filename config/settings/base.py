@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from the project's static files: no CDN, so the docs render offline.
+    "drf_spectacular_sidecar",
     "messaging",
     "operations",
     "delivery",
@@ -49,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees exceptions straight from the views: JSON 500s under /api/.
+    "router.middleware.ApiJsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -133,6 +137,9 @@ KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092
 KAFKA_TOPIC_PREFIX = env("KAFKA_TOPIC_PREFIX", default="")
 KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
 KAFKA_REPLICATION_FACTOR = env.int("KAFKA_REPLICATION_FACTOR", default=1)
+# The largest record a producer sends (librdkafka's message.max.bytes; the broker's default takes it).
+# The API refuses a message whose envelope would not fit, so every 202 is one Kafka can take.
+KAFKA_MAX_MESSAGE_BYTES = env.int("KAFKA_MAX_MESSAGE_BYTES", default=1_000_000)
 # Seconds a producer waits for Kafka's acknowledgement before reporting failure.
 KAFKA_DELIVERY_TIMEOUT_SECONDS = env.float("KAFKA_DELIVERY_TIMEOUT_SECONDS", default=10.0)
 # How long a consumer may go silent (crashed, SIGKILLed, partitioned) before the group hands its
@@ -225,6 +232,9 @@ SPECTACULAR_SETTINGS = {
 # --- Router API (issue 3): API keys, throttling, publishing, outbox relay -------------------
 INSTALLED_APPS += ["rest_framework_api_key"]
 SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True
+SPECTACULAR_SETTINGS.update(
+    {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR", "REDOC_DIST": "SIDECAR"}
+)
 # Issue 7: each channel's request schema names only its own channel (one `oneOf` branch per request).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ChannelEnum": "router.models.CHANNEL_CHOICES",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +15,9 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from router.domain import batch_fingerprint
 from router.errors import IdempotencyConflict
+from router.models import Message
 from router.permissions import client_of
 from router.serializers import (
     AcceptedMessageSerializer,
@@ -116,10 +119,16 @@ class MessageBatchView(RouterAPIView):
         description="Each item is validated on its own: valid items are accepted even when others are "
         "rejected. One result per item, in request order. Each message gets its own traceId.",
         request=BatchRequestSerializer,
-        responses={202: BatchResponseSerializer, **POST_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            202: BatchResponseSerializer,
+            **POST_ERRORS,
+            422: error_response("The Idempotency-Key was already used with a different batch."),
+        },
         examples=BATCH_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
+        idempotency_key = _idempotency_key(request)
         batch = BatchRequestSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         results: list[dict[str, Any]] = []
@@ -132,8 +141,23 @@ class MessageBatchView(RouterAPIView):
             except ValidationError as error:
                 results.append({"index": index, "status": "rejected", "errors": error.detail})
                 self.log_rejection(errors=error.detail, error_type="ValidationError", status_code=400, index=index)
-        messages = messages_accept_batch(requests=[item for _, item in valid], client=client_of(request))
-        for (index, _), message in zip(valid, messages, strict=True):
-            results[index] = {"index": index, **accepted_message_data(message)}
-        body = {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}
-        return Response(body, status=202)
+
+        def respond(messages: Sequence[Message]) -> dict[str, Any]:
+            for (index, _), message in zip(valid, messages, strict=True):
+                results[index] = {"index": index, **accepted_message_data(message)}
+            return {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}
+
+        idempotency = None
+        if idempotency_key is not None:
+            idempotency = (idempotency_key, batch_fingerprint(batch.validated_data["messages"]))
+        try:
+            acceptance = messages_accept_batch(
+                requests=[item for _, item in valid],
+                client=client_of(request),
+                respond=respond,
+                idempotency=idempotency,
+            )
+        except IdempotencyConflict as conflict:
+            raise UnprocessableIdempotencyKey(str(conflict)) from None
+        headers = {"Idempotent-Replayed": "true"} if acceptance.replayed else {}
+        return Response(acceptance.body, status=202, headers=headers)

@@ -1,4 +1,4 @@
-"""The JSON 404 for any /api/v1/ path no route matches (Django's own 404 page is HTML).
+"""The JSON 404 for any /api/ path no route matches (Django's own 404 page is HTML, in DEBUG too).
 
 A malformed message id (`/api/v1/messages/not-a-uuid`) lands here too, so API clients always get
 the same `{"detail": ...}` body the API documents.

@@ -38,9 +38,15 @@ def without(payload, name):
 CASES = [
     ("email-invalid", email(to="not-an-email"), JSON, "key", {}, 400, "to", "valid email address"),
     ("email-no-dot-domain", email(to="ada@example"), JSON, "key", {}, 400, "to", "valid email address"),
+    # Django's validator takes it; its backends could never send to it (the IDNA label is too long).
+    ("email-unsendable", email(to="ada@ünïcodé-" + "a" * 50 + ".com"), JSON, "key", {}, 400, "to", "cannot be sent"),
     ("email-double-at", email(to="ada@@example.com"), JSON, "key", {}, 400, "to", "valid email address"),
     ("email-no-subject", without(email(), "subject"), JSON, "key", {}, 400, "subject", "required"),
     ("email-long-subject", email(subject="s" * 999), JSON, "key", {}, 400, "subject", "998 characters"),
+    # Header injection: a second header smuggled through the subject.
+    ("email-subject-crlf", email(subject="hi\r\nBcc: eve@example.com"), JSON, "key", {}, 400, "subject", "line breaks"),
+    ("email-subject-lf", email(subject="hi\nthere"), JSON, "key", {}, 400, "subject", "line breaks"),
+    ("email-subject-escape", email(subject="hi\x1b[31m"), JSON, "key", {}, 400, "subject", "control characters"),
     ("email-body-256k", email(body="b" * (256 * 1024 + 1)), JSON, "key", {}, 400, "body", "262144 bytes"),
     ("email-body-multibyte", email(body="é" * (128 * 1024 + 1)), JSON, "key", {}, 400, "body", "262144 bytes"),
     ("sms-no-plus", sms(to="14155552671"), JSON, "key", {}, 400, "to", "E.164"),

@@ -117,3 +117,37 @@ def test_concurrent_requests_with_one_key_publish_once():
     assert len(ids) == 1
     assert Message.objects.count() == 1
     assert len(read_records(send_topic(Channel.SMS), key=ids.pop().encode())) == 1
+
+
+BATCH_URL = "/api/v1/messages/batch"
+
+
+def post_batch(api, items, key):
+    body = orjson.dumps({"messages": items})
+    return api.post(BATCH_URL, data=body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_a_key_covers_a_whole_batch_the_same_batch_again_gets_the_same_results_and_publishes_once(api):
+    items = [SmsRequestFactory(), {"channel": "fax"}, SmsRequestFactory()]
+    first = post_batch(api, items, "import-2026-11-28")
+    again = post_batch(api, [dict(reversed(list(item.items()))) for item in items], "import-2026-11-28")
+
+    assert first.status_code == again.status_code == 202, again.content
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    ids = [result["id"] for result in first.json()["results"] if result["status"] == "accepted"]
+    assert len(ids) == 2 and Message.objects.count() == 2
+    wait_for_published(ids)
+    for message_id in ids:
+        assert len(read_records(send_topic(Channel.SMS), key=message_id.encode())) == 1
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_a_batch_key_with_another_batch_or_a_single_request_is_refused_with_422(api):
+    assert post_batch(api, [SmsRequestFactory(body="one")], "batch-1").status_code == 202
+    assert post_batch(api, [SmsRequestFactory(body="two")], "batch-1").status_code == 422
+    assert post_json(api, SmsRequestFactory(body="one"), "batch-1").status_code == 422
+    assert post_json(api, SmsRequestFactory(), "single-1").status_code == 202
+    assert post_batch(api, [SmsRequestFactory()], "single-1").status_code == 422
+    assert Message.objects.count() == 2

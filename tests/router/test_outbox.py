@@ -62,3 +62,43 @@ def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(c
         (record,) = read_records(send_topic(channel), key=body["id"].encode())
         envelope = MessageEnvelope.from_json(record.value())
         assert (envelope.trace_id, envelope.to, envelope.body) == (body["traceId"], payload["to"], payload["body"])
+
+
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_an_entry_kafka_refuses_for_good_ends_failed_and_never_holds_the_relay():
+    """An entry too large for any record (written before the API checked sizes, say) is refused by
+    Kafka: it ends `failed` with its error and a `message.failed` event, the entry behind it is
+    published in the same pass, and the next pass leaves it alone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.clients import build_producer
+    from messaging.topics import router_log_topic
+    from messaging.tracing import TraceContext
+    from router.domain import Client, MessageRequest
+    from router.kafka import router_log
+    from router.services import _message_build, outbox_relay_pending
+    from tests.delivery.support import records_with_key
+
+    def entry(body: str) -> OutboxEntry:
+        request = MessageRequest(channel=Channel.SMS, to="+14155552671", body=body)
+        message, outbox = _message_build(request=request, client=Client(id="key:test"), trace=TraceContext.new())
+        message.created_at = outbox.created_at = timezone.now() - timedelta(minutes=1)
+        message.save()
+        outbox.save()
+        return outbox
+
+    huge, fine = entry("x" * 2_000_000), entry("hello")
+    result = outbox_relay_pending(producer=build_producer(), batch_size=10, grace_seconds=0)
+    assert (result.published, result.failed) == (1, 1)
+
+    huge.refresh_from_db()
+    fine.refresh_from_db()
+    assert huge.failed_at is not None and huge.published_at is None
+    assert "MSG_SIZE_TOO_LARGE" in huge.last_error or "too large" in huge.last_error.lower()
+    assert fine.published_at is not None
+    assert outbox_relay_pending(producer=build_producer(), batch_size=10, grace_seconds=0).failed == 0
+    router_log().flush()
+    events = [orjson.loads(r.value()) for r in records_with_key(router_log_topic(), huge.key.encode())]
+    assert "message.failed" in [event["event"]["action"] for event in events]

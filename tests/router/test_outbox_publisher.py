@@ -22,7 +22,7 @@ def test_closing_settles_every_outstanding_acknowledgement(fresh_publisher):
     """What a gunicorn worker does at exit (router.kafka): what Kafka acknowledged is marked published
     before close() returns, even when the requests were answered a moment before."""
     request = MessageRequest(channel=Channel.SMS, to="+14155552671", body="exit")
-    messages_accept_batch(requests=[request] * 200, client=Client(id="key:exit-test"))
+    messages_accept_batch(requests=[request] * 200, client=Client(id="key:exit-test"), respond=lambda messages: {})
 
     api_publisher().close(flush_timeout=20)
 

@@ -1,0 +1,32 @@
+"""Under /api/, an unexpected error answers JSON in DRF's error format, in DEBUG too.
+
+DRF renders its own exceptions as JSON; anything else (a bug, a broken dependency) reaches Django,
+which would answer its HTML error page (the technical one in DEBUG). API clients get
+`{"detail": "Internal server error."}` with status 500 instead; the error is logged with its traceback
+as Django would have logged it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger("django.request")
+
+API_PREFIX = "/api/"
+
+
+class ApiJsonErrorsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith(API_PREFIX):
+            return None  # Django's own handling (admin, pages)
+        logger.error("Internal Server Error: %s", request.path, exc_info=exception, extra={"status_code": 500})
+        return JsonResponse({"detail": "Internal server error."}, status=500)

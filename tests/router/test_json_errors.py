@@ -1,0 +1,58 @@
+"""Every path under /api/ answers JSON in DRF's error format — unknown paths, malformed ids, wrong
+methods, and an unexpected server error — in DEBUG too (Django's pages there are HTML)."""
+
+import pytest
+
+from router.views import messages as message_views
+
+pytestmark = pytest.mark.django_db(databases=["default"])
+
+
+@pytest.fixture(params=[False, True], ids=["production", "debug"])
+def debug(request, settings):
+    settings.DEBUG = request.param
+    return request.param
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/messages/not-a-uuid",
+        "/api/v1/messages/%0A",  # an encoded line break
+        "/api/v1/messages/abc%0Adef",
+        "/api/v1/nothing/here",
+        "/api/v2/messages",
+        "/api/",
+    ],
+)
+def test_unknown_paths_under_api_answer_a_json_404(api, debug, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_wrong_method_answers_a_json_405(api, debug):
+    response = api.delete("/api/v1/messages")
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert "not allowed" in response.json()["detail"]
+
+
+def test_an_unexpected_error_answers_a_json_500(api, debug, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(message_views, "message_accept", broken)
+    api.raise_request_exception = False
+    response = api.post("/api/v1/messages", {"channel": "sms", "to": "+14155552671", "body": "hi"}, format="json")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Internal server error."}
+
+
+def test_pages_outside_the_api_keep_django_s_own_404(client, settings):
+    settings.DEBUG = False
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "application/json" not in response["Content-Type"]
