@@ -2,12 +2,12 @@
 (Procfile, Dockerfile, compose); command-line flags still win.
 
 Worker model for a small machine (2 cores, shared with Kafka, Elasticsearch and the workers): a request
-waits for SQLite's single write lock (Kafka's ack is collected afterwards by the process's outbox
-publisher thread, router.outbox_publisher). Sync workers hold a process per waiting request; with
-threads, one process keeps many requests waiting at once, and their records share one producer and
-its batches. Two processes still use both cores for the Python parts. Measured with `manage.py bench`
-(README, Performance). Each worker creates its Kafka clients and the publisher thread on first use,
-after the fork, and settles outstanding acks when it exits (router.kafka).
+waits for its row's group commit and its record's acknowledgement (router.publishing). Sync workers
+would hold a process per waiting request; with threads, one process keeps many requests waiting at
+once, and their rows and records share transactions and the producer's batches. Two processes still
+use both cores for the Python parts. Measured with `manage.py bench` (docs/performance.md). Each worker
+creates its Kafka clients and threads on first use, after the fork, and flushes them when it exits
+(router.kafka).
 """
 
 import os
@@ -18,4 +18,8 @@ import environ
 environ.Env.read_env(Path(__file__).resolve().parent / ".env")  # as the settings do; the environment wins
 
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # threads > 1 selects the gthread worker
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# gthread with a bounded queue (overload answered 503 + Retry-After at once) and request heads read
+# without holding a thread (slow clients): config/gunicorn_worker.py. API_QUEUE_LIMIT (default 4 x
+# threads) and API_HEADER_TIMEOUT_SECONDS (10) tune it.
+worker_class = "config.gunicorn_worker.GuardedThreadWorker"

@@ -44,6 +44,6 @@ def machine_facts(engines: BenchEngines) -> dict[str, Any]:
             "indexer_batch_wait_ms": settings.INDEXER_BATCH_WAIT_MS,
             "router_publish_timeout_seconds": settings.ROUTER_PUBLISH_TIMEOUT_SECONDS,
             "router_throttle_rate": BENCH_THROTTLE_RATE,
-            "database": "SQLite (WAL, synchronous=NORMAL), one file per service",
+            "database": "SQLite (WAL; synchronous=FULL for the router, NORMAL for the channels), one file per service",
         },
     }

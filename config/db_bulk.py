@@ -8,10 +8,13 @@ field kind (dates, UUIDs, JSON), which is all the ORM's compiler did for these m
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from typing import Any
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.utils import timezone
 
 _Adapter = Callable[[Any], Any]
@@ -25,7 +28,8 @@ class RowInserter:
         self.using = using
         connection = connections[using]
         meta = model._meta
-        self._fields = [field for field in meta.concrete_fields if not field.primary_key]
+        # Every column but a database-generated primary key (an explicit one, a UUID, is a value).
+        self._fields = [field for field in meta.concrete_fields if not isinstance(field, models.fields.AutoFieldMixin)]
         quote = connection.ops.quote_name
         columns = ", ".join(quote(field.column) for field in self._fields)
         placeholders = ", ".join(["%s"] * len(self._fields))
@@ -36,7 +40,8 @@ class RowInserter:
         connection = connections[self.using]
         if isinstance(field, models.DateTimeField):
             return connection.ops.adapt_datetimefield_value
-        if isinstance(field, models.UUIDField | models.JSONField):
+        if isinstance(field, models.UUIDField | models.JSONField | models.ForeignKey):
+            # A foreign key is stored as its target's value (a UUID primary key needs adapting too).
             return lambda value: field.get_db_prep_value(value, connection)
         return None
 
@@ -61,3 +66,77 @@ class RowInserter:
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             return lambda: now
         return field.get_default
+
+
+_Batch = list[tuple[type[models.Model], list[dict[str, Any]], "Future[None]"]]
+
+
+class GroupInserter:
+    """Rows of many threads, inserted by one thread in one transaction; each caller waits for the
+    commit that made its rows durable (group commit: one BEGIN/COMMIT, and with synchronous=FULL one
+    fsync, for whatever the threads queued meanwhile). Rows of one model go in one executemany, in
+    the order the models were first queued (a foreign key's target first)."""
+
+    def __init__(self, using: str, *, name: str) -> None:
+        self.using = using
+        self._queue: queue.SimpleQueue[tuple[type[models.Model], list[dict[str, Any]], Future[None]]] = (
+            queue.SimpleQueue()
+        )
+        self._inserters: dict[type[models.Model], RowInserter] = {}
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, model: type[models.Model], rows: list[dict[str, Any]]) -> Future[None]:
+        future: Future[None] = Future()
+        self._queue.put((model, rows, future))
+        return future
+
+    def insert(self, model: type[models.Model], rows: list[dict[str, Any]], timeout: float | None = None) -> None:
+        """Insert and wait for the commit; raises what the transaction raised. Inside a transaction
+        of the caller's (a test's, an enclosing service's) the rows go in there, as it expects:
+        another thread's transaction could neither see its rows nor get past its write lock."""
+        if transaction.get_connection(self.using).in_atomic_block:
+            self._inserter(model).insert(rows)
+            return
+        self.submit(model, rows).result(timeout)
+
+    def _run(self) -> None:
+        while True:
+            batch: _Batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        by_model: dict[type[models.Model], list[dict[str, Any]]] = {}
+        for model, rows, _ in batch:
+            by_model.setdefault(model, []).extend(rows)
+        try:
+            connections[self.using].close_if_unusable_or_obsolete()
+            with transaction.atomic(using=self.using):
+                for model, rows in by_model.items():
+                    self._inserter(model).insert(rows)
+        except Exception as error:
+            # One transaction for all: a constraint broken by one caller fails them all. Retry each
+            # alone, so that the failure stays its own (rare: the rows are fresh ids).
+            if len(batch) == 1:
+                batch[0][2].set_exception(error)
+                return
+            for item in batch:
+                self._commit([item])
+            return
+        for _, _, future in batch:
+            future.set_result(None)
+
+    def _inserter(self, model: type[models.Model]) -> RowInserter:
+        inserter = self._inserters.get(model)
+        if inserter is None:
+            inserter = self._inserters[model] = RowInserter(model, self.using)
+        return inserter

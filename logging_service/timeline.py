@@ -92,13 +92,21 @@ class Timeline:
     events: tuple[TimelineEvent, ...]
 
 
+# The router's events describe the start of a message's life: logged by another process, they may be
+# stamped after the channel's first events (the relay publishes late), and must not set it back.
+_ROUTER_EARLY = {"message.accepted", "message.published"}
+
+
 def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
     """Replay the events in order. `sent` is final (nothing un-sends a message); `failed` is not,
-    because an operator may replay the message from the DLQ."""
+    because an operator may replay the message from the DLQ. A status never moves back to
+    `accepted` because of which process logged last."""
     status = MessageStatus.ACCEPTED
     for event in events:
         if status is MessageStatus.SENT:
             break
+        if event.action in _ROUTER_EARLY and status is not MessageStatus.ACCEPTED:
+            continue
         status = _STATUS_AFTER.get(event.action, status)
         if event.action == "delivery.duplicate_skipped" and event.reported_status in _REPORTED:
             # The record's own status: the only sign of a send whose `delivery.sent` event was lost

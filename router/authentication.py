@@ -21,9 +21,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 from rest_framework_api_key.models import APIKey
+
+from router.rate_limits import auth_failure_record, auth_failures_wait
 
 KEYWORD = "Api-Key"
 # Bounds the cache's memory whatever callers send; only keys that verified are ever stored.
@@ -92,10 +94,19 @@ class ApiKeyAuthentication(BaseAuthentication):
         scheme, _, key = get_authorization_header(request).decode("latin-1").partition(" ")
         if scheme.lower() != KEYWORD.lower():
             return None  # not ours: let session authentication (browsable API) try
+        address = request.META.get("REMOTE_ADDR", "")
+        # An address that failed too often waits, whatever key it sends now: guessing keys is slow.
+        wait = auth_failures_wait(address)
+        if wait is not None:
+            raise Throttled(wait=wait, detail="Too many failed API-key attempts from this address.")
         key = key.strip()
-        if not key:
-            raise AuthenticationFailed("No API key given after `Api-Key`.")
-        return AnonymousUser(), _api_key_verify(key)
+        try:
+            if not key:
+                raise AuthenticationFailed("No API key given after `Api-Key`.")
+            return AnonymousUser(), _api_key_verify(key)
+        except AuthenticationFailed:
+            auth_failure_record(address)
+            raise
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD

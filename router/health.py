@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from router.kafka import api_publisher
+from router.kafka import api_acks
 from router.models import ReadinessProbe
 
 KAFKA_CHECK_SECONDS = 2.0
@@ -25,11 +25,11 @@ def _database_ok() -> bool:
 
 
 def _kafka_ok() -> bool:
-    """Asked through the publisher requests use: its producer must reach a broker, and its settling
-    thread must run (without it nothing would be marked published and the relay would send it all
-    again). The first probe also starts the publisher before the first request needs it."""
+    """Asked through the producer requests use: it must reach a broker, and its delivery-report
+    thread must run (without it no request would ever see its acknowledgement). The first probe also
+    starts them before the first request needs them."""
     try:
-        return api_publisher().reachable(KAFKA_CHECK_SECONDS)
+        return api_acks().reachable(KAFKA_CHECK_SECONDS)
     except Exception:
         return False
 

@@ -1,9 +1,11 @@
-"""The router process's Kafka clients: the API's outbox publisher and the log emitter, one per process.
+"""The router process's clients, one of each per process: the producer of accepted messages with its
+delivery-report thread (router.publishing.KafkaAcks), the group inserter of its rows, and the log
+emitter.
 
-Built lazily on first use, so gunicorn workers each create their own after the fork (librdkafka
-threads, and the publisher's own, do not survive a fork); the publisher is also keyed by process id,
-so a client inherited from a parent is never used. Keyed by the bootstrap servers so a settings
-override (tests point the API at an unreachable broker) gets its own clients.
+Built lazily on first use, so gunicorn workers each create their own after the fork (librdkafka's
+threads, and ours, do not survive a fork); keyed by process id so a client inherited from a parent
+is never used, and by the bootstrap servers so a settings override (tests point the API at an
+unreachable broker) gets its own clients.
 """
 
 from __future__ import annotations
@@ -14,35 +16,55 @@ import threading
 
 from confluent_kafka import Producer
 from django.conf import settings
+from django.db import router as db_router
 
+from config.db_bulk import GroupInserter
 from messaging.clients import build_producer
 from messaging.log_events import LogEmitter, build_log_producer
 from messaging.topics import router_log_topic
-from router.outbox_publisher import OutboxPublisher
+from router.models import Message
+from router.publishing import KafkaAcks
 
 SERVICE_NAME = "router"
 EXIT_FLUSH_SECONDS = 5.0
+# A request waits for its record's acknowledgement: batches of concurrent requests are made within
+# this (the default 5 ms would add to every request's latency for no gain in CPU).
+API_LINGER_MS = 1
 
-_publishers: dict[tuple[int, str], OutboxPublisher] = {}
+_acks: dict[tuple[int, str], KafkaAcks] = {}
+_inserters: dict[tuple[int, str], GroupInserter] = {}
 _emitters: dict[tuple[str, str], LogEmitter] = {}
 _emitter_producers: list[Producer] = []
-_guard = threading.Lock()  # gthread workers: two first requests must not start two publishers
+_guard = threading.Lock()  # gthread workers: two first requests must not start two of anything
 
 
-def api_publisher() -> OutboxPublisher:
-    """The publisher requests hand their outbox entries to (router.outbox_publisher)."""
+def api_acks() -> KafkaAcks:
+    """The producer requests hand their messages' records to, with its delivery-report thread."""
     key = (os.getpid(), settings.KAFKA_BOOTSTRAP_SERVERS)
-    publisher = _publishers.get(key)
-    if publisher is None:
+    acks = _acks.get(key)
+    if acks is None:
         with _guard:
-            publisher = _publishers.get(key)
-            if publisher is None:
-                # librdkafka gives a record up after ROUTER_PUBLISH_TIMEOUT_SECONDS; the relay's grace
-                # period is longer, so it does not publish an entry this producer may still deliver.
+            acks = _acks.get(key)
+            if acks is None:
+                # librdkafka gives a record up when the request stops waiting for it: the relay
+                # publishes the outbox copy, and nothing of this producer's races it for long.
                 timeout_ms = max(int(settings.ROUTER_PUBLISH_TIMEOUT_SECONDS * 1000), 100)
-                producer = build_producer(**{"delivery.timeout.ms": timeout_ms})
-                publisher = _publishers[key] = OutboxPublisher(producer=producer, log=router_log)
-    return publisher
+                producer = build_producer(**{"delivery.timeout.ms": timeout_ms, "linger.ms": API_LINGER_MS})
+                acks = _acks[key] = KafkaAcks(producer)
+    return acks
+
+
+def router_rows() -> GroupInserter:
+    """The thread that commits the router rows of this process's concurrent requests together."""
+    alias = db_router.db_for_write(Message)
+    key = (os.getpid(), alias)
+    inserter = _inserters.get(key)
+    if inserter is None:
+        with _guard:
+            inserter = _inserters.get(key)
+            if inserter is None:
+                inserter = _inserters[key] = GroupInserter(alias, name=f"router-rows-{alias}")
+    return inserter
 
 
 def router_log() -> LogEmitter:
@@ -56,23 +78,23 @@ def router_log() -> LogEmitter:
 
 
 def clients_reset() -> None:
-    """Drop this process's clients and whatever they still queue (for tests that used a dead broker)."""
-    for (pid, _), publisher in list(_publishers.items()):
+    """Drop this process's Kafka clients and whatever they still queue (tests that used a dead broker)."""
+    for (pid, _), acks in list(_acks.items()):
         if pid == os.getpid():
-            publisher.discard()
+            acks.producer.purge()
+            acks.close(0)
     for producer in _emitter_producers:
         producer.purge()
-    _publishers.clear()
+    _acks.clear()
     _emitters.clear()
     _emitter_producers.clear()
 
 
 @atexit.register
 def _flush_at_exit() -> None:
-    """Outstanding acknowledgements are settled, then queued log events (the `message.published`
-    events of that settling included) leave before the process exits."""
-    for (pid, _), publisher in list(_publishers.items()):
+    """Queued records and log events leave before the process exits."""
+    for (pid, _), acks in list(_acks.items()):
         if pid == os.getpid():
-            publisher.close(EXIT_FLUSH_SECONDS)
+            acks.close(EXIT_FLUSH_SECONDS)
     for emitter in _emitters.values():
         emitter.flush(EXIT_FLUSH_SECONDS)

@@ -1,7 +1,6 @@
 """Outbox entries on their way to Kafka: the record produced for an entry, and settling entries once
-Kafka answered. Shared by both publishing paths, the API's background publisher
-(router.outbox_publisher) and `relay_outbox` (router.services.outbox_relay_pending).
-"""
+Kafka answered. Shared by both publishing paths: requests with an Idempotency-Key and `relay_outbox`
+(router.services)."""
 
 from __future__ import annotations
 

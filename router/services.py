@@ -1,10 +1,10 @@
-"""Writes of the router: accept messages durably (message + outbox in one transaction), hand them
-to the process's outbox publisher once committed, and relay whatever that did not publish.
+"""Writes of the router: accept messages durably (router.publishing says what a 202 waits for),
+remember Idempotency-Keys, and relay what Kafka did not take at once.
 
-A 202 is durable once the accept transaction commits (DESIGN §7); the publisher produces without
-waiting for Kafka and marks entries published in the background. Delivery is at least once: a row is
-marked published only after Kafka's ack, so a crash between the ack and the mark publishes it again;
-the channel workers absorb that by message id.
+Without an Idempotency-Key, a message is its index row plus its Kafka record (or, when Kafka does
+not acknowledge in time, an outbox entry). With one, the message, its outbox entry and the key are
+committed together first — so a concurrent twin finds the key — then the entry is published through
+the same producer; what Kafka does not acknowledge stays for `relay_outbox`.
 """
 
 from __future__ import annotations
@@ -17,28 +17,29 @@ from typing import Any
 
 from confluent_kafka import Producer
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db import router as db_router
 from django.utils import timezone
 
 from config.db_writes import write_transaction
 from messaging.envelope import MessageEnvelope
-from messaging.headers import build_headers, decode_headers
-from messaging.log_events import Outcome
-from messaging.publisher import publish_all
+from messaging.headers import build_headers
+from messaging.publisher import OutgoingRecord, publish_all
 from messaging.topics import send_topic
 from messaging.tracing import TraceContext
 from router.domain import Client, MessageRequest
 from router.errors import IdempotencyConflict
-from router.kafka import api_publisher, router_log
+from router.kafka import api_acks, router_log, router_rows
 from router.models import IdempotencyRecord, Message, OutboxEntry
 from router.outbox import outbox_entries_settle, outbox_record
+from router.publishing import PreparedMessage, messages_make_durable
 from router.selectors import idempotency_record_get, outbox_pending_list
+from router.serializers import AcceptedMessage
 
 
 @dataclass(frozen=True)
 class Acceptance:
-    message: Message
+    message: AcceptedMessage
     replayed: bool = False  # True: an earlier request with the same Idempotency-Key, nothing re-sent
 
 
@@ -52,8 +53,8 @@ def _database() -> str:
     return db_router.db_for_write(Message)
 
 
-def _message_build(*, request: MessageRequest, client: Client, trace: TraceContext) -> tuple[Message, OutboxEntry]:
-    """Unsaved rows for one request; the envelope is rendered once and stored as produced."""
+def message_prepare(*, request: MessageRequest, client: Client, trace: TraceContext) -> PreparedMessage:
+    """The message's index row and its record; the envelope is rendered once, as it will be produced."""
     envelope = MessageEnvelope(
         id=uuid.uuid4(),
         trace_id=trace.trace_id,
@@ -64,24 +65,56 @@ def _message_build(*, request: MessageRequest, client: Client, trace: TraceConte
         metadata=request.metadata,
         created_at=timezone.now(),
     )
-    message = Message(
+    record = OutgoingRecord(send_topic(envelope.channel), envelope.key, envelope.to_json(), build_headers(trace))
+    return PreparedMessage(
         id=envelope.id,
         trace_id=envelope.trace_id,
         channel=envelope.channel.value,
         recipient=envelope.to,
-        metadata=dict(envelope.metadata),
+        metadata=envelope.metadata,
         client=client.id,
         created_at=envelope.created_at,
+        record=record,
     )
-    entry = OutboxEntry(
-        message=message,
-        topic=send_topic(envelope.channel),
-        key=str(envelope.id),
-        value=envelope.to_json(),
-        headers=[[name, value] for name, value in decode_headers(build_headers(trace)).items()],
-        created_at=envelope.created_at,
+
+
+def _make_durable(prepared: Sequence[PreparedMessage]) -> None:
+    messages_make_durable(
+        prepared=prepared,
+        acks=api_acks(),
+        rows=router_rows(),
+        log=router_log(),
+        timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS,
     )
-    return message, entry
+
+
+def _store_with_outbox(prepared: Sequence[PreparedMessage]) -> list[OutboxEntry]:
+    """Message rows and outbox entries (inside the caller's transaction), the entries ready to publish."""
+    messages = [Message(**message.index_row()) for message in prepared]
+    entries = [
+        OutboxEntry(message=row, **{k: v for k, v in message.outbox_row(error="").items() if k != "message_id"})
+        for row, message in zip(messages, prepared, strict=True)
+    ]
+    for entry in entries:
+        entry.attempts = 0
+    Message.objects.bulk_create(messages)
+    OutboxEntry.objects.bulk_create(entries)
+    return entries
+
+
+def _publish_committed(prepared: Sequence[PreparedMessage], entries: Sequence[OutboxEntry]) -> None:
+    """After the commit: the entries through the API's producer, settled; then `message.accepted`."""
+    outbox_publish(entries=entries, producer=api_acks().producer, timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
+    log = router_log()
+    for message in prepared:
+        log.emit(
+            "message.accepted",
+            trace_id=message.trace_id,
+            message_id=message.id,
+            channel=message.channel,
+            recipient=message.recipient,
+            message=f"{message.channel} message accepted",
+        )
 
 
 def _idempotency_record(*, client: Client, key: str, fingerprint: str) -> IdempotencyRecord | None:
@@ -112,34 +145,6 @@ def _idempotent_batch_replay(*, client: Client, key: str, fingerprint: str) -> d
     return None if record is None else record.response
 
 
-def _log_accepted(messages: Sequence[Message]) -> None:
-    log = router_log()
-    for message in messages:
-        log.emit(
-            "message.accepted",
-            trace_id=message.trace_id,
-            message_id=message.id,
-            channel=message.channel,
-            recipient=message.recipient,
-            outcome=Outcome.SUCCESS,
-            message=f"{message.channel} message accepted",
-        )
-
-
-def _publish_on_commit(messages: Sequence[Message], entries: Sequence[OutboxEntry]) -> None:
-    """Once the accept transaction commits (at once when it is the outermost one, as in a request):
-    log the acceptance, then hand the entries to the publisher, which does not wait for Kafka.
-    Never before the commit: a record of a message that was rolled back would be sent."""
-
-    def publish() -> None:
-        _log_accepted(messages)  # first, so `message.accepted` precedes `message.published`
-        api_publisher().submit(entries)
-
-    # robust: the message is committed whatever happens here; an error must not turn its 202 into a
-    # 500 (the client would send it again) and the relay publishes what was not handed over.
-    transaction.on_commit(publish, using=_database(), robust=True)
-
-
 def outbox_publish(*, entries: Sequence[OutboxEntry], producer: Producer, timeout: float) -> RelayResult:
     """Produce the entries in one flush and wait for the acks; settle them (router.outbox)."""
     if not entries:
@@ -154,44 +159,41 @@ def outbox_publish(*, entries: Sequence[OutboxEntry], producer: Producer, timeou
 def message_accept(
     *, request: MessageRequest, client: Client, trace: TraceContext, idempotency_key: str | None = None
 ) -> Acceptance:
-    """Store the message and its outbox entry in one transaction; once it commits, publish without
-    waiting for Kafka (the commit is what makes the 202 durable).
+    """Accept one message; returns once it is durable (router.publishing).
 
     With an Idempotency-Key an earlier acceptance of the same request is returned instead (nothing
     published again); the same key with another body raises IdempotencyConflict.
     """
+    prepared = message_prepare(request=request, client=client, trace=trace)
+    if idempotency_key is None:
+        _make_durable([prepared])
+        return Acceptance(message=prepared)
     fingerprint = request.fingerprint()
-    message, entry = _message_build(request=request, client=client, trace=trace)
     try:
         # On SQLite the transaction starts with BEGIN IMMEDIATE, so concurrent twins queue here and
         # the second one finds the first one's record.
         with write_transaction(_database()):
-            if idempotency_key is not None:
-                earlier = _idempotent_replay(client=client, key=idempotency_key, fingerprint=fingerprint)
-                if earlier is not None:
-                    return Acceptance(message=earlier, replayed=True)
-            message.save(force_insert=True)
-            entry.save(force_insert=True)
-            if idempotency_key is not None:
-                IdempotencyRecord.objects.create(
-                    client=client.id,
-                    key=idempotency_key,
-                    fingerprint=fingerprint,
-                    message=message,
-                    created_at=message.created_at,
-                )
-            _publish_on_commit([message], [entry])
+            earlier = _idempotent_replay(client=client, key=idempotency_key, fingerprint=fingerprint)
+            if earlier is not None:
+                return Acceptance(message=earlier, replayed=True)
+            entries = _store_with_outbox([prepared])
+            IdempotencyRecord.objects.create(
+                client=client.id,
+                key=idempotency_key,
+                fingerprint=fingerprint,
+                message=entries[0].message,
+                created_at=prepared.created_at,
+            )
     except IntegrityError:
         # Databases with real concurrent writers (Postgres): the twin committed first and the
         # unique (client, key) constraint stopped this one.
-        if idempotency_key is None:
-            raise
         with write_transaction(_database()):
             earlier = _idempotent_replay(client=client, key=idempotency_key, fingerprint=fingerprint)
         if earlier is None:
             raise
         return Acceptance(message=earlier, replayed=True)
-    return Acceptance(message=message)
+    _publish_committed([prepared], entries)
+    return Acceptance(message=prepared)
 
 
 @dataclass(frozen=True)
@@ -204,45 +206,37 @@ def messages_accept_batch(
     *,
     requests: Sequence[MessageRequest],
     client: Client,
-    respond: Callable[[Sequence[Message]], dict[str, Any]],
+    respond: Callable[[Sequence[AcceptedMessage]], dict[str, Any]],
     idempotency: tuple[str, str] | None = None,
 ) -> BatchAcceptance:
-    """Accept many requests in one transaction; once it commits, publish them as a single request does.
-    `respond` renders the response body from the accepted messages.
+    """Accept many requests; `respond` renders the response body from the accepted messages.
 
     With `idempotency` (key, fingerprint of the whole batch) the key covers the batch: the same key
     and body again answer the first response (nothing published again); another body raises
     IdempotencyConflict. Each message gets its own trace (DESIGN §7).
     """
-    built = [_message_build(request=request, client=client, trace=TraceContext.new()) for request in requests]
-    messages = [message for message, _ in built]
-    entries = [entry for _, entry in built]
+    prepared = [message_prepare(request=request, client=client, trace=TraceContext.new()) for request in requests]
+    if idempotency is None:
+        _make_durable(prepared)
+        return BatchAcceptance(body=respond(prepared))
+    key, fingerprint = idempotency
     try:
         with write_transaction(_database()):
-            if idempotency is not None:
-                earlier = _idempotent_batch_replay(client=client, key=idempotency[0], fingerprint=idempotency[1])
-                if earlier is not None:
-                    return BatchAcceptance(body=earlier, replayed=True)
-            Message.objects.bulk_create(messages)
-            OutboxEntry.objects.bulk_create(entries)
-            body = respond(messages)
-            if idempotency is not None:
-                IdempotencyRecord.objects.create(
-                    client=client.id,
-                    key=idempotency[0],
-                    fingerprint=idempotency[1],
-                    response=body,
-                    created_at=timezone.now(),
-                )
-            _publish_on_commit(messages, entries)
+            earlier = _idempotent_batch_replay(client=client, key=key, fingerprint=fingerprint)
+            if earlier is not None:
+                return BatchAcceptance(body=earlier, replayed=True)
+            entries = _store_with_outbox(prepared)
+            body = respond(prepared)
+            IdempotencyRecord.objects.create(
+                client=client.id, key=key, fingerprint=fingerprint, response=body, created_at=timezone.now()
+            )
     except IntegrityError:
-        if idempotency is None:
-            raise
         with write_transaction(_database()):  # a concurrent twin committed first (Postgres)
-            earlier = _idempotent_batch_replay(client=client, key=idempotency[0], fingerprint=idempotency[1])
+            earlier = _idempotent_batch_replay(client=client, key=key, fingerprint=fingerprint)
         if earlier is None:
             raise
         return BatchAcceptance(body=earlier, replayed=True)
+    _publish_committed(prepared, entries)
     return BatchAcceptance(body=body)
 
 

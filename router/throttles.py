@@ -1,11 +1,5 @@
-"""Per-key throttling: each API key (or staff user) gets ROUTER_THROTTLE_RATE requests.
-
-DRF's SimpleRateThrottle keeps a list of every request's time within the window per key and reads,
-trims and writes it back (pickled by the cache) on each request: up to the whole rate's worth of
-timestamps, 6,000 at the default. This keeps one number per key instead (GCRA, the generic cell rate
-algorithm): the time at which the key's allowance is next back to full. The same rate is enforced,
-a full window's worth may still come in one burst, and Retry-After says when the next one is allowed.
-"""
+"""Per-key throttling: each API key (or staff user) gets ROUTER_THROTTLE_RATE requests, counted with
+GCRA (router.rate_limits) instead of DRF's list of every request's time in the window."""
 
 from __future__ import annotations
 
@@ -14,6 +8,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_api_key.models import APIKey
+
+from router.rate_limits import Rate, gcra_take
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -42,16 +38,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        interval = self.duration / self.num_requests  # each request uses up this much time
-        burst = self.duration - interval  # how far ahead of now the key may run: a full window at once
-        now = self.timer()
-        # The theoretical arrival time: when this key would be back to its full allowance.
-        arrival = max(float(self.cache.get(key, now)), now)
-        if arrival - now > burst:
-            self._wait = arrival - now - burst
-            return False
-        self.cache.set(key, arrival + interval, timeout=int(arrival + interval - now) + 1)
-        return True
+        self._wait = gcra_take(key, Rate(count=self.num_requests, period=self.duration), now=self.timer())
+        return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Locks an address out of the admin login after repeated failures (router.rate_limits).
+    "axes",
     "rest_framework",
     "drf_spectacular",
     # Swagger UI and ReDoc served from the project's static files: no CDN, so the docs render offline.
@@ -53,7 +56,16 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so it sees exceptions straight from the views: JSON 500s under /api/.
     "router.middleware.ApiJsonErrorsMiddleware",
+    "axes.middleware.AxesMiddleware",  # as django-axes asks: after AuthenticationMiddleware, last
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first, so a locked-out address is refused before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_LOCKOUT_CALLABLE = "router.rate_limits.admin_lockout_response"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -84,13 +96,23 @@ DATABASE_ENV_VARS = {
 SQLITE_BUSY_TIMEOUT_SECONDS = env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20)
 
 
-def tune_sqlite(database: dict[str, Any]) -> dict[str, Any]:
+# How hard SQLite syncs a commit to disk (WAL mode). The router's database holds what a 202 promised
+# when Kafka did not acknowledge at once (the outbox) and the index of every message: FULL, so a power
+# loss cannot take back a commit. A channel database stays NORMAL: a commit lost there (WAL still
+# intact up to the last fsync) is redone from Kafka, whose offsets move only after it.
+SQLITE_SYNCHRONOUS = {
+    "default": env("ROUTER_SQLITE_SYNCHRONOUS", default="FULL"),
+    **{channel: env("CHANNEL_SQLITE_SYNCHRONOUS", default="NORMAL") for channel in ("email", "sms", "whatsapp")},
+}
+
+
+def tune_sqlite(database: dict[str, Any], *, synchronous: str) -> dict[str, Any]:
     """WAL lets readers run beside the single writer; IMMEDIATE takes the write lock at BEGIN,
     so two writers queue on the busy timeout instead of failing mid-transaction."""
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database.setdefault("OPTIONS", {}).update(
             {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};",
                 "transaction_mode": "IMMEDIATE",
                 "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
             }
@@ -99,7 +121,10 @@ def tune_sqlite(database: dict[str, Any]) -> dict[str, Any]:
 
 
 DATABASES = {
-    alias: tune_sqlite(env.db_url(var, default=f"sqlite:///{VAR_DIR / 'db' / f'{name}.sqlite3'}"))
+    alias: tune_sqlite(
+        env.db_url(var, default=f"sqlite:///{VAR_DIR / 'db' / f'{name}.sqlite3'}"),
+        synchronous=SQLITE_SYNCHRONOUS[alias],
+    )
     for alias, (var, name) in DATABASE_ENV_VARS.items()
 }
 # Persistent connections: a worker or API thread keeps its connection (and the PRAGMAs run on
@@ -245,6 +270,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 # Throttle counters live in this cache; point CACHE_URL at Redis/Memcached to share them across workers.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 ROUTER_THROTTLE_RATE = env("ROUTER_THROTTLE_RATE", default="6000/min")
+# Failed API-key attempts per client address; beyond it, 429 with Retry-After (router.rate_limits).
+ROUTER_AUTH_FAILURE_RATE = env("ROUTER_AUTH_FAILURE_RATE", default="20/min")
 # How long the API's producer tries to deliver a record (the request never waits for it) before
 # leaving the entry to the outbox relay; keep it well below ROUTER_RELAY_GRACE_SECONDS.
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
@@ -259,6 +286,16 @@ ROUTER_RELAY_GRACE_SECONDS = env.float("ROUTER_RELAY_GRACE_SECONDS", default=10.
 ROUTER_RELAY_INTERVAL_SECONDS = env.float("ROUTER_RELAY_INTERVAL_SECONDS", default=1.0)
 ROUTER_RELAY_BATCH_SIZE = env.int("ROUTER_RELAY_BATCH_SIZE", default=500)
 # --- end Router API ---------------------------------------------------------------------------
+
+# --- Retention (manage.py purge; operations.retention) -----------------------------------------
+RETENTION_DAYS = {
+    "outbox": env.int("RETENTION_OUTBOX_DAYS", default=7),  # published entries: they hold the whole message
+    "idempotency": env.int("RETENTION_IDEMPOTENCY_DAYS", default=2),  # never before the key's TTL ends
+    "deliveries": env.int("RETENTION_DELIVERIES_DAYS", default=30),  # final ones, with their attempts
+    "simulator_calls": env.int("RETENTION_SIMULATOR_CALLS_DAYS", default=30),
+}
+# Daily log indices are deleted by Elasticsearch this many days after they were created (ILM).
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
 
 # Where `bin/run` keeps the development API key it prints (created on the first run).
 DEV_API_KEY_FILE = env("DEV_API_KEY_FILE", default="") or str(VAR_DIR / "dev-api-key")

@@ -17,9 +17,9 @@ from rest_framework.response import Response
 
 from router.domain import batch_fingerprint
 from router.errors import IdempotencyConflict
-from router.models import Message
 from router.permissions import client_of
 from router.serializers import (
+    AcceptedMessage,
     AcceptedMessageSerializer,
     BatchRequestSerializer,
     BatchResponseSerializer,
@@ -142,7 +142,7 @@ class MessageBatchView(RouterAPIView):
                 results.append({"index": index, "status": "rejected", "errors": error.detail})
                 self.log_rejection(errors=error.detail, error_type="ValidationError", status_code=400, index=index)
 
-        def respond(messages: Sequence[Message]) -> dict[str, Any]:
+        def respond(messages: Sequence[AcceptedMessage]) -> dict[str, Any]:
             for (index, _), message in zip(valid, messages, strict=True):
                 results[index] = {"index": index, **accepted_message_data(message)}
             return {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}

@@ -39,10 +39,10 @@ def test_log_events_hold_no_body_and_a_masked_recipient():
         )
         assert process.stop() == 0, process.output()
     router = wait_for(
-        lambda: (e := log_events(router_log_topic(), message_id)) and len(e) >= 2 and e, what="router log events"
+        lambda: (e := log_events(router_log_topic(), message_id)) and len(e) >= 1 and e, what="router log events"
     )
 
-    assert actions(router) == ["message.accepted", "message.published"]
+    assert actions(router) == ["message.accepted"]
     assert actions(delivery) == [*DELIVERY_ACTIONS, "delivery.sent"]
     for event in router + delivery:
         text = orjson.dumps(event).decode()

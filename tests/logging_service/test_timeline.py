@@ -41,6 +41,11 @@ def events(*actions: str) -> list[TimelineEvent]:
         (("delivery.received", "delivery.unknown_outcome_held", "delivery.sent"), MessageStatus.SENT),
         (("delivery.received", "delivery.unknown_outcome_resent", "delivery.sent"), MessageStatus.SENT),
         (("delivery.received", "delivery.unknown_outcome_resent"), MessageStatus.PENDING),
+        # The router's events, logged by another process, may come last: they never set a status back.
+        (("delivery.received", "delivery.dead_lettered", "message.published"), MessageStatus.FAILED),
+        (("delivery.received", "message.accepted", "message.published"), MessageStatus.PENDING),
+        (("delivery.received", "delivery.retry_scheduled", "message.published"), MessageStatus.RETRYING),
+        (("message.accepted", "message.failed"), MessageStatus.FAILED),
     ],
 )
 def test_status_follows_the_lifecycle(actions, status):
@@ -79,3 +84,25 @@ def test_error_text_carries_its_type():
     event = TimelineEvent.from_source(source)
     assert event.error == "TransientProviderError: carrier timeout"
     assert event.attempt == 2 and event.service == "sms_service"
+
+
+@pytest.mark.parametrize(
+    ("delivery", "final"),
+    [
+        (("delivery.received", "delivery.failed", "delivery.dead_lettered"), MessageStatus.FAILED),
+        (("delivery.received", "delivery.sent"), MessageStatus.SENT),
+        (("delivery.received", "delivery.failed", "delivery.retry_scheduled"), MessageStatus.RETRYING),
+    ],
+)
+def test_the_router_events_in_any_position_never_change_the_outcome(delivery, final):
+    """Whichever process logged last: each place the router's two events can take among the channel's
+    (whose own order is kept) gives the same status (a published event stamped after a dead letter
+    once showed `accepted` for good)."""
+    router = ("message.accepted", "message.published")
+    slots = len(delivery) + 1
+    for first in range(slots):
+        for second in range(first, slots):
+            actions = list(delivery)
+            actions.insert(second, router[1])
+            actions.insert(first, router[0])
+            assert build_timeline(events(*actions)).status is final, actions

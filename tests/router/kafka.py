@@ -55,11 +55,11 @@ def wait_for_records(topic: str, key: bytes, condition, timeout: float = 20.0) -
 
 
 def wait_for_published(message_ids: list[str] | None = None, timeout: float = 30.0) -> None:
-    """Until the outbox entries of `message_ids` (default: all) are marked published.
+    """Until no outbox entry of `message_ids` (default: any) is left unpublished.
 
-    The API publishes in the background after its 202; an entry is marked once Kafka acknowledged it,
-    so afterwards its record is on the topic. The marking thread writes on its own connection after
-    the accept committed: tests using this must be transactional (django_db(transaction=True))."""
+    A 202 comes once Kafka acknowledged the record, or once its outbox entry is committed (Kafka slow
+    or down; router.publishing); the relay, or a request with an Idempotency-Key, marks an entry once
+    Kafka acknowledged it. Tests using this must be transactional (django_db(transaction=True))."""
     entries = (
         OutboxEntry.objects.all() if message_ids is None else OutboxEntry.objects.filter(message_id__in=message_ids)
     )

@@ -78,15 +78,14 @@ def test_an_entry_kafka_refuses_for_good_ends_failed_and_never_holds_the_relay()
     from messaging.tracing import TraceContext
     from router.domain import Client, MessageRequest
     from router.kafka import router_log
-    from router.services import _message_build, outbox_relay_pending
+    from router.services import _store_with_outbox, message_prepare, outbox_relay_pending
     from tests.delivery.support import records_with_key
 
     def entry(body: str) -> OutboxEntry:
         request = MessageRequest(channel=Channel.SMS, to="+14155552671", body=body)
-        message, outbox = _message_build(request=request, client=Client(id="key:test"), trace=TraceContext.new())
-        message.created_at = outbox.created_at = timezone.now() - timedelta(minutes=1)
-        message.save()
-        outbox.save()
+        prepared = message_prepare(request=request, client=Client(id="key:test"), trace=TraceContext.new())
+        (outbox,) = _store_with_outbox([prepared])
+        OutboxEntry.objects.filter(pk=outbox.pk).update(created_at=timezone.now() - timedelta(minutes=1))
         return outbox
 
     huge, fine = entry("x" * 2_000_000), entry("hello")
@@ -102,3 +101,18 @@ def test_an_entry_kafka_refuses_for_good_ends_failed_and_never_holds_the_relay()
     router_log().flush()
     events = [orjson.loads(r.value()) for r in records_with_key(router_log_topic(), huge.key.encode())]
     assert "message.failed" in [event["event"]["action"] for event in events]
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_readyz_is_unavailable_when_the_delivery_report_thread_is_gone(client):
+    """Without that thread no request would ever see its acknowledgement (each would end in the outbox)."""
+    from router.kafka import api_acks
+
+    clients_reset()
+    try:
+        api_acks().close(0)
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": True, "kafka": False}
+    finally:
+        clients_reset()

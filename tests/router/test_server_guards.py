@@ -1,0 +1,127 @@
+"""The API server's guards (config/gunicorn_worker.py), on a real gunicorn: clients that send their
+headers a byte at a time hold no thread, and requests beyond the queue's bound are answered 503 with
+Retry-After at once instead of waiting."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import orjson
+import pytest
+
+from engines.process import free_port
+from tests.processes import ManagedProcess, process_env, wait_for
+from tests.router.factories import ApiKeyFactory, SmsRequestFactory
+
+pytestmark = pytest.mark.django_db(databases=["default"], transaction=True)
+
+
+@contextmanager
+def api(threads: int, **env: str) -> Iterator[str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"]
+    argv += ["--workers", "1", "--threads", str(threads)]
+    process = ManagedProcess(f"api-guards-{port}", argv, process_env(**env))
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(up, timeout=60, what="the API")
+        yield url
+    finally:
+        process.stop()
+
+
+def post(url: str, key: str) -> tuple[int, dict[str, str], float]:
+    request = urllib.request.Request(
+        url + "/api/v1/messages",
+        data=orjson.dumps(SmsRequestFactory()),
+        headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), time.monotonic() - started
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), time.monotonic() - started
+
+
+def test_clients_sending_headers_a_byte_at_a_time_hold_no_thread():
+    key = ApiKeyFactory().raw_key
+    with api(threads=2) as url:
+        port = int(url.rsplit(":", 1)[1])
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        try:
+            for connection in slow:  # each has begun a request and will not finish its head for long
+                connection.sendall(b"POST /api/v1/messages HTTP/1.1\r\nHost: x\r\n")
+            time.sleep(0.5)
+            # With stock gthread both threads would sit in those reads and this would wait for them.
+            status, _, _ = post(url, key)
+            assert status == 202
+        finally:
+            for connection in slow:
+                connection.close()
+
+
+def test_requests_beyond_the_queue_are_shed_at_once_with_retry_after():
+    """One thread, one waiting place, and requests that each take a second (Kafka unreachable: a
+    request waits for its acknowledgement, then the outbox takes it): of eight at once, the ones that
+    find no place are answered 503 before the first accepted one is done."""
+    key = ApiKeyFactory().raw_key
+    env = {"API_QUEUE_LIMIT": "1", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "ROUTER_PUBLISH_TIMEOUT_SECONDS": "1"}
+    with api(threads=1, **env) as url:
+        results: list[tuple[int, dict[str, str], float]] = []
+        lock = threading.Lock()
+
+        def send() -> None:
+            outcome = post(url, key)
+            with lock:
+                results.append(outcome)
+
+        clients = [threading.Thread(target=send) for _ in range(8)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join(60)
+    shed = [r for r in results if r[0] == 503]
+    accepted = [r for r in results if r[0] == 202]
+    assert len(results) == 8 and len(shed) + len(accepted) == 8, [r[0] for r in results]
+    assert shed and accepted, [r[0] for r in results]
+    assert all(headers.get("Retry-After") == "1" for _, headers, _ in shed)
+    assert max(took for _, _, took in shed) < min(took for _, _, took in accepted)
+
+
+def test_a_keep_alive_request_whose_body_comes_after_its_head_is_served():
+    """The head and the body of a second request on one connection, sent apart (as `requests` does):
+    the worker waits for the body on its event loop, then serves it (found by schemathesis)."""
+    key = ApiKeyFactory().raw_key
+    body = orjson.dumps(SmsRequestFactory())
+    head = (
+        f"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Api-Key {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with api(threads=2) as url:
+        connection = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10)
+        try:
+            for _ in range(2):
+                connection.sendall(head)
+                time.sleep(0.3)
+                connection.sendall(body)
+                answer = connection.recv(65536)
+                assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
+        finally:
+            connection.close()
