@@ -49,6 +49,7 @@ class LoadResult:
     statuses: dict[str, int] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     latency_ms: dict[str, float] = field(default_factory=dict)
+    latency_ms_by_status: dict[str, dict[str, float]] = field(default_factory=dict)
     started_at: float = 0.0  # wall clock (time.time())
     finished_at: float = 0.0
 
@@ -57,6 +58,7 @@ class _Run:
     def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec
         self.latencies: list[float] = []
+        self.by_status: dict[str, list[float]] = {}
         self.statuses: Counter[str] = Counter()
         self.accepted = 0
         self.sent = 0
@@ -82,12 +84,15 @@ class _Run:
         try:
             async with session.post(self.spec.url + self.path, data=body, headers=self.headers) as response:
                 payload = await response.read()
-                self.statuses[str(response.status)] += 1
+                status = str(response.status)
                 if response.status == 202:
                     self.accepted += orjson.loads(payload)["accepted"] if self.spec.batch_size else 1
         except (aiohttp.ClientError, TimeoutError) as error:  # counted, never fatal: an overloaded API is a result
-            self.statuses[type(error).__name__] += 1
-        self.latencies.append((time.perf_counter() - began) * 1000)
+            status = type(error).__name__
+        latency = (time.perf_counter() - began) * 1000
+        self.statuses[status] += 1
+        self.latencies.append(latency)
+        self.by_status.setdefault(status, []).append(latency)
 
     async def closed(self, session: aiohttp.ClientSession) -> None:
         async def client() -> None:
@@ -127,6 +132,7 @@ async def run_load(spec: LoadSpec) -> LoadResult:
         statuses=dict(run.statuses),
         elapsed_seconds=elapsed,
         latency_ms=percentiles(run.latencies),
+        latency_ms_by_status={status: percentiles(values) for status, values in run.by_status.items()},
         started_at=started_wall,
         finished_at=started_wall + elapsed,
     )

@@ -16,9 +16,12 @@ from __future__ import annotations
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -193,3 +196,37 @@ def run_celery_peer(home: Path, load: WrkLoad, *, worker_processes: int) -> dict
 def drained_per_second(sent_times: list[float]) -> float:
     """First send to last send: the steady-state rate of a drain."""
     return (len(sent_times) - 1) / (max(sent_times) - min(sent_times)) if len(sent_times) > 1 else 0.0
+
+
+@contextmanager
+def slow_header_senders(port: int, count: int) -> Iterator[None]:
+    """`count` connections that send a request head one byte a second (slowloris), for as long as the
+    block runs; a connection the server drops is opened again."""
+    head = b"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    stop = threading.Event()
+
+    def drip() -> None:
+        connection: socket.socket | None = None
+        sent = 0
+        while not stop.is_set():
+            try:
+                if connection is None:
+                    connection, sent = socket.create_connection(("127.0.0.1", port), timeout=5), 0
+                connection.send(head[sent % len(head) : sent % len(head) + 1])
+                sent += 1
+            except OSError:
+                connection = None
+            stop.wait(1.0)
+        if connection is not None:
+            connection.close()
+
+    threads = [threading.Thread(target=drip, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(2)  # every slow connection open and started before the measurement
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5)

@@ -19,7 +19,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from bench.ledger import Delivery, Ledger
 from bench.loadgen import LoadResult, LoadSpec, spec_json
-from bench.peer import WrkLoad, drained_per_second, run_wrk
+from bench.peer import WrkLoad, drained_per_second, run_wrk, slow_header_senders
 from bench.sizes import BenchSize
 from bench.stats import percentiles, rate
 from bench.system import BenchSystem
@@ -231,4 +231,38 @@ def peer_shape(bench: Bench, *, seconds: float) -> dict[str, Any]:
         "queued": len(deliveries),
         "worker_processes": len(workers),
         "delivered_per_second": drained_per_second([d.sent_at for d in deliveries]),
+    }
+
+
+def overload(bench: Bench, *, capacity: float, factor: float = 3.0, seconds: float = 10.0) -> dict[str, Any]:
+    """Single POSTs offered at `factor` times the capacity measured before: the excess should be answered
+    503 with Retry-After at once (config/gunicorn_worker.py), and what is accepted not wait long."""
+    offered = capacity * factor
+    result = bench.load(mode="rate", channels=CHANNELS, rate=offered, duration=seconds, concurrency=512)
+    bench.wait_quiet()
+    refused = result.statuses.get("503", 0) + result.statuses.get("429", 0)
+    excess = max(result.requests - result.statuses.get("202", 0), 0)
+    return {
+        "offered_per_second": offered,
+        "accepted_per_second": rate(result.accepted_messages, result.elapsed_seconds),
+        "statuses": result.statuses,
+        "excess_answered_503_or_429": refused / excess if excess else 1.0,
+        "refused_latency_ms": result.latency_ms_by_status.get("503", {}),
+        "accepted_latency_ms": result.latency_ms_by_status.get("202", {}),
+    }
+
+
+def slow_clients(bench: Bench, *, seconds: float = 10.0, connections: int = 64) -> dict[str, Any]:
+    """wrk's throughput alone, then beside `connections` clients that send their headers one byte a second."""
+    url = bench.system.api_url + "/api/v1/messages"
+    auth = f"Api-Key {bench.key}"
+    alone = run_wrk(url, WrkLoad(seconds), auth=auth)
+    with slow_header_senders(bench.system.api_port, connections):
+        beside = run_wrk(url, WrkLoad(seconds), auth=auth)
+    bench.wait_quiet()
+    return {
+        "alone_per_second": alone.requests_per_second,
+        "beside_slow_clients_per_second": beside.requests_per_second,
+        "slow_connections": connections,
+        "ratio": beside.requests_per_second / alone.requests_per_second if alone.requests_per_second else 0.0,
     }

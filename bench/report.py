@@ -77,6 +77,24 @@ def rows(results: dict[str, Any]) -> list[Row]:
     )
     indexing = results["indexing"]["events_per_second"]
     add("log indexing into Elasticsearch", indexing, "events/s", _at_least(indexing, 15_000), "consume+insert")
+    overload = results.get("overload")
+    if overload:
+        offered = overload["offered_per_second"]
+        share = overload["excess_answered_503_or_429"]
+        add(f"at 3x capacity ({offered:,.0f}/s offered): accepted", overload["accepted_per_second"], "req/s")
+        add("  excess answered 503/429", share * 100, "%", (">= 99", share >= 0.99))
+        refused_p99 = overload["refused_latency_ms"].get("p99", 0.0)
+        add("  503 p99", refused_p99, "ms", _at_most(refused_p99, 100))
+        accepted_p99 = overload["accepted_latency_ms"].get("p99", 0.0)
+        add("  accepted p99", accepted_p99, "ms", _at_most(accepted_p99, 1000))
+    slow = results.get("slow_clients")
+    if slow:
+        add(
+            f"beside {slow['slow_connections']} slow-header clients, share of throughput",
+            slow["ratio"] * 100,
+            "%",
+            (">= 95", slow["ratio"] >= 0.95),
+        )
     found += peer_rows(results)
     return found
 
@@ -131,7 +149,16 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-PHASES = ("api_single", "end_to_end", "fixed_rate", "slow_provider", "indexing", "peer_shape")
+PHASES = (
+    "api_single",
+    "end_to_end",
+    "fixed_rate",
+    "slow_provider",
+    "overload",
+    "slow_clients",
+    "indexing",
+    "peer_shape",
+)
 
 
 def cpu_lines(results: dict[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ machine to itself as far as this run is concerned; every other figure is quoted 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -109,6 +110,14 @@ def _run_on(engines: BenchEngines, home: Path, size: BenchSize, *, peer: str | N
         _say(f"slow provider: {size.slow_provider_messages:,} SMS at {size.slow_provider_latency_ms} ms a send")
         in_flight = settings.DELIVERY_MAX_IN_FLIGHT["sms"]
         results["slow_provider"] = _measured(system, phases.slow_provider, bench, max_in_flight=in_flight)
+        capacity = results["api_single"]["accepted_per_second"]
+        _say(f"overload: single POSTs offered at 3 x {capacity:,.0f}/s for 10s")
+        results["overload"] = _measured(system, phases.overload, bench, capacity=capacity)
+        if shutil.which("wrk"):
+            _say("slow clients: wrk alone, then beside 64 connections sending their headers a byte a second")
+            results["slow_clients"] = _measured(system, phases.slow_clients, bench)
+        else:
+            _say("slow clients: skipped (needs wrk: apt-get install wrk)")
         _say("log indexing: every log event of the run, again, into indices of its own")
         results["indexing"] = _measured(system, phases.indexing, bench)
         if peer:
