@@ -11,6 +11,7 @@ creates its Kafka clients and threads on first use, after the fork, and flushes 
 """
 
 import os
+import shutil
 from pathlib import Path
 
 import environ
@@ -23,3 +24,27 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # without holding a thread (slow clients): config/gunicorn_worker.py. API_QUEUE_LIMIT (default 4 x
 # threads) and API_HEADER_TIMEOUT_SECONDS (10) tune it.
 worker_class = "config.gunicorn_worker.GuardedThreadWorker"
+
+# Prometheus (operations.metrics): the workers write their metrics to files in one directory, which
+# `/metrics` reads together; emptied when the server starts, a dead worker's gauges dropped.
+_metrics_dir = Path(
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", str(Path(__file__).resolve().parent / "var" / "metrics" / f"api-{os.getpid()}")
+    )
+)
+
+
+def on_starting(server: object) -> None:
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in _metrics_dir.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from router.health import healthz, readyz
+from router.health import healthz, metrics, readyz
 from router.views.not_found import api_not_found
+from router.views.trace_page import message_trace_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,6 +18,8 @@ urlpatterns = [
     ),
     # Any other path under /api/ answers a JSON 404, as those under /api/v1/ do.
     re_path(r"^api/(?P<path>[\s\S]*)$", api_not_found, name="api-not-found-outside-v1"),
+    path("messages/<uuid:message_id>", message_trace_page, name="message-trace"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
 ]

@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.db.models import Model
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 
 class ReadOnlyAdminMixin:
@@ -37,13 +39,19 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Subclass with `inlines = [<the channel's DeliveryAttemptInline>]`."""
 
-    list_display = ("message_id", "recipient", "status", "attempt_count", "created_at", "sent_at", "trace_id")
+    list_display = ("message_id", "recipient", "status", "attempt_count", "created_at", "sent_at", "trace")
     # `status` lists every DeliveryStatus, `unknown` (held mid-send, see `manage.py dlq resolve`) among them.
     list_filter = ("status", "created_at", "sent_at")
     search_fields = ("=message_id", "=trace_id", "recipient")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
+
+    @admin.display(description="trace page")
+    def trace(self, record: Any) -> str:
+        return format_html('<a href="{}">trace</a>', reverse("message-trace", kwargs={"message_id": record.message_id}))
+
     readonly_fields = (
+        "trace",
         "message_id",
         "trace_id",
         "recipient",

@@ -53,6 +53,7 @@ from messaging.headers import build_headers
 from messaging.publisher import OutgoingRecord, publish_all
 from messaging.topics import dlq_topic, retry_topic
 from messaging.tracing import TraceContext
+from operations.metrics import DELIVERIES, PROVIDER_CALL_SECONDS
 
 
 @dataclass(slots=True, eq=False)
@@ -67,6 +68,9 @@ class Delivery:
     written: bool = False  # the outcome is in the database
     produced: bool = False  # its retry / dead-letter record is acknowledged
     marked: bool = False  # … and the database knows that
+
+
+_OUTCOME_NAMES: dict[type, str] = {Sent: "sent", RetryLater: "retry", DeadLetter: "dead_letter"}
 
 
 def _deliveries(items: Iterable[Item]) -> list[Delivery]:
@@ -140,12 +144,15 @@ class ClaimDeliveries(Step):
                 self.in_flight.ids.add(envelope.id)
                 if claim.action is ClaimAction.RESEND_UNKNOWN:
                     self.log.unknown_outcome(envelope, resent=True)
+                    self._count("unknown_resent")
             elif claim.action is ClaimAction.HOLD_UNKNOWN:
                 self.log.unknown_outcome(envelope, resent=False)
+                self._count("unknown_held")
                 item.finish()
             elif claim.action is ClaimAction.SKIP:
                 status = claim.before.status if claim.before else "in flight"
                 self.log.duplicate_skipped(envelope, status=status)
+                self._count("skipped")
                 item.finish()
             else:  # the attempt's outcome is written; its Kafka record may not be: produce it again
                 assert claim.before is not None
@@ -158,6 +165,9 @@ class ClaimDeliveries(Step):
                     if claim.action is ClaimAction.REPUBLISH_RETRY
                     else DeadLetter(failure=failure, permanent=False)
                 )
+
+    def _count(self, outcome: str) -> None:
+        DELIVERIES.labels(channel=self.spec.channel.value, outcome=outcome).inc()
 
 
 class SendDeliveries(Step):
@@ -195,8 +205,10 @@ class SendDeliveries(Step):
                 # transient failure instead: retried through the retry topics, like any other.
                 elapsed = time.perf_counter_ns() - clock
                 calls = [CallResult(started_at=started_at, duration_ns=elapsed, error=error) for _ in requests]
+            latency = PROVIDER_CALL_SECONDS.labels(channel=self.spec.channel.value)
             for delivery, call in zip(to_call, calls, strict=True):
                 delivery.call = call
+                latency.observe(call.duration_ns / 1e9)
         for delivery in deliveries:
             assert delivery.call is not None
             delivery.outcome = decide_outcome(attempt=delivery.envelope.attempt, call=delivery.call, policy=self.policy)
@@ -221,9 +233,11 @@ class RecordOutcomes(Step):
                 AttemptOutcomeReport(delivery.pk, delivery.envelope.attempt, delivery.call, delivery.outcome)
             )
         deliveries_record_outcomes(spec=self.spec, reports=reports)
+        channel = self.spec.channel.value
         for delivery in todo:
             delivery.written = True
             self.in_flight.ids.discard(delivery.envelope.id)
+            DELIVERIES.labels(channel=channel, outcome=_OUTCOME_NAMES[type(delivery.outcome)]).inc()
             assert delivery.call is not None
             if isinstance(delivery.outcome, Sent):
                 self.log.sent(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
@@ -33,7 +33,8 @@ from messaging.errors import PublishError
 from messaging.groups import consumer_group
 from messaging.log_events import LogEmitter, log_flusher
 from messaging.shutdown import GracefulShutdown
-from messaging.topics import delivery_log_topic, retry_topic, send_topic
+from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_topic
+from operations.metrics import DLQ_RECORDS, serve_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,17 @@ def channel_chain(
     return steps, guard
 
 
+def _report_dlq_size(consumer: Consumer, channel: Channel) -> None:
+    """comms_dlq_records: what the channel's DLQ holds (high minus low watermark of each partition)."""
+    topic = dlq_topic(channel)
+    partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
+    size = 0
+    for partition in partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)
+        size += max(high - low, 0)
+    DLQ_RECORDS.labels(channel=channel.value).set(size)
+
+
 def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) -> None:
     """Consume until SIGTERM/SIGINT, then finish the batch in hand, commit and return."""
     spec = get_channel(channel)
@@ -91,6 +103,7 @@ def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) ->
     producer = build_producer()
     provider = spec.build_provider()
     consumer = build_consumer(consumer_group(spec.service_name))
+    serve_metrics()
     with GracefulShutdown() as shutdown, ProviderPool(pool_size) as pool:
         steps, guard = channel_chain(
             spec=spec,
@@ -114,6 +127,8 @@ def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) ->
             ),
             due_gate=DueGate(consumer, max_delay_seconds=policy.longest_delay + 1.0),
             before_commit=log_flusher(emitter),
+            group=consumer_group(spec.service_name),
+            every_few_seconds=lambda: _report_dlq_size(consumer, channel),
         )
         logger.info(
             "%s: provider %s (idempotent: %s), %d sends at a time",

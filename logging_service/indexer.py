@@ -34,6 +34,7 @@ from messaging.consumption.steps import Aborted, DeadLetterSink, Step
 from messaging.record_position import RecordPosition
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import log_topics_pattern
+from operations.metrics import INDEXED_EVENTS, serve_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,8 @@ class IndexEvents(Step):
         self.stats.bulk_requests += 1
         self.stats.indexed += result.created
         self.stats.already_present += result.already_present
+        INDEXED_EVENTS.labels(result="created").inc(result.created)
+        INDEXED_EVENTS.labels(result="already_present").inc(result.already_present)
         unfinished = {action.position for action in result.throttled + result.rewritten}
         for action in actions:
             if action.position not in unfinished:
@@ -172,6 +175,7 @@ def build_indexer(*, shutdown: GracefulShutdown, group_id: str) -> tuple[Consume
     )
     runner = ConsumerRunner(
         name="logging_service",
+        group=group_id,
         consumer=consumer,
         topics=[log_topics_pattern()],
         steps=[
@@ -193,6 +197,7 @@ def run_log_indexer(*, group_id: str | None = None) -> IndexerStats:
     """Install the index template (waiting for Elasticsearch), then index until SIGTERM/SIGINT."""
     with GracefulShutdown() as shutdown:
         runner, stats = build_indexer(shutdown=shutdown, group_id=group_id or settings.INDEXER_GROUP_ID)
+        serve_metrics()
         try:
             failure = runner.guard.call(_install_template, what="install the index template")
         except Aborted:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from router.models import Message, OutboxEntry
 
@@ -16,9 +18,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def trace_page_link(message_id: object) -> str:
+    url = reverse("message-trace", kwargs={"message_id": message_id})
+    return format_html('<a href="{}">trace</a>', url)
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ["id", "channel", "recipient", "client", "created_at"]
+    list_display = ["id", "channel", "recipient", "client", "created_at", "trace"]
+    readonly_fields = ["trace"]
+
+    @admin.display(description="trace page")
+    def trace(self, message: Message) -> str:
+        return trace_page_link(message.id)
+
     list_filter = ["channel"]
     search_fields = ["=id", "=trace_id", "recipient"]
 

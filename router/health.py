@@ -1,9 +1,13 @@
-"""Liveness (`/healthz`: the process answers) and readiness (`/readyz`: its dependencies answer)."""
+"""Liveness (`/healthz`: the process answers), readiness (`/readyz`: its dependencies answer) and the
+Prometheus metrics of the API's processes (`/metrics`, operations.metrics)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+import os
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from router.kafka import api_acks
 from router.models import ReadinessProbe
@@ -38,3 +42,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_ok(), "kafka": _kafka_ok()}
     ready = all(checks.values())
     return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Every gunicorn worker's metrics together (the client's multiprocess mode, gunicorn.conf.py), or
+    this process's alone when it runs without it (runserver, tests)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

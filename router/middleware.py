@@ -1,4 +1,6 @@
-"""Under /api/, an unexpected error answers JSON in DRF's error format, in DEBUG too.
+"""Middleware of the API: JSON errors under /api/, and the request counter of /metrics.
+
+Under /api/, an unexpected error answers JSON in DRF's error format, in DEBUG too.
 
 DRF renders its own exceptions as JSON; anything else (a bug, a broken dependency) reaches Django,
 which would answer its HTML error page (the technical one in DEBUG). API clients get
@@ -12,6 +14,8 @@ import logging
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from operations.metrics import API_REQUESTS
 
 logger = logging.getLogger("django.request")
 
@@ -30,3 +34,16 @@ class ApiJsonErrorsMiddleware:
             return None  # Django's own handling (admin, pages)
         logger.error("Internal Server Error: %s", request.path, exc_info=exception, extra={"status_code": 500})
         return JsonResponse({"detail": "Internal server error."}, status=500)
+
+
+class ApiMetricsMiddleware:
+    """Counts every answer under /api/ by method and status (`comms_api_requests_total`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(API_PREFIX):
+            API_REQUESTS.labels(method=request.method or "", status=str(response.status_code)).inc()
+        return response

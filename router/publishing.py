@@ -33,6 +33,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from config.db_bulk import GroupInserter
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import OutgoingRecord
+from operations.metrics import MESSAGES_ACCEPTED
 from router.models import Message as MessageRow
 from router.models import OutboxEntry
 
@@ -174,6 +175,12 @@ def messages_make_durable(
     if unacknowledged:
         rows.insert(OutboxEntry, [message.outbox_row(error=error) for message, error in unacknowledged])
         logger.warning("%d message(s) not acknowledged by Kafka: left to the outbox relay", len(unacknowledged))
+    messages_accepted(prepared, log=log)
+    return Durability(acknowledged=len(prepared) - len(unacknowledged), in_outbox=len(unacknowledged))
+
+
+def messages_accepted(prepared: Sequence[PreparedMessage], *, log: LogEmitter) -> None:
+    """Durable now: `message.accepted` for each (the API answers 202), counted for /metrics."""
     for message in prepared:
         log.emit(
             "message.accepted",
@@ -184,4 +191,4 @@ def messages_make_durable(
             outcome=Outcome.SUCCESS,
             message=f"{message.channel} message accepted",
         )
-    return Durability(acknowledged=len(prepared) - len(unacknowledged), in_outbox=len(unacknowledged))
+        MESSAGES_ACCEPTED.labels(channel=message.channel).inc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from operations.metrics import OUTBOX
 from router.domain import Client
 from router.models import IdempotencyRecord, Message, OutboxEntry
 
@@ -30,3 +31,10 @@ def outbox_pending_list(*, created_before: datetime, limit: int) -> list[OutboxE
         .select_related("message")
         .order_by("created_at", "pk")[:limit]
     )
+
+
+def outbox_report() -> None:
+    """comms_outbox_entries: entries waiting for the relay, and those Kafka refused for good."""
+    pending = OutboxEntry.objects.filter(published_at__isnull=True, failed_at__isnull=True).count()
+    OUTBOX.labels(state="pending").set(pending)
+    OUTBOX.labels(state="failed").set(OutboxEntry.objects.filter(failed_at__isnull=False).count())

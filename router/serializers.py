@@ -28,6 +28,7 @@ from messaging.envelope import MessageEnvelope
 from router.domain import MessageRequest
 from router.models import CHANNEL_CHOICES, Message
 from router.publishing import PreparedMessage
+from router.trace_links import trace_path
 
 EMAIL_SUBJECT_MAX_CHARS = 998  # RFC 5322 line limit
 EMAIL_BODY_MAX_BYTES = 256 * 1024
@@ -339,9 +340,15 @@ class MessageDetailSerializer(AcceptedMessageSerializer):
     status = serializers.SerializerMethodField(help_text="accepted | pending | retrying | sent | failed")
     attempts = serializers.SerializerMethodField(help_text="Delivery attempts made so far.")
     events = serializers.SerializerMethodField()
+    traceUrl = serializers.SerializerMethodField(
+        help_text="The message's trace page for a browser, no login needed; the link is valid for 24 hours."
+    )
 
     class Meta(AcceptedMessageSerializer.Meta):
-        fields = [*AcceptedMessageSerializer.Meta.fields, "metadata", "attempts", "events"]
+        fields = [*AcceptedMessageSerializer.Meta.fields, "metadata", "attempts", "events", "traceUrl"]
+
+    def get_traceUrl(self, message: Message) -> str:
+        return str(self.context["request"].build_absolute_uri(trace_path(message.id)))
 
     @extend_schema_field(serializers.ChoiceField(choices=[status.value for status in MessageStatus]))
     def get_status(self, message: Message) -> str:

@@ -32,7 +32,7 @@ from router.errors import IdempotencyConflict
 from router.kafka import api_acks, router_log, router_rows
 from router.models import IdempotencyRecord, Message, OutboxEntry
 from router.outbox import outbox_entries_settle, outbox_record
-from router.publishing import PreparedMessage, messages_make_durable
+from router.publishing import PreparedMessage, messages_accepted, messages_make_durable
 from router.selectors import idempotency_record_get, outbox_pending_list
 from router.serializers import AcceptedMessage
 
@@ -105,16 +105,7 @@ def _store_with_outbox(prepared: Sequence[PreparedMessage]) -> list[OutboxEntry]
 def _publish_committed(prepared: Sequence[PreparedMessage], entries: Sequence[OutboxEntry]) -> None:
     """After the commit: the entries through the API's producer, settled; then `message.accepted`."""
     outbox_publish(entries=entries, producer=api_acks().producer, timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
-    log = router_log()
-    for message in prepared:
-        log.emit(
-            "message.accepted",
-            trace_id=message.trace_id,
-            message_id=message.id,
-            channel=message.channel,
-            recipient=message.recipient,
-            message=f"{message.channel} message accepted",
-        )
+    messages_accepted(prepared, log=router_log())
 
 
 def _idempotency_record(*, client: Client, key: str, fingerprint: str) -> IdempotencyRecord | None:

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "router.middleware.ApiMetricsMiddleware",  # first: it counts every answer, errors included
     "django.middleware.security.SecurityMiddleware",
     # docker/ (issue 6): static files served by the app itself, right after SecurityMiddleware as
     # WhiteNoise asks. DEBUG: straight from the apps; otherwise from STATIC_ROOT (collectstatic).

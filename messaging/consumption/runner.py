@@ -24,8 +24,11 @@ from messaging.consumption.guard import StepGuard
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Aborted, Step
 from messaging.record_position import PartitionKey, RecordPosition
+from operations.metrics import CONSUMER_LAG
 
 logger = logging.getLogger(__name__)
+
+REPORT_SECONDS = 5.0
 
 # Called with block=False on every loop (answer at once), with block=True when offsets have waited
 # `commit_interval` or a rebalance/shutdown needs them (may wait); True when offsets may be stored.
@@ -58,6 +61,8 @@ class ConsumerRunner:
         due_gate: DueGate | None = None,
         before_commit: BeforeCommit = lambda block: True,
         commit_interval_seconds: float = 0.5,
+        group: str = "",
+        every_few_seconds: Callable[[], None] = lambda: None,
     ) -> None:
         self.name = name
         self._consumer = consumer
@@ -71,6 +76,10 @@ class ConsumerRunner:
         self._unstored: dict[PartitionKey, int] = {}
         self._unstored_since = 0.0
         self.stats = RunnerStats()
+        self._group = group or name
+        # Lag gauges and anything else a consumer reports now and then (a DLQ's size).
+        self._every_few_seconds = every_few_seconds
+        self._next_report = 0.0
 
     def run(self) -> RunnerStats:
         """Consume until shutdown is requested (or a step's error ends the consumer); commits what
@@ -92,6 +101,7 @@ class ConsumerRunner:
                     self.guard.run(self._steps, items)
                     self._processed(items)
                 self._store(block=False)
+                self._report()
             self._store(block=True)
         except Aborted as stop:
             logger.warning("%s: %s; the batch in hand is left for redelivery", self.name, stop)
@@ -116,6 +126,26 @@ class ConsumerRunner:
                 continue
             items.append(Item(record=record, position=position))
         return items
+
+    def _report(self) -> None:
+        """Every REPORT_SECONDS: how far behind each assigned partition is (comms_consumer_lag), from
+        the watermarks librdkafka already has (no broker round trip), and the consumer's own reports."""
+        now = time.monotonic()
+        if now < self._next_report:
+            return
+        self._next_report = now + REPORT_SECONDS
+        try:
+            for position in self._consumer.position(self._consumer.assignment()):
+                if position.offset < 0:
+                    continue  # nothing consumed there yet
+                _, high = self._consumer.get_watermark_offsets(position, cached=True)
+                if high >= 0:
+                    CONSUMER_LAG.labels(self._group, position.topic, str(position.partition)).set(
+                        high - position.offset
+                    )
+            self._every_few_seconds()
+        except Exception:  # a report must never stop the consumer
+            logger.debug("%s: could not report", self.name, exc_info=True)
 
     # --- offsets ----------------------------------------------------------------------------------
     def _processed(self, items: list[Item]) -> None:

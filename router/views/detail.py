@@ -49,4 +49,4 @@ class MessageDetailView(RouterAPIView):
             timeline = message_timeline(trace_id=message.trace_id, message_id=str(message.id))
         except (TransportError, ApiError):
             return Response({"detail": TIMELINE_UNAVAILABLE}, status=503, headers={"Retry-After": "5"})
-        return Response(MessageDetailSerializer(message, context={"timeline": timeline}).data)
+        return Response(MessageDetailSerializer(message, context={"timeline": timeline, "request": request}).data)

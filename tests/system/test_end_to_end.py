@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from messaging.channels import Channel
+from tests.browser import needs_chromium, rendered_dom
 from tests.delivery.support import CHANNEL_DBS, worker
 from tests.processes import manage_py, wait_for
 from tests.router.factories import ApiKeyFactory
@@ -110,3 +112,24 @@ def test_the_timeline_answers_503_when_elasticsearch_is_unreachable(api, monkeyp
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert "Elasticsearch" in response.json()["detail"]
+
+
+@needs_chromium
+def test_the_trace_page_shows_the_story_in_a_real_browser(api, pipeline, live_server):
+    """The signed link the API gives the sending key opens the trace page with no login: its status,
+    both attempts (one failed, one sent) and every timeline row, rendered by a headless Chromium."""
+    accepted = send_email(api, simulate={"failTimes": 1})
+    body = timeline_when(api, accepted["id"], "sent")
+    assert body["traceUrl"].startswith("http://testserver/messages/")
+    link = live_server.url + body["traceUrl"].removeprefix("http://testserver")
+
+    dom = rendered_dom(link, screenshot=settings.VAR_DIR / "test-artifacts" / "trace-page.png")
+
+    assert 'id="status" class="status status-sent"' in dom
+    assert dom.count('class="attempt"') == 2
+    assert dom.count('class="event"') == len(body["events"])
+    for action in ("message.accepted", "delivery.failed", "delivery.retry_scheduled", "delivery.sent"):
+        assert action in dom
+    # Without the signature it is staff only; a forged one is refused.
+    assert "login" in rendered_dom(live_server.url + f"/messages/{accepted['id']}").lower()
+    assert "not valid" in rendered_dom(link[:-3] + "xyz")

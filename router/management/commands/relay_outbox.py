@@ -13,7 +13,9 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from messaging.clients import build_producer
 from messaging.shutdown import GracefulShutdown
+from operations.metrics import serve_metrics
 from router.kafka import router_log
+from router.selectors import outbox_report
 from router.services import outbox_relay_pending
 
 logger = logging.getLogger("router.relay")
@@ -30,10 +32,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, batch_size: int, interval: float, grace: float, once: bool, **options: Any) -> None:
         producer = build_producer()
+        serve_metrics()
         logger.info("outbox relay started (batch %d, every %.1fs, grace %.1fs)", batch_size, interval, grace)
         with GracefulShutdown() as shutdown:
             while not shutdown.requested:
                 result = outbox_relay_pending(producer=producer, batch_size=batch_size, grace_seconds=grace)
+                outbox_report()
                 if result.published or result.failed:
                     logger.info("relayed %d, %d still failing", result.published, result.failed)
                 full_batch = result.published == batch_size

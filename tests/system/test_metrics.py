@@ -1,0 +1,92 @@
+"""Every process's metrics, scraped by a real Prometheus (Debian's `prometheus`, which bin/test
+installs as root): the API's `/metrics` (gunicorn's two workers together), a channel worker's and the
+relay's METRICS_PORT; then Prometheus is asked what it holds."""
+
+from __future__ import annotations
+
+import shutil
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from engines.process import free_port
+from messaging.channels import Channel
+from tests.delivery.support import CHANNEL_DBS
+from tests.faults.system import FaultSystem
+from tests.faults.traffic import Traffic
+from tests.processes import ManagedProcess, process_env, wait_for
+from tests.router.factories import ApiKeyFactory
+
+PROMETHEUS = shutil.which("prometheus")
+pytestmark = [
+    pytest.mark.skipif(PROMETHEUS is None, reason="Debian's prometheus is not installed (apt-get install prometheus)"),
+    pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True),
+]
+
+
+def start_prometheus(tmp_path: Path, targets: dict[str, str]) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    scrape = "\n".join(
+        f"  - job_name: {job}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{target}']"
+        for job, target in targets.items()
+    )
+    config = tmp_path / "prometheus.yml"
+    config.write_text(f"global:\n  scrape_interval: 1s\nscrape_configs:\n{scrape}\n")
+    argv = [
+        str(PROMETHEUS),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    return ManagedProcess(f"prometheus-{port}", argv, process_env()), f"http://127.0.0.1:{port}"
+
+
+def query(prometheus: str, expression: str) -> float | None:
+    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            result = orjson.loads(response.read())["data"]["result"]
+    except OSError:
+        return None
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_prometheus_scrapes_every_process(tmp_path):
+    key = ApiKeyFactory().raw_key
+    system = FaultSystem(name="metrics")
+    worker_port, relay_port = free_port(), free_port()
+    try:
+        system.start_api()
+        system.start_worker(Channel.SMS, METRICS_PORT=str(worker_port))
+        system._manage_py("relay", "relay_outbox", METRICS_PORT=str(relay_port))
+        system.wait_assigned(system.workers[Channel.SMS][-1])
+        api_target = system.api_url.removeprefix("http://")
+        prometheus, url = start_prometheus(
+            tmp_path,
+            {"api": api_target, "sms": f"127.0.0.1:{worker_port}", "relay": f"127.0.0.1:{relay_port}"},
+        )
+        try:
+            traffic = Traffic(system.api_url, key, [Channel.SMS], 30, 2).start().join()
+            assert len(traffic.accepted) == 30, traffic.refused[:3]
+            wait_for(
+                lambda: (
+                    (query(url, 'sum(comms_deliveries_total{channel="sms",outcome="sent"})') or 0) >= 30
+                    and query(url, 'sum(comms_messages_accepted_total{channel="sms"})') == 30
+                ),
+                timeout=60,
+                what="Prometheus to hold the API's 30 accepts and the worker's 30 sends",
+            )
+            assert (query(url, 'sum(comms_api_requests_total{method="POST",status="202"})') or 0) >= 30
+            assert query(url, 'count(comms_provider_call_seconds_bucket{channel="sms"})')
+            assert query(url, 'max(comms_consumer_lag{group=~".*sms_service"})') is not None
+            assert query(url, 'comms_outbox_entries{state="pending"}') == 0
+            assert query(url, 'comms_dlq_records{channel="sms"}') is not None
+            assert query(url, 'count(up{job=~"api|sms|relay"} == 1)') == 3
+        finally:
+            prometheus.stop()
+    finally:
+        problems = system.close()
+    assert not problems, problems
