@@ -16,6 +16,18 @@ from pathlib import Path
 
 import environ
 
+# Prometheus (operations.metrics): the workers write their metrics to files in one directory, which
+# `/metrics` reads together; emptied when the server starts, a dead worker's gauges dropped.
+_metrics_dir = Path(
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", str(Path(__file__).resolve().parent / "var" / "metrics" / f"api-{os.getpid()}")
+    )
+)
+# Imported once the directory is set (prometheus-client picks its storage at import), and here in the
+# master: imported inside child_exit, a SIGCHLD handler, the import can be interrupted by the next
+# signal halfway through (a partially initialised module).
+from prometheus_client import multiprocess  # noqa: E402
+
 environ.Env.read_env(Path(__file__).resolve().parent / ".env")  # as the settings do; the environment wins
 
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
@@ -25,14 +37,6 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # threads) and API_HEADER_TIMEOUT_SECONDS (10) tune it.
 worker_class = "config.gunicorn_worker.GuardedThreadWorker"
 
-# Prometheus (operations.metrics): the workers write their metrics to files in one directory, which
-# `/metrics` reads together; emptied when the server starts, a dead worker's gauges dropped.
-_metrics_dir = Path(
-    os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR", str(Path(__file__).resolve().parent / "var" / "metrics" / f"api-{os.getpid()}")
-    )
-)
-
 
 def on_starting(server: object) -> None:
     _metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -41,8 +45,6 @@ def on_starting(server: object) -> None:
 
 
 def child_exit(server: object, worker: object) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
 
 
