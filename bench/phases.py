@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -234,10 +237,11 @@ def peer_shape(bench: Bench, *, seconds: float) -> dict[str, Any]:
     }
 
 
-def overload(bench: Bench, *, capacity: float, factor: float = 3.0, seconds: float = 10.0) -> dict[str, Any]:
+def overload(bench: Bench, *, capacity: float, factor: float = 3.0) -> dict[str, Any]:
     """Single POSTs offered at `factor` times the capacity measured before: the excess should be answered
     503 with Retry-After at once (config/gunicorn_worker.py), and what is accepted not wait long."""
     offered = capacity * factor
+    seconds = bench.size.load_seconds
     result = bench.load(mode="rate", channels=CHANNELS, rate=offered, duration=seconds, concurrency=512)
     bench.wait_quiet()
     refused = result.statuses.get("503", 0) + result.statuses.get("429", 0)
@@ -252,8 +256,9 @@ def overload(bench: Bench, *, capacity: float, factor: float = 3.0, seconds: flo
     }
 
 
-def slow_clients(bench: Bench, *, seconds: float = 10.0, connections: int = 64) -> dict[str, Any]:
+def slow_clients(bench: Bench, *, connections: int = 64) -> dict[str, Any]:
     """wrk's throughput alone, then beside `connections` clients that send their headers one byte a second."""
+    seconds = bench.size.load_seconds
     url = bench.system.api_url + "/api/v1/messages"
     auth = f"Api-Key {bench.key}"
     alone = run_wrk(url, WrkLoad(seconds), auth=auth)
@@ -265,4 +270,54 @@ def slow_clients(bench: Bench, *, seconds: float = 10.0, connections: int = 64) 
         "beside_slow_clients_per_second": beside.requests_per_second,
         "slow_connections": connections,
         "ratio": beside.requests_per_second / alone.requests_per_second if alone.requests_per_second else 0.0,
+    }
+
+
+def _until_sent(bench: Bench, samples: int) -> list[float]:
+    """POST one message at a time and poll GET until it says `sent`: seconds from the POST's start."""
+    headers = {"Authorization": f"Api-Key {bench.key}", "Content-Type": "application/json"}
+    body = orjson.dumps({"channel": "sms", "to": "+14155552671", "body": "freshness"})
+    seconds = []
+    for _ in range(samples):
+        request = urllib.request.Request(bench.system.api_url + "/api/v1/messages", data=body, headers=headers)
+        while True:  # an overloaded API sheds with 503: the clock starts with the POST it accepts
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    message_id = orjson.loads(response.read())["id"]
+                break
+            except urllib.error.HTTPError as refused:
+                if refused.code not in (429, 503):
+                    raise
+                time.sleep(0.05)
+        detail = urllib.request.Request(f"{bench.system.api_url}/api/v1/messages/{message_id}", headers=headers)
+        while time.perf_counter() - started < 60:
+            try:
+                with urllib.request.urlopen(detail, timeout=30) as response:
+                    if orjson.loads(response.read())["status"] == "sent":
+                        break
+            except urllib.error.HTTPError:
+                pass  # 503 while a new daily index is created
+            time.sleep(0.02)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def freshness(bench: Bench, *, busy_rate: float = 500.0) -> dict[str, Any]:
+    """How soon GET /api/v1/messages/{id} says `sent` after the POST: on an idle system, and while
+    `busy_rate` POSTs/s are offered beside."""
+    samples = bench.size.freshness_samples
+    idle = _until_sent(bench, samples)
+    duration = bench.size.load_seconds + 5
+    spec = {"mode": "rate", "channels": CHANNELS, "rate": busy_rate, "duration": duration, "concurrency": 256}
+    load = threading.Thread(target=bench.load, kwargs=spec)
+    load.start()
+    time.sleep(2)
+    busy = _until_sent(bench, samples)
+    load.join()
+    bench.wait_quiet()
+    return {
+        "idle_ms": percentiles([s * 1000 for s in idle]),
+        "busy_ms": percentiles([s * 1000 for s in busy]),
+        "busy_offered_per_second": busy_rate,
     }

@@ -77,6 +77,16 @@ def rows(results: dict[str, Any]) -> list[Row]:
     )
     indexing = results["indexing"]["events_per_second"]
     add("log indexing into Elasticsearch", indexing, "events/s", _at_least(indexing, 15_000), "consume+insert")
+    fresh = results.get("freshness")
+    if fresh:
+        add("POST -> GET says sent, idle, p50", fresh["idle_ms"]["p50"], "ms", _at_most(fresh["idle_ms"]["p50"], 1000))
+        busy = fresh["busy_offered_per_second"]
+        add(
+            f"POST -> GET says sent, {busy:g}/s offered, p95",
+            fresh["busy_ms"]["p95"],
+            "ms",
+            _at_most(fresh["busy_ms"]["p95"], 2000),
+        )
     overload = results.get("overload")
     if overload:
         offered = overload["offered_per_second"]
@@ -154,6 +164,7 @@ PHASES = (
     "end_to_end",
     "fixed_rate",
     "slow_provider",
+    "freshness",
     "overload",
     "slow_clients",
     "indexing",

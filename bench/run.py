@@ -110,8 +110,10 @@ def _run_on(engines: BenchEngines, home: Path, size: BenchSize, *, peer: str | N
         _say(f"slow provider: {size.slow_provider_messages:,} SMS at {size.slow_provider_latency_ms} ms a send")
         in_flight = settings.DELIVERY_MAX_IN_FLIGHT["sms"]
         results["slow_provider"] = _measured(system, phases.slow_provider, bench, max_in_flight=in_flight)
+        _say("freshness: POST, then GET until it says sent; idle, then beside 500 POSTs/s")
+        results["freshness"] = _measured(system, phases.freshness, bench)
         capacity = results["api_single"]["accepted_per_second"]
-        _say(f"overload: single POSTs offered at 3 x {capacity:,.0f}/s for 10s")
+        _say(f"overload: single POSTs offered at 3 x {capacity:,.0f}/s for {size.load_seconds:g}s")
         results["overload"] = _measured(system, phases.overload, bench, capacity=capacity)
         if shutil.which("wrk"):
             _say("slow clients: wrk alone, then beside 64 connections sending their headers a byte a second")

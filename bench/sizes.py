@@ -19,6 +19,8 @@ class BenchSize:
     fixed_rate_seconds: float
     slow_provider_messages: int  # SMS only, provider latency `slow_provider_latency_ms`
     peer_seconds: float  # `--peer celery`: wrk's duration against each API (peer_shape and the peer)
+    freshness_samples: int  # messages timed from POST to GET saying `sent`, idle and busy
+    load_seconds: float  # overload, slow clients and the busy part of freshness last this long
     slow_provider_latency_ms: int = 50
 
 
@@ -35,6 +37,8 @@ SIZES = {
         fixed_rate_seconds=20,
         slow_provider_messages=5_000,
         peer_seconds=20,
+        freshness_samples=20,
+        load_seconds=10,
     ),
     "smoke": BenchSize(
         name="smoke",
@@ -48,5 +52,7 @@ SIZES = {
         fixed_rate_seconds=2,
         slow_provider_messages=200,
         peer_seconds=3,
+        freshness_samples=3,
+        load_seconds=2,
     ),
 }

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
+from delivery.models import DeliveryStatus
+from delivery.registry import get_channel
+from logging_service.timeline import MessageStatus
 from operations.metrics import OUTBOX
 from router.domain import Client
 from router.models import IdempotencyRecord, Message, OutboxEntry
@@ -38,3 +42,35 @@ def outbox_report() -> None:
     pending = OutboxEntry.objects.filter(published_at__isnull=True, failed_at__isnull=True).count()
     OUTBOX.labels(state="pending").set(pending)
     OUTBOX.labels(state="failed").set(OutboxEntry.objects.filter(failed_at__isnull=False).count())
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    status: MessageStatus
+    attempts: int
+
+
+def delivery_state_get(*, message: Message) -> DeliveryState | None:
+    """The message's status as its channel's delivery record has it, None before the channel saw it.
+
+    The record is written before the events that tell of it are even emitted, and those reach
+    Elasticsearch a moment later (the indexer's batch, the index refresh): the record is the fresher
+    source, so the API's status comes from it when there is one (DESIGN §7)."""
+    spec = get_channel(message.channel)
+    row = (
+        spec.record_model.objects.using(spec.database)
+        .filter(message_id=message.id)
+        .values_list("status", "current_attempt", "attempt_count")
+        .first()
+    )
+    if row is None:
+        return None
+    status, current_attempt, attempts = row
+    if status == DeliveryStatus.PENDING:
+        # A retry is due (or a replay reopened it: no attempt yet in this round).
+        state = MessageStatus.RETRYING if current_attempt > 0 else MessageStatus.PENDING
+    elif status == DeliveryStatus.SENDING:
+        state = MessageStatus.PENDING
+    else:
+        state = MessageStatus(status) if status in MessageStatus._value2member_map_ else MessageStatus.PENDING
+    return DeliveryState(status=state, attempts=attempts)

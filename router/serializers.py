@@ -352,10 +352,12 @@ class MessageDetailSerializer(AcceptedMessageSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=[status.value for status in MessageStatus]))
     def get_status(self, message: Message) -> str:
-        return str(self.context["timeline"].status.value)
+        state = self.context.get("delivery_state")  # the channel's record, fresher than the events
+        return str(state.status.value if state is not None else self.context["timeline"].status.value)
 
     def get_attempts(self, message: Message) -> int:
-        return int(self.context["timeline"].attempts)
+        state = self.context.get("delivery_state")
+        return int(state.attempts if state is not None else self.context["timeline"].attempts)
 
     @extend_schema_field(TimelineEventSerializer(many=True))
     def get_events(self, message: Message) -> list[dict[str, Any]]:

@@ -319,7 +319,7 @@ LOG_MASK_RECIPIENTS = env.bool("LOG_MASK_RECIPIENTS", default=True)
 INDEXER_GROUP_ID = env("INDEXER_GROUP_ID", default="logging_service")
 # A bulk request goes out at this many events, or after this long, whichever comes first.
 INDEXER_BATCH_SIZE = env.int("INDEXER_BATCH_SIZE", default=2000)
-INDEXER_BATCH_WAIT_MS = env.int("INDEXER_BATCH_WAIT_MS", default=500)
+INDEXER_BATCH_WAIT_MS = env.int("INDEXER_BATCH_WAIT_MS", default=200)
 # A bulk request carries at most this many bytes (a batch of large events goes in several requests).
 INDEXER_MAX_BULK_BYTES = env.int("INDEXER_MAX_BULK_BYTES", default=10 * 1024 * 1024)
 # Backoff while Elasticsearch is down or rejecting (429): doubles up to this ceiling.

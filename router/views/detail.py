@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from logging_service.timeline import message_timeline
 from router.permissions import client_of
-from router.selectors import message_get
+from router.selectors import delivery_state_get, message_get
 from router.serializers import MessageDetailSerializer
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, error_response
@@ -49,4 +49,5 @@ class MessageDetailView(RouterAPIView):
             timeline = message_timeline(trace_id=message.trace_id, message_id=str(message.id))
         except (TransportError, ApiError):
             return Response({"detail": TIMELINE_UNAVAILABLE}, status=503, headers={"Retry-After": "5"})
-        return Response(MessageDetailSerializer(message, context={"timeline": timeline, "request": request}).data)
+        context = {"timeline": timeline, "request": request, "delivery_state": delivery_state_get(message=message)}
+        return Response(MessageDetailSerializer(message, context=context).data)
