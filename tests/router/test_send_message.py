@@ -12,6 +12,7 @@ from messaging.headers import decode_headers
 from messaging.topics import router_log_topic, send_topic
 from messaging.tracing import TraceContext
 from router.models import OutboxEntry
+from tests.delivery.support import CHANNEL_DBS
 from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
 from tests.router.kafka import read_records, wait_for_records
 
@@ -74,6 +75,7 @@ def test_a_message_without_traceparent_gets_a_new_trace_id(api):
     assert re.fullmatch(r"[0-9a-f]{32}", response.json()["traceId"])
 
 
+@pytest.mark.django_db(databases=CHANNEL_DBS)  # its status comes from the channel's record too
 def test_the_stored_message_is_returned_by_id_to_its_sender_only(api):
     accepted = post_json(api, REQUEST_FACTORIES["email"]()).json()
 

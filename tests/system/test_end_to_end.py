@@ -47,6 +47,11 @@ def send_email(api: APIClient, simulate: dict[str, Any] | None = None) -> dict[s
     return response.json()
 
 
+# The event that ends each status's story: the status comes from the delivery record at once, the
+# events reach the timeline a moment later (the indexer's batch, the index refresh).
+LAST_EVENT = {"sent": "delivery.sent", "failed": "delivery.dead_lettered"}
+
+
 def timeline_when(api: APIClient, message_id: str, status: str, timeout: float = 45.0) -> dict[str, Any]:
     def current() -> dict[str, Any] | None:
         response = api.get(f"/api/v1/messages/{message_id}")
@@ -54,7 +59,7 @@ def timeline_when(api: APIClient, message_id: str, status: str, timeout: float =
             return None
         assert response.status_code == 200, response.content
         body = response.json()
-        return body if body["status"] == status else None
+        return body if body["status"] == status and LAST_EVENT[status] in actions(body) else None
 
     return wait_for(current, timeout=timeout, interval=0.5, what=f"message {message_id} to be {status}")  # type: ignore[return-value]
 

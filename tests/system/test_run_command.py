@@ -162,7 +162,8 @@ def test_the_printed_curl_sends_a_message_that_reaches_sent_and_ctrl_c_stops_eve
                 if error.code == 503:  # the first log index is still being created: ask again
                     return None
                 raise
-            return body if body["status"] == "sent" else None
+            indexed = {event["action"] for event in body["events"]}
+            return body if body["status"] == "sent" and "delivery.sent" in indexed else None
 
         body = wait_for(sent, timeout=60, interval=0.5, what="the message to be sent")
         actions = [event["action"] for event in body["events"]]
