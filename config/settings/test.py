@@ -19,9 +19,11 @@ _USE_TEST_DATABASES = os.environ.get("COMMS_USE_TEST_DATABASES") == "1"
 for _alias, _database in DATABASES.items():
     if _database["ENGINE"] == "django.db.backends.sqlite3":
         _test_name = str(VAR_DIR / "test-db" / f"{_alias}.sqlite3")
-        _database["TEST"] = {"NAME": _test_name}
-        if _USE_TEST_DATABASES:
-            _database["NAME"] = _test_name
+    else:  # a server database (bin/test --postgres): Django's test database beside it
+        _test_name = f"test_{_database['NAME']}"
+    _database["TEST"] = {"NAME": _test_name}
+    if _USE_TEST_DATABASES:
+        _database["NAME"] = _test_name
 (VAR_DIR / "test-db").mkdir(parents=True, exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
