@@ -91,12 +91,30 @@ def _nesting_depth(value: Any) -> int:
     return deepest
 
 
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL character is in any key or string of `value` (iterative, as _nesting_depth)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 @extend_schema_field({"type": "object", "additionalProperties": {}})
 class MetadataField(serializers.JSONField):
     default_error_messages = {
         "not_object": "Must be a JSON object.",
         "too_large": f"Must be at most {METADATA_MAX_BYTES} bytes as JSON.",
         "too_deep": f"Must be nested at most {METADATA_MAX_DEPTH} levels deep.",
+        # PostgreSQL's jsonb cannot hold U+0000; refused everywhere, so no database decides it.
+        "nul": "Must not contain the NUL character (U+0000).",
     }
 
     # Read-only on purpose (frozen envelope downstream), where DRF's stubs expect a dict.
@@ -113,6 +131,8 @@ class MetadataField(serializers.JSONField):
             self.fail("too_large")
         if size > METADATA_MAX_BYTES:
             self.fail("too_large")
+        if _holds_nul(data):
+            self.fail("nul")
         return MappingProxyType(data)
 
 
