@@ -28,13 +28,15 @@ def idempotency_record_get(*, client: Client, key: str, not_before: datetime) ->
     )
 
 
-def outbox_pending_list(*, created_before: datetime, limit: int) -> list[OutboxEntry]:
-    """Unpublished entries, oldest first."""
-    return list(
-        OutboxEntry.objects.filter(published_at__isnull=True, failed_at__isnull=True, created_at__lt=created_before)
-        .select_related("message")
-        .order_by("created_at", "pk")[:limit]
-    )
+def outbox_pending_list(*, created_before: datetime, limit: int, lock: bool = False) -> list[OutboxEntry]:
+    """Unpublished entries, oldest first. With `lock` (inside a transaction), rows another relay holds
+    are skipped and these stay locked until the transaction ends (SELECT … FOR UPDATE SKIP LOCKED)."""
+    entries = OutboxEntry.objects.filter(
+        published_at__isnull=True, failed_at__isnull=True, created_at__lt=created_before
+    ).select_related("message")
+    if lock:
+        entries = entries.select_for_update(skip_locked=True, of=("self",))
+    return list(entries.order_by("created_at", "pk")[:limit])
 
 
 def outbox_report() -> None:

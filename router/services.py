@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, connections, transaction
 from django.db import router as db_router
 from django.utils import timezone
 
@@ -232,7 +232,19 @@ def messages_accept_batch(
 
 
 def outbox_relay_pending(*, producer: Producer, batch_size: int, grace_seconds: float) -> RelayResult:
-    """Publish one batch of entries the API left unpublished (older than the grace period)."""
+    """Publish one batch of entries the API left unpublished (older than the grace period).
+
+    On a database that can skip locked rows (PostgreSQL) the batch stays locked until it is settled,
+    so any number of relays run side by side, each publishing other entries. SQLite has one writer
+    and no row locks: holding its write lock through a publish would stall the API, so there the
+    batch is not locked and one relay should run (two would publish some entries twice, which the
+    workers deduplicate by message id)."""
     created_before = timezone.now() - timedelta(seconds=grace_seconds)
-    entries = outbox_pending_list(created_before=created_before, limit=batch_size)
-    return outbox_publish(entries=entries, producer=producer, timeout=settings.KAFKA_DELIVERY_TIMEOUT_SECONDS)
+    timeout = settings.KAFKA_DELIVERY_TIMEOUT_SECONDS
+    database = _database()
+    if not connections[database].features.has_select_for_update_skip_locked:
+        entries = outbox_pending_list(created_before=created_before, limit=batch_size)
+        return outbox_publish(entries=entries, producer=producer, timeout=timeout)
+    with transaction.atomic(using=database):
+        entries = outbox_pending_list(created_before=created_before, limit=batch_size, lock=True)
+        return outbox_publish(entries=entries, producer=producer, timeout=timeout)

@@ -4,6 +4,7 @@ import time
 
 import orjson
 import pytest
+from django.conf import settings
 
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
@@ -116,3 +117,44 @@ def test_readyz_is_unavailable_when_the_delivery_report_thread_is_gone(client):
         assert response.json()["checks"] == {"database": True, "kafka": False}
     finally:
         clients_reset()
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
+    reason="needs row locks (bin/test --postgres); SQLite runs one relay",
+)
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_relays_side_by_side_publish_each_pending_entry_exactly_once():
+    """Two relays over one backlog, in small batches: each entry is published by one of them only."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.tracing import TraceContext
+    from router.domain import Client, MessageRequest
+    from router.services import _store_with_outbox, message_prepare
+
+    prepared = [
+        message_prepare(
+            request=MessageRequest(channel=Channel.SMS, to="+14155552671", body=f"backlog {n}"),
+            client=Client(id="key:test"),
+            trace=TraceContext.new(),
+        )
+        for n in range(300)
+    ]
+    entries = _store_with_outbox(prepared)
+    keys = {entry.key for entry in entries}
+    OutboxEntry.objects.filter(key__in=keys).update(created_at=timezone.now() - timedelta(minutes=1))
+
+    def pending():
+        return OutboxEntry.objects.filter(key__in=keys, published_at__isnull=True)
+
+    relay_args = ("relay_outbox", "--grace", "0", "--interval", "0.01", "--batch-size", "7")
+    with manage_py("relay-a", *relay_args) as first, manage_py("relay-b", *relay_args) as second:
+        wait_for(lambda: not pending().exists(), timeout=60, what="the relays to publish the backlog")
+        assert first.stop() == 0, first.output()
+        assert second.stop() == 0, second.output()
+
+    published = Counter(record.key().decode() for record in read_records(send_topic(Channel.SMS)))
+    assert {key: published[key] for key in keys if published[key] != 1} == {}
