@@ -64,3 +64,13 @@ class Ledger:
                 ).fetchall()
             found += [Delivery(channel, _parse(created), _parse(sent)) for created, sent in rows]
         return found
+
+    def scheduled_lateness(self) -> list[float]:
+        """For every scheduled message the relay published: seconds from its sendAt to Kafka's ack
+        (the outbox entry's published_at), negative if it went out early."""
+        with closing(self._connect("router")) as db:
+            rows = db.execute(
+                "SELECT m.send_at, o.published_at FROM router_message m JOIN router_outboxentry o "
+                "ON o.message_id = m.id WHERE m.send_at IS NOT NULL AND o.published_at IS NOT NULL"
+            ).fetchall()
+        return [_parse(published) - _parse(send_at) for send_at, published in rows]

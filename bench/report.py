@@ -87,6 +87,15 @@ def rows(results: dict[str, Any]) -> list[Row]:
             "ms",
             _at_most(fresh["busy_ms"]["p95"], 2000),
         )
+    due = results.get("scheduled")
+    if due:
+        add(
+            f"scheduled, {due['due_per_second']:,.0f} due/s: published after sendAt, p99",
+            due["late_ms"]["p99"],
+            "ms",
+        )
+        add("  latest after its sendAt", due["max_late_ms"], "ms", _at_most(due["max_late_ms"], 1000))
+        add("  published before its sendAt", due["published_early"], "msgs", _at_most(due["published_early"], 0))
     overload = results.get("overload")
     if overload:
         offered = overload["offered_per_second"]
@@ -165,6 +174,7 @@ PHASES = (
     "fixed_rate",
     "slow_provider",
     "freshness",
+    "scheduled",
     "overload",
     "slow_clients",
     "indexing",

@@ -112,6 +112,8 @@ def _run_on(engines: BenchEngines, home: Path, size: BenchSize, *, peer: str | N
         results["slow_provider"] = _measured(system, phases.slow_provider, bench, max_in_flight=in_flight)
         _say("freshness: POST, then GET until it says sent; idle, then beside 500 POSTs/s")
         results["freshness"] = _measured(system, phases.freshness, bench)
+        _say(f"scheduled: 1,000 messages due per second for {size.load_seconds:g}s, accepted beforehand")
+        results["scheduled"] = _measured(system, phases.scheduled, bench)
         capacity = results["api_single"]["accepted_per_second"]
         _say(f"overload: single POSTs offered at 3 x {capacity:,.0f}/s for {size.load_seconds:g}s")
         results["overload"] = _measured(system, phases.overload, bench, capacity=capacity)

@@ -24,6 +24,7 @@ class SendRequest:
     subject: str | None
     metadata: Mapping[str, Any]
     attempt: int
+    html: str | None = None  # email: the HTML alternative part
 
     @property
     def idempotency_key(self) -> str:
@@ -41,6 +42,7 @@ class SendRequest:
             subject=envelope.subject,
             metadata=envelope.metadata,
             attempt=envelope.attempt,
+            html=envelope.html,
         )
 
 

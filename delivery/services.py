@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from django.db import connections, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
 from config.db_bulk import RowInserter
@@ -246,3 +246,56 @@ def delivery_resolve_as_sent(*, spec: ChannelSpec, message_id: uuid.UUID, note: 
         .update(status=DeliveryStatus.SENT, sent_at=now, updated_at=now, last_error=note)
         == 1
     )
+
+
+CANCELED_BY_CLIENT = "Canceled: the client canceled the message before a provider had it"
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    canceled: bool
+    status: str  # the record's status: `canceled`, or the one that stopped the cancel (sending, sent, …)
+    attempt: int = 0  # the record's current attempt (0: none made)
+
+
+def delivery_cancel(*, spec: ChannelSpec, message_id: uuid.UUID, trace_id: str, recipient: str) -> CancelResult:
+    """Cancel a message the channel has not handed to a provider: no record yet (it never arrived,
+    or it is scheduled), or `pending` (a retry is due, or a replay reopened it). `sending` and every
+    final status refuse. The record is the one a claim reads inside its own write transaction
+    (deliveries_claim), so whichever commits first wins: a canceled record is never claimed
+    (claim_action skips it), and a claimed one is not canceled."""
+    records = spec.record_model.objects.using(spec.database)
+    for tries_left in (1, 0):
+        try:
+            with transaction.atomic(using=spec.database):
+                row = (
+                    records.select_for_update()
+                    .filter(message_id=message_id)
+                    .values_list("pk", "status", "current_attempt")
+                    .first()
+                )
+                if row is None:
+                    records.create(
+                        message_id=message_id,
+                        trace_id=trace_id,
+                        recipient=recipient,
+                        payload={"id": str(message_id), "traceId": trace_id, "to": recipient, "canceled": True},
+                        status=DeliveryStatus.CANCELED,
+                        last_error=CANCELED_BY_CLIENT,
+                    )
+                    return CancelResult(canceled=True, status=DeliveryStatus.CANCELED)
+                pk, status, attempt = row
+                if status == DeliveryStatus.CANCELED:
+                    return CancelResult(canceled=True, status=status, attempt=attempt)
+                if status != DeliveryStatus.PENDING:
+                    return CancelResult(canceled=False, status=status, attempt=attempt)
+                records.filter(pk=pk).update(
+                    status=DeliveryStatus.CANCELED, last_error=CANCELED_BY_CLIENT, updated_at=timezone.now()
+                )
+                return CancelResult(canceled=True, status=DeliveryStatus.CANCELED, attempt=attempt)
+        except IntegrityError:
+            # A database with concurrent writers (PostgreSQL): a worker's claim inserted the record
+            # first. Read it again and decide on it.
+            if not tries_left:
+                raise
+    raise AssertionError("unreachable")

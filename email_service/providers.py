@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
 from delivery.decisions import CallResult
@@ -77,7 +77,8 @@ class EmailBackendProvider(Provider):
     @staticmethod
     def build_message(request: SendRequest) -> EmailMessage:
         domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "localhost"
-        message = EmailMessage(
+        # A text part always; with `html`, multipart/alternative with the HTML part after it.
+        message = EmailMultiAlternatives(
             subject=request.subject or "",
             body=request.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
@@ -86,6 +87,8 @@ class EmailBackendProvider(Provider):
             # resent email as the same one.
             headers={"Message-ID": f"<{request.message_id}@{domain}>", "X-Trace-Id": request.trace_id},
         )
+        if request.html is not None:
+            message.attach_alternative(request.html, "text/html")
         # anymail reads `metadata` (passed to the ESP as custom data) and `esp_extra`; the
         # simulator reads the whole request. Other backends ignore unknown attributes.
         message.metadata = {"message_id": str(request.message_id), "trace_id": request.trace_id}  # type: ignore[attr-defined]

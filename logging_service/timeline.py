@@ -15,6 +15,7 @@ MAX_EVENTS = 1000
 
 
 class MessageStatus(StrEnum):
+    SCHEDULED = "scheduled"  # accepted with a sendAt still ahead (the router's outbox holds it)
     ACCEPTED = "accepted"
     PENDING = "pending"
     RETRYING = "retrying"
@@ -22,13 +23,18 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
     # A worker died mid-send and the channel holds the message (ON_UNKNOWN_OUTCOME=hold).
     UNKNOWN = "unknown"
+    CANCELED = "canceled"  # by the client, before a provider had it; final
 
+
+# For the OpenAPI schema: one named enum of statuses (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+MESSAGE_STATUS_CHOICES = [(status.value, status.value) for status in MessageStatus]
 
 # What each action says about the message; actions not listed (duplicate_skipped, …) say nothing new.
 _STATUS_AFTER: dict[str, MessageStatus] = {
     "message.accepted": MessageStatus.ACCEPTED,
     "message.published": MessageStatus.ACCEPTED,
     "message.failed": MessageStatus.FAILED,  # Kafka refused the record for good (router.outbox)
+    "message.canceled": MessageStatus.CANCELED,
     "delivery.received": MessageStatus.PENDING,
     "delivery.retry_scheduled": MessageStatus.RETRYING,
     "delivery.sent": MessageStatus.SENT,
@@ -37,12 +43,18 @@ _STATUS_AFTER: dict[str, MessageStatus] = {
     "delivery.unknown_outcome_resent": MessageStatus.PENDING,
 }
 # Terminal record statuses a `delivery.duplicate_skipped` event may report.
-_REPORTED = {"sent": MessageStatus.SENT, "failed": MessageStatus.FAILED, "unknown": MessageStatus.UNKNOWN}
+_REPORTED = {
+    "sent": MessageStatus.SENT,
+    "failed": MessageStatus.FAILED,
+    "unknown": MessageStatus.UNKNOWN,
+    "canceled": MessageStatus.CANCELED,
+}
 # Same-timestamp tie-break: the order these happen in for one message.
 _LIFECYCLE = [
     "message.accepted",
     "message.published",
     "message.failed",
+    "message.canceled",
     "delivery.received",
     "delivery.unknown_outcome_held",
     "delivery.unknown_outcome_resent",
@@ -98,12 +110,12 @@ _ROUTER_EARLY = {"message.accepted", "message.published"}
 
 
 def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
-    """Replay the events in order. `sent` is final (nothing un-sends a message); `failed` is not,
-    because an operator may replay the message from the DLQ. A status never moves back to
-    `accepted` because of which process logged last."""
+    """Replay the events in order. `sent` and `canceled` are final (nothing un-sends a message, and a
+    canceled one is never claimed); `failed` is not, because an operator may replay the message
+    from the DLQ. A status never moves back to `accepted` because of which process logged last."""
     status = MessageStatus.ACCEPTED
     for event in events:
-        if status is MessageStatus.SENT:
+        if status in (MessageStatus.SENT, MessageStatus.CANCELED):
             break
         if event.action in _ROUTER_EARLY and status is not MessageStatus.ACCEPTED:
             continue

@@ -33,6 +33,7 @@ class MessageEnvelope:
     subject: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
     attempt: int = 1
+    html: str | None = None  # email only: the HTML alternative of `body`
 
     @property
     def key(self) -> bytes:
@@ -56,6 +57,8 @@ class MessageEnvelope:
         }
         if self.subject is not None:
             data["subject"] = self.subject
+        if self.html is not None:
+            data["html"] = self.html
         return data
 
     def to_json(self) -> bytes:
@@ -86,6 +89,7 @@ class MessageEnvelope:
             created_at = datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00"))
             attempt = data.get("attempt", 1)
             subject = data.get("subject")
+            html = data.get("html")
             metadata = data.get("metadata") or {}
         except KeyError as error:
             raise InvalidMessage(f"missing field {error.args[0]!r}") from None
@@ -97,6 +101,8 @@ class MessageEnvelope:
             raise InvalidMessage("`to` and `body` must be strings")
         if subject is not None and not isinstance(subject, str):
             raise InvalidMessage("`subject` must be a string")
+        if html is not None and not isinstance(html, str):
+            raise InvalidMessage("`html` must be a string")
         if not isinstance(metadata, dict):
             raise InvalidMessage("`metadata` must be an object")
         if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
@@ -113,4 +119,5 @@ class MessageEnvelope:
             subject=subject,
             metadata=_frozen(metadata),
             attempt=attempt,
+            html=html,
         )

@@ -5,12 +5,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 
 from messaging.channels import Channel
+
+
+@dataclass(frozen=True)
+class TemplateUse:
+    name: str
+    version: int
+    data: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -22,17 +30,25 @@ class MessageRequest:
     body: str
     subject: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    html: str | None = None
+    send_at: datetime | None = None  # scheduled: handed to the channel then, not before
+    # Rendered from a template (its content above): which one, and the data the client gave.
+    template: TemplateUse | None = None
 
     def fingerprint(self) -> str:
-        """Identity of the request's content for Idempotency-Key checks: key order and JSON
-        whitespace do not matter, every field value does."""
-        canonical = {
-            "channel": self.channel.value,
-            "to": self.to,
-            "body": self.body,
-            "subject": self.subject,
-            "metadata": dict(self.metadata),
-        }
+        """Identity of the request as the client sent it, for Idempotency-Key checks: key order and
+        JSON whitespace do not matter, every field value does. A templated request is its template
+        name and data (not the rendered text, which a later template version would change)."""
+        canonical: dict[str, Any] = {"channel": self.channel.value, "to": self.to, "metadata": dict(self.metadata)}
+        if self.template is None:
+            canonical.update(body=self.body, subject=self.subject)
+        else:
+            canonical.update(template=self.template.name, data=dict(self.template.data))
+        # Only when given: a plain request keeps the fingerprint it had before these fields existed.
+        if self.html is not None:
+            canonical["html"] = self.html
+        if self.send_at is not None:
+            canonical["sendAt"] = self.send_at.timestamp()
         return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

@@ -23,9 +23,18 @@ class Message(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     client = models.CharField(max_length=200, db_index=True, help_text="Who sent it: `key:<prefix>` or `user:<id>`.")
     created_at = models.DateTimeField(db_index=True)
+    send_at = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not handed to its channel before.")
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    template = models.CharField(max_length=100, blank=True, default="", help_text="Rendered from this template.")
+    template_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The listing: one client's messages, newest first (cursor pages on created_at, id).
+            models.Index(fields=["client", "-created_at", "-id"], name="router_message_listing"),
+            models.Index(fields=["recipient", "-created_at"], name="router_message_recipient"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.recipient} ({self.id})"
@@ -40,6 +49,10 @@ class OutboxEntry(models.Model):
     value = models.BinaryField()
     headers = models.JSONField(help_text="[[name, value], ...] as text.")
     created_at = models.DateTimeField()
+    due_at = models.DateTimeField(
+        help_text="When the relay may publish it: a scheduled message's sendAt, else a grace period after "
+        "accept (the API publishes it itself meanwhile)."
+    )
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Failed publish attempts so far.")
     last_error = models.TextField(blank=True, default="")
@@ -50,9 +63,9 @@ class OutboxEntry(models.Model):
     class Meta:
         verbose_name_plural = "outbox entries"
         indexes = [
-            # The relay's scan: unpublished rows, oldest first.
+            # The relay's scan: unpublished rows, earliest due first.
             models.Index(
-                fields=["created_at"],
+                fields=["due_at"],
                 name="router_outbox_pending",
                 condition=models.Q(published_at__isnull=True, failed_at__isnull=True),
             )
@@ -79,6 +92,27 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client} {self.key}"
+
+
+class Template(models.Model):
+    """Message content with variables, per client; rendered once at accept (router.templates)."""
+
+    client = models.CharField(max_length=200, help_text="Whose it is: `key:<prefix>` or `user:<id>`.")
+    name = models.CharField(max_length=100)
+    channel = models.CharField(max_length=16, choices=CHANNEL_CHOICES)
+    subject = models.TextField(blank=True, default="", help_text="Email only.")
+    body = models.TextField()
+    html = models.TextField(blank=True, default="", help_text="Email only: the HTML alternative part.")
+    version = models.PositiveIntegerField(default=1, help_text="Counts the changes; messages keep the one used.")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["client", "name"], name="router_template_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.channel})"
 
 
 class ReadinessProbe(models.Model):

@@ -55,6 +55,9 @@ class PreparedMessage:
     client: str
     created_at: datetime
     record: OutgoingRecord
+    send_at: datetime | None = None  # scheduled: the outbox holds it until then
+    template: str = ""
+    template_version: int | None = None
 
     def index_row(self) -> dict[str, Any]:
         return {
@@ -65,9 +68,14 @@ class PreparedMessage:
             "metadata": dict(self.metadata),
             "client": self.client,
             "created_at": self.created_at,
+            "send_at": self.send_at,
+            "template": self.template,
+            "template_version": self.template_version,
         }
 
     def outbox_row(self, *, error: str) -> dict[str, Any]:
+        """Due at its sendAt when scheduled; otherwise at once: the relay's grace period (counted
+        from created_at) leaves a just-accepted entry to the API meanwhile."""
         record = self.record
         return {
             "message_id": self.id,
@@ -76,6 +84,7 @@ class PreparedMessage:
             "value": record.value,
             "headers": [[name, _text(value)] for name, value in record.headers],
             "created_at": self.created_at,
+            "due_at": self.send_at or self.created_at,
             "attempts": 1,
             "last_error": error[:2000],
         }
@@ -182,6 +191,7 @@ def messages_make_durable(
 def messages_accepted(prepared: Sequence[PreparedMessage], *, log: LogEmitter) -> None:
     """Durable now: `message.accepted` for each (the API answers 202), counted for /metrics."""
     for message in prepared:
+        scheduled = f", scheduled for {message.send_at.isoformat()}" if message.send_at else ""
         log.emit(
             "message.accepted",
             trace_id=message.trace_id,
@@ -189,6 +199,6 @@ def messages_accepted(prepared: Sequence[PreparedMessage], *, log: LogEmitter) -
             channel=message.channel,
             recipient=message.recipient,
             outcome=Outcome.SUCCESS,
-            message=f"{message.channel} message accepted",
+            message=f"{message.channel} message accepted{scheduled}",
         )
         MESSAGES_ACCEPTED.labels(channel=message.channel).inc()

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+
+from django.db.models import Q
 
 from delivery.models import DeliveryStatus
 from delivery.registry import get_channel
 from logging_service.timeline import MessageStatus
 from operations.metrics import OUTBOX
 from router.domain import Client
-from router.models import IdempotencyRecord, Message, OutboxEntry
+from router.models import IdempotencyRecord, Message, OutboxEntry, Template
 
 
 def message_get(*, message_id: uuid.UUID, client: Client) -> Message | None:
     """A message the client may see: its own, or any for staff."""
     messages = Message.objects.all() if client.is_staff else Message.objects.filter(client=client.id)
     return messages.filter(pk=message_id).first()
+
+
+def template_get(*, client: Client, name: str) -> Template | None:
+    return Template.objects.filter(client=client.id, name=name).first()
 
 
 def idempotency_record_get(*, client: Client, key: str, not_before: datetime) -> IdempotencyRecord | None:
@@ -28,15 +36,31 @@ def idempotency_record_get(*, client: Client, key: str, not_before: datetime) ->
     )
 
 
-def outbox_pending_list(*, created_before: datetime, limit: int, lock: bool = False) -> list[OutboxEntry]:
-    """Unpublished entries, oldest first. With `lock` (inside a transaction), rows another relay holds
-    are skipped and these stay locked until the transaction ends (SELECT … FOR UPDATE SKIP LOCKED)."""
-    entries = OutboxEntry.objects.filter(
-        published_at__isnull=True, failed_at__isnull=True, created_at__lt=created_before
-    ).select_related("message")
+def outbox_pending_list(
+    *, due_by: datetime, created_before: datetime, limit: int, lock: bool = False
+) -> list[OutboxEntry]:
+    """Unpublished entries due by `due_by`, earliest due first: a scheduled one once its sendAt has
+    come, any other once older than `created_before` (until then the API is still publishing it).
+    With `lock` (inside a transaction), rows another relay holds are skipped and these stay locked
+    until the transaction ends (SELECT … FOR UPDATE SKIP LOCKED)."""
+    entries = (
+        OutboxEntry.objects.filter(published_at__isnull=True, failed_at__isnull=True, due_at__lte=due_by)
+        .filter(Q(message__send_at__isnull=False) | Q(created_at__lt=created_before))
+        .select_related("message")
+    )
     if lock:
         entries = entries.select_for_update(skip_locked=True, of=("self",))
-    return list(entries.order_by("created_at", "pk")[:limit])
+    return list(entries.order_by("due_at", "pk")[:limit])
+
+
+def outbox_next_due() -> datetime | None:
+    """When the earliest unpublished entry is due (the relay sleeps until then, at most)."""
+    return (
+        OutboxEntry.objects.filter(published_at__isnull=True, failed_at__isnull=True)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
 
 
 def outbox_report() -> None:
@@ -52,27 +76,54 @@ class DeliveryState:
     attempts: int
 
 
-def delivery_state_get(*, message: Message) -> DeliveryState | None:
-    """The message's status as its channel's delivery record has it, None before the channel saw it.
+def api_status(status: str, current_attempt: int) -> MessageStatus:
+    if status == DeliveryStatus.PENDING:
+        # A retry is due (or a replay reopened it: no attempt yet in this round).
+        return MessageStatus.RETRYING if current_attempt > 0 else MessageStatus.PENDING
+    if status == DeliveryStatus.SENDING:
+        return MessageStatus.PENDING
+    return MessageStatus(status) if status in MessageStatus._value2member_map_ else MessageStatus.PENDING
+
+
+def delivery_states_get(*, messages: Iterable[Message]) -> dict[uuid.UUID, DeliveryState]:
+    """The messages' statuses as their channels' delivery records have them (one query per channel);
+    a message its channel has not seen yet is missing from the answer.
 
     The record is written before the events that tell of it are even emitted, and those reach
     Elasticsearch a moment later (the indexer's batch, the index refresh): the record is the fresher
     source, so the API's status comes from it when there is one (DESIGN §7)."""
-    spec = get_channel(message.channel)
-    row = (
-        spec.record_model.objects.using(spec.database)
-        .filter(message_id=message.id)
-        .values_list("status", "current_attempt", "attempt_count")
-        .first()
-    )
-    if row is None:
-        return None
-    status, current_attempt, attempts = row
-    if status == DeliveryStatus.PENDING:
-        # A retry is due (or a replay reopened it: no attempt yet in this round).
-        state = MessageStatus.RETRYING if current_attempt > 0 else MessageStatus.PENDING
-    elif status == DeliveryStatus.SENDING:
-        state = MessageStatus.PENDING
-    else:
-        state = MessageStatus(status) if status in MessageStatus._value2member_map_ else MessageStatus.PENDING
-    return DeliveryState(status=state, attempts=attempts)
+    by_channel: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for message in messages:
+        by_channel[message.channel].append(message.id)
+    states: dict[uuid.UUID, DeliveryState] = {}
+    for channel, ids in by_channel.items():
+        spec = get_channel(channel)
+        rows = (
+            spec.record_model.objects.using(spec.database)
+            .filter(message_id__in=ids)
+            .values_list("message_id", "status", "current_attempt", "attempt_count")
+        )
+        for message_id, status, current_attempt, attempts in rows:
+            states[message_id] = DeliveryState(status=api_status(status, current_attempt), attempts=attempts)
+    return states
+
+
+def delivery_state_get(*, message: Message) -> DeliveryState | None:
+    return delivery_states_get(messages=[message]).get(message.id)
+
+
+def router_status(message: Message) -> MessageStatus | None:
+    """What the router's own rows say, for a message its channel has not seen: canceled, scheduled
+    (due later, or due and not yet published), failed (Kafka refused it for good); None when they
+    say nothing beyond `accepted`. Reads `message.outbox_entry` (select_related it for many)."""
+    if message.canceled_at is not None:
+        return MessageStatus.CANCELED
+    try:
+        entry: OutboxEntry | None = message.outbox_entry
+    except OutboxEntry.DoesNotExist:  # a reverse one-to-one with no row
+        entry = None
+    if entry is not None and entry.failed_at is not None:
+        return MessageStatus.FAILED
+    if message.send_at is not None and (entry is None or entry.published_at is None):
+        return MessageStatus.SCHEDULED
+    return None

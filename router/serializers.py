@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -19,15 +19,17 @@ import phonenumbers
 from django.conf import settings
 from django.core.mail.message import sanitize_address
 from django.core.validators import EmailValidator
+from django.utils import timezone as django_timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from logging_service.timeline import MessageStatus
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
-from router.domain import MessageRequest
-from router.models import CHANNEL_CHOICES, Message
+from router.domain import MessageRequest, TemplateUse
+from router.models import CHANNEL_CHOICES, Message, Template
 from router.publishing import PreparedMessage
+from router.rendering import RenderError, template_render
 from router.trace_links import trace_path
 
 EMAIL_SUBJECT_MAX_CHARS = 998  # RFC 5322 line limit
@@ -39,6 +41,10 @@ METADATA_MAX_BYTES = 4 * 1024
 # writer stops at 254 levels, so a limit well below that keeps every copy writable.
 METADATA_MAX_DEPTH = 32
 BATCH_MAX_MESSAGES = 1000
+SEND_AT_MAX_DAYS = 35
+# Template data is rendered, never stored: a size limit keeps one request's work bounded.
+TEMPLATE_DATA_MAX_BYTES = 64 * 1024
+_RFC3339_OFFSET = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
 ALLOWED_CHANNELS = ", ".join(channel.value for channel in Channel)
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -136,6 +142,29 @@ class MetadataField(serializers.JSONField):
         return MappingProxyType(data)
 
 
+class SendAtField(serializers.DateTimeField):
+    """An RFC 3339 time with its UTC offset, from now to SEND_AT_MAX_DAYS ahead."""
+
+    default_error_messages = {
+        "no_offset": "Give the time with its UTC offset (RFC 3339), e.g. 2026-12-01T09:00:00Z.",
+        "past": "Must not be in the past.",
+        "too_far": f"Must be at most {SEND_AT_MAX_DAYS} days ahead.",
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            self.fail("invalid", format="RFC 3339")
+        moment = super().to_internal_value(value)
+        if not _RFC3339_OFFSET.search(value.strip()):
+            self.fail("no_offset")
+        now = django_timezone.now()
+        if moment < now:
+            self.fail("past")
+        if moment > now + timedelta(days=SEND_AT_MAX_DAYS):
+            self.fail("too_far")
+        return moment.astimezone(UTC)
+
+
 class StrictSerializer(serializers.Serializer):
     """Unknown fields are an error (a typo in `subjet` must not silently drop the subject)."""
 
@@ -162,17 +191,56 @@ def _channel_field(channel: Channel) -> serializers.ChoiceField:
 class _MessageSerializer(StrictSerializer):
     channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
     to = StrictCharField(max_length=320)
-    body = StrictCharField(trim_whitespace=False)
+    body = StrictCharField(trim_whitespace=False, required=False)
     metadata = MetadataField(required=False, help_text=f"Any JSON object, at most {METADATA_MAX_BYTES} bytes.")
+    sendAt = SendAtField(
+        required=False,
+        help_text=f"RFC 3339 time to send it at, from now to {SEND_AT_MAX_DAYS} days ahead; the message is "
+        "`scheduled` until then and may be canceled.",
+    )
+    # Taken out and rendered by MessageRequestValidator before the rest is validated; declared for the
+    # schema (and so that `data` without `template` is caught).
+    template = StrictCharField(
+        max_length=100, required=False, help_text="A template's name: it gives the subject, body (and html)."
+    )
+    # DRF's metaclass pops declared fields off the class, so this does not shadow `Serializer.data`.
+    data = serializers.JSONField(  # type: ignore[assignment]
+        required=False, help_text="The template's variables (a JSON object)."
+    )
+
+    # The fields a template gives; without one, those the channel requires.
+    content_fields: tuple[str, ...] = ("body",)
+    required_content: tuple[str, ...] = ("body",)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "data" in attrs:
+            raise serializers.ValidationError({"data": ["Only together with `template`."]})
+        missing = {name: ["This field is required."] for name in self.required_content if name not in attrs}
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
 
 
 class EmailMessageSerializer(_MessageSerializer):
     channel = _channel_field(Channel.EMAIL)
     to = serializers.EmailField(max_length=320, help_text="An email address.")  # type: ignore[assignment]  # narrower
     subject = StrictCharField(
-        max_length=EMAIL_SUBJECT_MAX_CHARS, help_text="One line: no line breaks or other control characters."
+        max_length=EMAIL_SUBJECT_MAX_CHARS,
+        required=False,
+        help_text="Required unless `template` gives it. One line: no line breaks or other control characters.",
     )
-    body = StrictCharField(trim_whitespace=False, help_text=f"At most {EMAIL_BODY_MAX_BYTES} bytes as UTF-8.")
+    body = StrictCharField(
+        trim_whitespace=False,
+        required=False,
+        help_text=f"Required unless `template` gives it. At most {EMAIL_BODY_MAX_BYTES} bytes as UTF-8.",
+    )
+    html = StrictCharField(
+        trim_whitespace=False,
+        required=False,
+        help_text=f"An HTML alternative of `body` (multipart/alternative). At most {EMAIL_BODY_MAX_BYTES} bytes.",
+    )
+    content_fields = ("subject", "body", "html")
+    required_content = ("subject", "body")
 
     def validate_to(self, value: str) -> str:
         EmailValidator()(value)  # Django's validator, as DESIGN §7 names it (EmailField uses it too)
@@ -194,17 +262,27 @@ class EmailMessageSerializer(_MessageSerializer):
             raise serializers.ValidationError(f"Ensure this field has no more than {EMAIL_BODY_MAX_BYTES} bytes.")
         return value
 
+    def validate_html(self, value: str) -> str:
+        return self.validate_body(value)
+
 
 class SmsMessageSerializer(_MessageSerializer):
     channel = _channel_field(Channel.SMS)
     to = E164PhoneField(help_text="E.164 phone number, e.g. +14155552671.")
-    body = StrictCharField(trim_whitespace=False, max_length=SMS_BODY_MAX_CHARS)
+    body = StrictCharField(
+        trim_whitespace=False, required=False, max_length=SMS_BODY_MAX_CHARS, help_text="Required unless `template`."
+    )
 
 
 class WhatsAppMessageSerializer(_MessageSerializer):
     channel = _channel_field(Channel.WHATSAPP)
     to = E164PhoneField(help_text="E.164 phone number of the WhatsApp account, e.g. +14155552671.")
-    body = StrictCharField(trim_whitespace=False, max_length=WHATSAPP_BODY_MAX_CHARS)
+    body = StrictCharField(
+        trim_whitespace=False,
+        required=False,
+        max_length=WHATSAPP_BODY_MAX_CHARS,
+        help_text="Required unless `template`.",
+    )
 
 
 CHANNEL_SERIALIZERS: dict[Channel, type[_MessageSerializer]] = {
@@ -220,6 +298,14 @@ def _excerpt(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# A client's templates by name (None: no such template); per request, so a batch looks each up once.
+TemplateSource = Callable[[str], Template | None]
+
+
+def _no_templates(name: str) -> Template | None:
+    return None
+
+
 class MessageRequestValidator:
     """Validates message requests with one serializer per channel, bound once and reused for every
     item: a DRF serializer deep-copies its declared fields when it is created, which for a batch of
@@ -229,8 +315,10 @@ class MessageRequestValidator:
     def __init__(self) -> None:
         self._serializers: dict[Channel, _MessageSerializer] = {}
 
-    def validate(self, data: Any) -> MessageRequest:
-        """Validate one message request; raises ValidationError in DRF's field-level format."""
+    def validate(self, data: Any, *, templates: TemplateSource = _no_templates) -> MessageRequest:
+        """Validate one message request; raises ValidationError in DRF's field-level format. A
+        request naming a template is rendered first (router.rendering) and its result validated like
+        literal content, so the channel's limits hold for it too."""
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
         channel = data.get("channel")
@@ -246,16 +334,85 @@ class MessageRequestValidator:
         serializer = self._serializers.get(Channel(channel))
         if serializer is None:
             serializer = self._serializers[Channel(channel)] = CHANNEL_SERIALIZERS[Channel(channel)]()
-        valid = serializer.run_validation(data)
+        template_use = None
+        if "template" in data:
+            data, template_use = _rendered(data, serializer, templates)
+            try:
+                valid = serializer.run_validation(data)
+            except serializers.ValidationError as error:
+                raise _blame_template(error, serializer.content_fields) from None
+        else:
+            valid = serializer.run_validation(data)
         request = MessageRequest(
             channel=Channel(valid["channel"]),
             to=valid["to"],
             body=valid["body"],
             subject=valid.get("subject"),
             metadata=valid.get("metadata", MappingProxyType({})),
+            html=valid.get("html"),
+            send_at=valid.get("sendAt"),
+            template=template_use,
         )
         _check_envelope_fits(request)
         return request
+
+
+def _rendered(
+    data: Mapping[str, Any], serializer: _MessageSerializer, templates: TemplateSource
+) -> tuple[dict[str, Any], TemplateUse]:
+    """The request with its template's rendering in place of `template` and `data`."""
+    name, variables = data["template"], data.get("data", {})
+    given = [field for field in serializer.content_fields if field in data]
+    if given:
+        raise serializers.ValidationError({field: ["Not together with `template`: it gives this."] for field in given})
+    if not isinstance(name, str) or not name:
+        raise serializers.ValidationError({"template": ["Must be a template's name."]})
+    if not isinstance(variables, dict):
+        raise serializers.ValidationError({"data": ["Must be a JSON object."]})
+    try:
+        too_large = len(orjson.dumps(variables)) > TEMPLATE_DATA_MAX_BYTES
+    except (orjson.JSONEncodeError, TypeError):
+        too_large = True  # nested deeper than JSON writes, or an integer beyond 64 bits
+    if too_large:
+        raise serializers.ValidationError({"data": [f"Must be at most {TEMPLATE_DATA_MAX_BYTES} bytes as JSON."]})
+    template = templates(name)
+    if template is None:
+        raise serializers.ValidationError({"template": [f"No template named {_excerpt(name)}."]})
+    channel = data["channel"]
+    if template.channel != channel:
+        raise serializers.ValidationError(
+            {"template": [f"Template {_excerpt(name)} is for {template.channel} messages, not {channel}."]}
+        )
+    try:
+        rendered = template_render(
+            name=name,
+            body=template.body,
+            data=variables,
+            subject=template.subject if "subject" in serializer.content_fields else None,
+            html=(template.html or None) if "html" in serializer.content_fields else None,
+        )
+    except RenderError as error:
+        raise serializers.ValidationError({error.field: [error.message]}) from None
+    literal = {key: value for key, value in data.items() if key not in ("template", "data")}
+    literal["body"] = rendered.body
+    for field in ("subject", "html"):
+        if getattr(rendered, field) is not None:
+            literal[field] = getattr(rendered, field)
+    return literal, TemplateUse(name=name, version=template.version, data=MappingProxyType(variables))
+
+
+def _blame_template(error: serializers.ValidationError, content_fields: Sequence[str]) -> serializers.ValidationError:
+    """Errors in the rendered content are the template's: the client did not send those fields."""
+    if not isinstance(error.detail, dict):
+        return error
+    detail: dict[str, Any] = dict(error.detail)
+    blamed: list[str] = []
+    for field in content_fields:
+        if field in detail:
+            blamed += [f"The rendered {field}: {message}" for message in detail.pop(field)]
+    if blamed:
+        detail["template"] = [*detail.get("template", []), *blamed]
+    return serializers.ValidationError(detail)
 
 
 # Ids, trace id, timestamps and headers the record adds to the request's own fields, generously.
@@ -272,13 +429,19 @@ def _check_envelope_fits(request: MessageRequest) -> None:
         body=request.body,
         subject=request.subject,
         metadata=request.metadata,
+        html=request.html,
         **_PLACEHOLDER_ENVELOPE,  # type: ignore[arg-type]
     )
     size = len(envelope.to_json()) + _RECORD_OVERHEAD_BYTES
     limit = int(settings.KAFKA_MAX_MESSAGE_BYTES)
     if size <= limit:
         return
-    fields = {"body": request.body, "subject": request.subject or "", "metadata": dict(request.metadata)}
+    fields = {
+        "body": request.body,
+        "subject": request.subject or "",
+        "html": request.html or "",
+        "metadata": dict(request.metadata),
+    }
     largest = max(fields, key=lambda name: len(orjson.dumps(fields[name])))
     raise serializers.ValidationError(
         {largest: [f"The message would be {size} bytes as sent (JSON-escaped); the limit is {limit} bytes."]}
@@ -288,7 +451,7 @@ def _check_envelope_fits(request: MessageRequest) -> None:
 _thread_validators = threading.local()
 
 
-def message_request_validate(data: Any) -> MessageRequest:
+def message_request_validate(data: Any, *, templates: TemplateSource = _no_templates) -> MessageRequest:
     """Validate one message request; raises ValidationError in DRF's field-level format.
 
     Each thread keeps its validator: binding the serializers (DRF deep-copies their fields) was
@@ -296,7 +459,7 @@ def message_request_validate(data: Any) -> MessageRequest:
     validator: MessageRequestValidator | None = getattr(_thread_validators, "validator", None)
     if validator is None:
         validator = _thread_validators.validator = MessageRequestValidator()
-    return validator.validate(data)
+    return validator.validate(data, templates=templates)
 
 
 class BatchRequestSerializer(StrictSerializer):
@@ -316,31 +479,44 @@ AcceptedMessage = PreparedMessage | Message
 
 class AcceptedMessageSerializer(serializers.ModelSerializer):
     traceId = serializers.CharField(source="trace_id", help_text="W3C trace id (32 lowercase hex).")
-    status = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField(help_text="`scheduled` when it has a sendAt, else `accepted`.")
     to = serializers.CharField(source="recipient")
     createdAt = serializers.DateTimeField(source="created_at")
+    sendAt = serializers.DateTimeField(source="send_at", required=False, help_text="Only when scheduled.")
 
     class Meta:
         model = Message
-        fields = ["id", "traceId", "status", "channel", "to", "createdAt"]
+        fields = ["id", "traceId", "status", "channel", "to", "createdAt", "sendAt"]
 
     def get_status(self, message: Message) -> str:
-        return "accepted"
+        return "scheduled" if message.send_at else "accepted"
+
+    def to_representation(self, instance: Message) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if data.get("sendAt") is None and type(self) is AcceptedMessageSerializer:
+            del data["sendAt"]  # as the 202 shows it: only when scheduled
+        return dict(data)
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
 
 
 def accepted_message_data(message: AcceptedMessage) -> dict[str, Any]:
     """What AcceptedMessageSerializer renders, built directly: the batch endpoint renders up to 1000
     per request, and a DRF serializer deep-copies its fields on every instantiation (a profile showed
     serializer set-up as the largest CPU cost of a batch). The serializer stays as the schema."""
-    created = message.created_at.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
-    return {
+    data = {
         "id": str(message.id),
         "traceId": message.trace_id,
-        "status": "accepted",
+        "status": "scheduled" if message.send_at else "accepted",
         "channel": message.channel,
         "to": message.recipient,
-        "createdAt": created,
+        "createdAt": _utc_text(message.created_at),
     }
+    if message.send_at:
+        data["sendAt"] = _utc_text(message.send_at)
+    return data
 
 
 class TimelineEventSerializer(serializers.Serializer):
@@ -355,29 +531,38 @@ class TimelineEventSerializer(serializers.Serializer):
 
 
 class MessageDetailSerializer(AcceptedMessageSerializer):
-    """The message with its current status and timeline; pass the Timeline as context["timeline"]."""
+    """The message with its current status and timeline: context["timeline"], ["status"], ["attempts"]."""
 
-    status = serializers.SerializerMethodField(help_text="accepted | pending | retrying | sent | failed")
+    status = serializers.SerializerMethodField()
     attempts = serializers.SerializerMethodField(help_text="Delivery attempts made so far.")
     events = serializers.SerializerMethodField()
+    sendAt = serializers.DateTimeField(source="send_at", allow_null=True)
+    template = serializers.CharField(allow_null=True, help_text="The template it was rendered from, if any.")
+    templateVersion = serializers.IntegerField(source="template_version", allow_null=True)
     traceUrl = serializers.SerializerMethodField(
         help_text="The message's trace page for a browser, no login needed; the link is valid for 24 hours."
     )
 
     class Meta(AcceptedMessageSerializer.Meta):
-        fields = [*AcceptedMessageSerializer.Meta.fields, "metadata", "attempts", "events", "traceUrl"]
+        fields = [
+            *AcceptedMessageSerializer.Meta.fields,
+            "template",
+            "templateVersion",
+            "metadata",
+            "attempts",
+            "events",
+            "traceUrl",
+        ]
 
     def get_traceUrl(self, message: Message) -> str:
         return str(self.context["request"].build_absolute_uri(trace_path(message.id)))
 
     @extend_schema_field(serializers.ChoiceField(choices=[status.value for status in MessageStatus]))
     def get_status(self, message: Message) -> str:
-        state = self.context.get("delivery_state")  # the channel's record, fresher than the events
-        return str(state.status.value if state is not None else self.context["timeline"].status.value)
+        return str(self.context["status"].value)
 
     def get_attempts(self, message: Message) -> int:
-        state = self.context.get("delivery_state")
-        return int(state.attempts if state is not None else self.context["timeline"].attempts)
+        return int(self.context["attempts"])
 
     @extend_schema_field(TimelineEventSerializer(many=True))
     def get_events(self, message: Message) -> list[dict[str, Any]]:

@@ -64,6 +64,7 @@ def message_prepare(*, request: MessageRequest, client: Client, trace: TraceCont
         subject=request.subject,
         metadata=request.metadata,
         created_at=timezone.now(),
+        html=request.html,
     )
     record = OutgoingRecord(send_topic(envelope.channel), envelope.key, envelope.to_json(), build_headers(trace))
     return PreparedMessage(
@@ -75,12 +76,23 @@ def message_prepare(*, request: MessageRequest, client: Client, trace: TraceCont
         client=client.id,
         created_at=envelope.created_at,
         record=record,
+        send_at=request.send_at,
+        template=request.template.name if request.template else "",
+        template_version=request.template.version if request.template else None,
     )
 
 
 def _make_durable(prepared: Sequence[PreparedMessage]) -> None:
+    """Scheduled messages into the outbox, due at their sendAt (the relay publishes them then);
+    the others to Kafka at once (router.publishing)."""
+    scheduled = [message for message in prepared if message.send_at is not None]
+    if scheduled:
+        with write_transaction(_database()):
+            _store_with_outbox(scheduled)
+        messages_accepted(scheduled, log=router_log())
+    now = [message for message in prepared if message.send_at is None]
     messages_make_durable(
-        prepared=prepared,
+        prepared=now,
         acks=api_acks(),
         rows=router_rows(),
         log=router_log(),
@@ -103,8 +115,10 @@ def _store_with_outbox(prepared: Sequence[PreparedMessage]) -> list[OutboxEntry]
 
 
 def _publish_committed(prepared: Sequence[PreparedMessage], entries: Sequence[OutboxEntry]) -> None:
-    """After the commit: the entries through the API's producer, settled; then `message.accepted`."""
-    outbox_publish(entries=entries, producer=api_acks().producer, timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
+    """After the commit: the entries through the API's producer, settled (scheduled ones stay for
+    the relay, due at their sendAt); then `message.accepted`."""
+    due_now = [entry for message, entry in zip(prepared, entries, strict=True) if message.send_at is None]
+    outbox_publish(entries=due_now, producer=api_acks().producer, timeout=settings.ROUTER_PUBLISH_TIMEOUT_SECONDS)
     messages_accepted(prepared, log=router_log())
 
 
@@ -232,19 +246,21 @@ def messages_accept_batch(
 
 
 def outbox_relay_pending(*, producer: Producer, batch_size: int, grace_seconds: float) -> RelayResult:
-    """Publish one batch of entries the API left unpublished (older than the grace period).
+    """Publish one batch of due entries: scheduled ones whose sendAt has come, and those the API left
+    unpublished (older than the grace period).
 
     On a database that can skip locked rows (PostgreSQL) the batch stays locked until it is settled,
     so any number of relays run side by side, each publishing other entries. SQLite has one writer
     and no row locks: holding its write lock through a publish would stall the API, so there the
     batch is not locked and one relay should run (two would publish some entries twice, which the
     workers deduplicate by message id)."""
-    created_before = timezone.now() - timedelta(seconds=grace_seconds)
+    now = timezone.now()
+    created_before = now - timedelta(seconds=grace_seconds)
     timeout = settings.KAFKA_DELIVERY_TIMEOUT_SECONDS
     database = _database()
     if not connections[database].features.has_select_for_update_skip_locked:
-        entries = outbox_pending_list(created_before=created_before, limit=batch_size)
+        entries = outbox_pending_list(due_by=now, created_before=created_before, limit=batch_size)
         return outbox_publish(entries=entries, producer=producer, timeout=timeout)
     with transaction.atomic(using=database):
-        entries = outbox_pending_list(created_before=created_before, limit=batch_size, lock=True)
+        entries = outbox_pending_list(due_by=now, created_before=created_before, limit=batch_size, lock=True)
         return outbox_publish(entries=entries, producer=producer, timeout=timeout)

@@ -2,14 +2,19 @@
 
 from django.urls import URLPattern, path, re_path
 
+from router.views.cancel import MessageCancelView
 from router.views.detail import MessageDetailView
-from router.views.messages import MessageBatchView, MessageCreateView
+from router.views.messages import MessageBatchView, MessagesView
 from router.views.not_found import api_not_found
+from router.views.templates import TemplateDetailView, TemplatesView
 
 urlpatterns: list[URLPattern] = [
-    path("messages", MessageCreateView.as_view(), name="message-create"),
+    path("messages", MessagesView.as_view(), name="messages"),
     path("messages/batch", MessageBatchView.as_view(), name="message-batch"),
     path("messages/<uuid:message_id>", MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<uuid:message_id>/cancel", MessageCancelView.as_view(), name="message-cancel"),
+    path("templates", TemplatesView.as_view(), name="templates"),
+    path("templates/<str:name>", TemplateDetailView.as_view(), name="template-detail"),
     # Last: whatever is left under /api/v1/ gets a JSON 404 ([\s\S], not `.`: a path with an encoded line
     # break, `/api/v1/messages/%0A`, must not fall through to Django's HTML page).
     re_path(r"^(?P<path>[\s\S]*)$", api_not_found, name="api-not-found"),

@@ -267,6 +267,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "EmailChannelEnum": [("email", "Email")],
     "SmsChannelEnum": [("sms", "Sms")],
     "WhatsAppChannelEnum": [("whatsapp", "Whatsapp")],
+    "MessageStatusEnum": "logging_service.timeline.MESSAGE_STATUS_CHOICES",
 }
 # Throttle counters live in this cache; point CACHE_URL at Redis/Memcached to share them across workers.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
@@ -284,7 +285,9 @@ ROUTER_API_KEY_CACHE_SECONDS = env.float("ROUTER_API_KEY_CACHE_SECONDS", default
 ROUTER_IDEMPOTENCY_TTL_HOURS = env.int("ROUTER_IDEMPOTENCY_TTL_HOURS", default=24)
 # The relay only takes rows older than the grace period, so it does not race the API's own publish.
 ROUTER_RELAY_GRACE_SECONDS = env.float("ROUTER_RELAY_GRACE_SECONDS", default=10.0)
-ROUTER_RELAY_INTERVAL_SECONDS = env.float("ROUTER_RELAY_INTERVAL_SECONDS", default=1.0)
+# The relay's longest sleep: it bounds how late a scheduled message that is due sooner than any the
+# relay knew of (accepted while it slept) is published.
+ROUTER_RELAY_INTERVAL_SECONDS = env.float("ROUTER_RELAY_INTERVAL_SECONDS", default=0.5)
 ROUTER_RELAY_BATCH_SIZE = env.int("ROUTER_RELAY_BATCH_SIZE", default=500)
 # --- end Router API ---------------------------------------------------------------------------
 

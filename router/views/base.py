@@ -55,7 +55,7 @@ class RouterAPIView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
-        if self.logs_rejections and response.status_code in REJECTIONS:
+        if self.logs_rejections and self.request.method == "POST" and response.status_code in REJECTIONS:
             self.log_rejection(errors=response.data, error_type=type(exc).__name__, status_code=response.status_code)
         return response
 

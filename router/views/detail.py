@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from logging_service.timeline import message_timeline
 from router.permissions import client_of
-from router.selectors import delivery_state_get, message_get
+from router.selectors import delivery_state_get, message_get, router_status
 from router.serializers import MessageDetailSerializer
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, error_response
@@ -30,9 +30,9 @@ class MessageDetailView(RouterAPIView):
         summary="Get a message",
         description=(
             "A message sent with the same API key (staff see every message), with its current status "
-            "(accepted | pending | retrying | sent | failed), the number of delivery attempts and its "
-            "timeline of events from every service, oldest first. Events reach the timeline within "
-            "about a second of happening."
+            "(scheduled | accepted | pending | retrying | sent | failed | canceled | unknown), the number of "
+            "delivery attempts and its timeline of events from every service, oldest first. Events reach the "
+            "timeline within about a second of happening."
         ),
         responses={
             200: MessageDetailSerializer,
@@ -49,5 +49,9 @@ class MessageDetailView(RouterAPIView):
             timeline = message_timeline(trace_id=message.trace_id, message_id=str(message.id))
         except (TransportError, ApiError):
             return Response({"detail": TIMELINE_UNAVAILABLE}, status=503, headers={"Retry-After": "5"})
-        context = {"timeline": timeline, "request": request, "delivery_state": delivery_state_get(message=message)}
+        # The freshest source first: the channel's record, then the router's own rows, then the events.
+        state = delivery_state_get(message=message)
+        status = state.status if state is not None else router_status(message) or timeline.status
+        attempts = state.attempts if state is not None else timeline.attempts
+        context = {"timeline": timeline, "request": request, "status": status, "attempts": attempts}
         return Response(MessageDetailSerializer(message, context=context).data)

@@ -1,4 +1,5 @@
-"""POST /api/v1/messages and /api/v1/messages/batch: validate, accept durably, publish."""
+"""/api/v1/messages (POST: send one; GET: list, router.views.listing) and /api/v1/messages/batch:
+validate, accept durably, publish."""
 
 from __future__ import annotations
 
@@ -18,19 +19,28 @@ from rest_framework.response import Response
 from router.domain import batch_fingerprint
 from router.errors import IdempotencyConflict
 from router.permissions import client_of
+from router.selectors import template_get
 from router.serializers import (
     AcceptedMessage,
     AcceptedMessageSerializer,
     BatchRequestSerializer,
     BatchResponseSerializer,
     MessageRequestValidator,
+    TemplateSource,
     accepted_message_data,
     message_request_validate,
 )
 from router.services import message_accept, messages_accept_batch
 from router.views.base import RouterAPIView
+from router.views.listing import (
+    LIST_EXAMPLE,
+    LIST_PARAMETERS,
+    MessagePageSerializer,
+    message_list_response,
+)
 from router.views.schema_docs import (
     BATCH_EXAMPLES,
+    COMMON_ERRORS,
     IDEMPOTENCY_KEY,
     MESSAGE_REQUEST,
     POST_ERRORS,
@@ -56,6 +66,12 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
+def _templates_of(request: Request) -> TemplateSource:
+    """The caller's templates by name, each read once per request (a batch may name one 1000 times)."""
+    client = client_of(request)
+    return functools.cache(lambda name: template_get(client=client, name=name))
+
+
 _PLACEHOLDER_ID = uuid.UUID(int=0)
 
 
@@ -71,8 +87,24 @@ def _location(request: Request, message_id: uuid.UUID) -> str:
     return request.build_absolute_uri(template.replace(str(_PLACEHOLDER_ID), str(message_id)))
 
 
-class MessageCreateView(RouterAPIView):
+class MessagesView(RouterAPIView):
     logs_rejections = True
+
+    @extend_schema(
+        operation_id="messages_list",
+        summary="List messages",
+        description="The messages sent with this API key (staff see every message), newest first, in cursor "
+        "pages: follow `next`. Statuses come from the channels' delivery records; GET a message for its timeline.",
+        parameters=LIST_PARAMETERS,
+        responses={
+            200: MessagePageSerializer,
+            400: error_response("An unknown or invalid filter."),
+            **COMMON_ERRORS,
+        },
+        examples=[LIST_EXAMPLE],
+    )
+    def get(self, request: Request) -> Response:
+        return message_list_response(request, self)
 
     @extend_schema(
         operation_id="messages_create",
@@ -90,7 +122,7 @@ class MessageCreateView(RouterAPIView):
     )
     def post(self, request: Request) -> Response:
         idempotency_key = _idempotency_key(request)
-        message_request = message_request_validate(request.data)
+        message_request = message_request_validate(request.data, templates=_templates_of(request))
         try:
             acceptance = message_accept(
                 request=message_request,
@@ -134,9 +166,10 @@ class MessageBatchView(RouterAPIView):
         results: list[dict[str, Any]] = []
         valid: list[tuple[int, Any]] = []
         validator = MessageRequestValidator()
+        templates = _templates_of(request)
         for index, item in enumerate(batch.validated_data["messages"]):
             try:
-                valid.append((index, validator.validate(item)))
+                valid.append((index, validator.validate(item, templates=templates)))
                 results.append({})
             except ValidationError as error:
                 results.append({"index": index, "status": "rejected", "errors": error.detail})

@@ -44,6 +44,22 @@ REQUEST_EXAMPLES = [
     OpenApiExample("Email", value=EMAIL_EXAMPLE, request_only=True),
     OpenApiExample("SMS", value=SMS_EXAMPLE, request_only=True),
     OpenApiExample("WhatsApp", value=WHATSAPP_EXAMPLE, request_only=True),
+    OpenApiExample(
+        "From a template",
+        value={"channel": "sms", "to": "+14155552671", "template": "login-code", "data": {"code": "482913"}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Scheduled",
+        value={**SMS_EXAMPLE, "sendAt": "2026-12-01T09:00:00Z"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Accepted, scheduled",
+        value={**ACCEPTED_EXAMPLE, "status": "scheduled", "sendAt": "2026-12-01T09:00:00Z"},
+        response_only=True,
+        status_codes=["202"],
+    ),
     OpenApiExample("Accepted", value=ACCEPTED_EXAMPLE, response_only=True, status_codes=["202"]),
     OpenApiExample(
         "Invalid phone number",

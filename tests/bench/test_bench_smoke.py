@@ -42,6 +42,9 @@ def test_the_smoke_benchmark_writes_every_figure(tmp_path):
     assert results["fixed_rate"]["statuses"] == {"202": int(smoke.fixed_rate * smoke.fixed_rate_seconds)}
     assert results["slow_provider"]["messages"] == smoke.slow_provider_messages
     assert results["indexing"]["events"] > 0
+    scheduled = results["scheduled"]  # every scheduled message published, none before its sendAt
+    assert scheduled["published"] == scheduled["messages"] == int(1000 * smoke.load_seconds)
+    assert scheduled["published_early"] == 0
     table = rows(results)  # every row the table prints has a value, and a ratio where it has a baseline
     assert all(row.value >= 0 and (row.ratio is not None or not row.baseline) for row in table)
     assert "log indexing into Elasticsearch" in result.stdout

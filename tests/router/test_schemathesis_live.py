@@ -8,11 +8,13 @@ import sys
 
 import pytest
 
+from tests.delivery.support import CHANNEL_DBS
 from tests.faults.system import FaultSystem
 from tests.processes import PROJECT_DIR
 from tests.router.factories import ApiKeyFactory
 
-pytestmark = pytest.mark.django_db(databases=["default"], transaction=True)
+# The channel databases too: listing and cancel read the delivery records.
+pytestmark = pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
 
 
 def test_st_run_with_every_check_passes_against_the_live_api():

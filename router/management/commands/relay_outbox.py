@@ -6,19 +6,31 @@ Runs until SIGTERM/SIGINT; the batch in flight is finished (published and marked
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from messaging.clients import build_producer
 from messaging.shutdown import GracefulShutdown
 from operations.metrics import serve_metrics
 from router.kafka import router_log
-from router.selectors import outbox_report
+from router.selectors import outbox_next_due, outbox_report
 from router.services import outbox_relay_pending
 
 logger = logging.getLogger("router.relay")
+
+# The outbox gauges count rows: not on every pass of a relay that wakes several times a second.
+REPORT_EVERY_SECONDS = 5.0
+
+
+def _sleep_seconds(interval: float) -> float:
+    next_due = outbox_next_due()
+    if next_due is None:
+        return interval
+    return max(0.0, min(interval, (next_due - timezone.now()).total_seconds()))
 
 
 class Command(BaseCommand):
@@ -34,17 +46,21 @@ class Command(BaseCommand):
         producer = build_producer()
         serve_metrics()
         logger.info("outbox relay started (batch %d, every %.1fs, grace %.1fs)", batch_size, interval, grace)
+        reported = 0.0
         with GracefulShutdown() as shutdown:
             while not shutdown.requested:
                 result = outbox_relay_pending(producer=producer, batch_size=batch_size, grace_seconds=grace)
-                outbox_report()
+                if time.monotonic() - reported >= REPORT_EVERY_SECONDS:
+                    outbox_report()
+                    reported = time.monotonic()
                 if result.published or result.failed:
                     logger.info("relayed %d, %d still failing", result.published, result.failed)
                 full_batch = result.published == batch_size
                 if once and not full_batch:
                     break
-                # A full batch means more may be waiting; otherwise sleep (woken early by SIGTERM).
-                if not full_batch and shutdown.wait(interval):
+                # A full batch means more may be waiting; otherwise sleep until the next scheduled
+                # entry is due, `interval` at most (woken early by SIGTERM).
+                if not full_batch and shutdown.wait(_sleep_seconds(interval)):
                     break
         router_log().flush()
         logger.info("outbox relay stopped")

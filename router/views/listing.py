@@ -1,0 +1,170 @@
+"""GET /api/v1/messages: the caller's messages, newest first, in cursor pages (DRF CursorPagination).
+
+Filters on the router's own rows (channel, recipient, time, template) run in the database. The
+status lives in each channel's delivery records (another database), so a `status` filter is applied
+to each page as it is read: such a page may hold fewer items than its size (even none) while `next`
+still leads on; follow `next` until it is null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from logging_service.timeline import MessageStatus
+from router.models import CHANNEL_CHOICES, Message
+from router.permissions import client_of
+from router.selectors import delivery_states_get, router_status
+from router.serializers import StrictSerializer
+
+FILTERS = ("channel", "status", "to", "since", "until", "template")
+# Query parameters that are not filters: the page's own, and the browsable API's renderer choice.
+NOT_FILTERS = ("cursor", "pageSize", "format")
+
+
+class MessageListFilters(StrictSerializer):
+    channel = serializers.ChoiceField(choices=CHANNEL_CHOICES, required=False)
+    status = serializers.ChoiceField(choices=[status.value for status in MessageStatus], required=False)
+    to = serializers.CharField(max_length=320, required=False, help_text="The recipient, exactly as sent.")
+    since = serializers.DateTimeField(required=False, help_text="Accepted at or after (RFC 3339).")
+    until = serializers.DateTimeField(required=False, help_text="Accepted before (RFC 3339).")
+    template = serializers.CharField(max_length=100, required=False, help_text="Rendered from this template.")
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value({k: v for k, v in data.items() if k not in NOT_FILTERS})
+
+
+class MessageSummarySerializer(serializers.Serializer):
+    """One listed message (the detail, GET /api/v1/messages/{id}, adds its timeline)."""
+
+    id = serializers.UUIDField()
+    traceId = serializers.CharField()
+    status = serializers.ChoiceField(choices=[status.value for status in MessageStatus])
+    channel = serializers.CharField()
+    to = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    sendAt = serializers.DateTimeField(allow_null=True)
+    template = serializers.CharField(allow_null=True)
+    templateVersion = serializers.IntegerField(allow_null=True)
+    attempts = serializers.IntegerField()
+
+
+class MessagePageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next (older) page; null on the last.")
+    previous = serializers.URLField(allow_null=True)
+    results = MessageSummarySerializer(many=True)
+
+
+class MessageCursorPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "pageSize"
+    max_page_size = 500
+
+
+def _timestamp(value: Any) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
+def message_summaries(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The messages as listed, their statuses read in one query per channel."""
+    states = delivery_states_get(messages=messages)
+    summaries = []
+    for message in messages:
+        state = states.get(message.id)
+        status = state.status if state is not None else router_status(message) or MessageStatus.ACCEPTED
+        summaries.append(
+            {
+                "id": str(message.id),
+                "traceId": message.trace_id,
+                "status": status.value,
+                "channel": message.channel,
+                "to": message.recipient,
+                "createdAt": _timestamp(message.created_at),
+                "sendAt": _timestamp(message.send_at),
+                "template": message.template or None,
+                "templateVersion": message.template_version,
+                "attempts": state.attempts if state is not None else 0,
+            }
+        )
+    return summaries
+
+
+def _filtered(request: Request, filters: dict[str, Any]) -> QuerySet[Message]:
+    client = client_of(request)
+    messages = Message.objects.select_related("outbox_entry")
+    if not client.is_staff:
+        messages = messages.filter(client=client.id)
+    if "channel" in filters:
+        messages = messages.filter(channel=filters["channel"])
+    if "to" in filters:
+        messages = messages.filter(recipient=filters["to"])
+    if "since" in filters:
+        messages = messages.filter(created_at__gte=filters["since"])
+    if "until" in filters:
+        messages = messages.filter(created_at__lt=filters["until"])
+    if "template" in filters:
+        messages = messages.filter(template=filters["template"])
+    return messages
+
+
+def message_list_response(request: Request, view: APIView) -> Response:
+    filters = MessageListFilters(data=request.query_params.dict())
+    filters.is_valid(raise_exception=True)
+    paginator = MessageCursorPagination()
+    page = paginator.paginate_queryset(_filtered(request, filters.validated_data), request, view=view) or []
+    summaries = message_summaries(page)
+    wanted = filters.validated_data.get("status")
+    if wanted is not None:
+        # After the page is cut: its cursors stay those of the rows read, so the next page starts
+        # after the last row read, whether it matched or not.
+        summaries = [summary for summary in summaries if summary["status"] == wanted]
+    return paginator.get_paginated_response(summaries)
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("channel", OpenApiTypes.STR, enum=[value for value, _ in CHANNEL_CHOICES]),
+    OpenApiParameter(
+        "status",
+        OpenApiTypes.STR,
+        enum=[status.value for status in MessageStatus],
+        description="Applied to each page as read: a page may hold fewer items (even none); follow `next`.",
+    ),
+    OpenApiParameter("to", OpenApiTypes.STR, description="The recipient, matched exactly."),
+    OpenApiParameter("since", OpenApiTypes.DATETIME, description="Accepted at or after (RFC 3339)."),
+    OpenApiParameter("until", OpenApiTypes.DATETIME, description="Accepted before (RFC 3339)."),
+    OpenApiParameter("template", OpenApiTypes.STR, description="Rendered from this template (its name)."),
+]
+
+LIST_EXAMPLE = OpenApiExample(
+    "A page",
+    value={
+        "next": "http://127.0.0.1:8000/api/v1/messages?cursor=cD0yMDI2LTExLTI4",
+        "previous": None,
+        "results": [
+            {
+                "id": "0b5e5b8e-8f59-4c0b-9a55-3f7e0e5d2c11",
+                "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+                "status": "sent",
+                "channel": "sms",
+                "to": "+14155552671",
+                "createdAt": "2026-11-28T12:00:00.000000Z",
+                "sendAt": None,
+                "template": "login-code",
+                "templateVersion": 2,
+                "attempts": 1,
+            }
+        ],
+    },
+    response_only=True,
+)
