@@ -128,8 +128,11 @@ def _idempotency_record(*, client: Client, key: str, fingerprint: str) -> Idempo
     not_before = timezone.now() - timedelta(hours=settings.ROUTER_IDEMPOTENCY_TTL_HOURS)
     record = idempotency_record_get(client=client, key=key, not_before=not_before)
     if record is None:
-        # An expired record would still hold the unique (client, key) slot.
-        IdempotencyRecord.objects.filter(client=client.id, key=key).delete()
+        # An expired record would still hold the unique (client, key) slot. Only an expired one: on
+        # PostgreSQL a concurrent twin may have committed its live record since the read above, and
+        # deleting it would let this request publish a second message (seen in
+        # test_concurrent_requests_with_one_key_publish_once); its unique key stops this one instead.
+        IdempotencyRecord.objects.filter(client=client.id, key=key, created_at__lt=not_before).delete()
         return None
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict(key)

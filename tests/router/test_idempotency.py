@@ -6,13 +6,17 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from datetime import timedelta
 
 import orjson
 import pytest
+from django.utils import timezone
 
 from messaging.channels import Channel
 from messaging.topics import send_topic
-from router.models import Message
+from router import services
+from router.domain import Client
+from router.models import IdempotencyRecord, Message
 from tests.processes import ManagedProcess, process_env, wait_for
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
 from tests.router.kafka import read_records, wait_for_published
@@ -151,3 +155,21 @@ def test_a_batch_key_with_another_batch_or_a_single_request_is_refused_with_422(
     assert post_json(api, SmsRequestFactory(), "single-1").status_code == 202
     assert post_batch(api, [SmsRequestFactory()], "single-1").status_code == 422
     assert Message.objects.count() == 2
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_a_twins_live_key_committed_after_the_read_is_not_deleted_as_expired(monkeypatch):
+    """The interleaving behind a flaky double publish on PostgreSQL (READ COMMITTED): this request read
+    no live record, the twin committed its record, then this request cleared the key's slot for
+    expired records — it must clear only expired ones, so the unique key stops it instead."""
+    client = Client(id="key:twin")
+    now = timezone.now()
+    IdempotencyRecord.objects.create(client=client.id, key="k", fingerprint="f", created_at=now)
+    expired = IdempotencyRecord.objects.create(
+        client=client.id, key="old", fingerprint="f", created_at=now - timedelta(days=30)
+    )
+    monkeypatch.setattr(services, "idempotency_record_get", lambda **_: None)  # read before the twin's commit
+    assert services._idempotency_record(client=client, key="k", fingerprint="f") is None
+    assert IdempotencyRecord.objects.filter(client=client.id, key="k").exists()
+    services._idempotency_record(client=client, key="old", fingerprint="f")
+    assert not IdempotencyRecord.objects.filter(pk=expired.pk).exists()
