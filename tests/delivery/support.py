@@ -14,12 +14,13 @@ from confluent_kafka import Message
 from delivery.models import CallOutcome, DeliveryRecord
 from delivery.registry import ChannelSpec, get_channel
 from messaging.channels import Channel
-from messaging.clients import build_producer
+from messaging.clients import build_admin, build_producer
 from messaging.envelope import MessageEnvelope
 from messaging.headers import build_headers
 from messaging.publisher import OutgoingRecord, publish_all
+from messaging.topic_admin import ensure_topics
 from messaging.topic_reader import read_to_end
-from messaging.topics import send_topic
+from messaging.topics import all_topics, send_topic
 from messaging.tracing import TraceContext
 from tests.processes import ManagedProcess, manage_py, wait_for
 
@@ -57,6 +58,16 @@ def publish_envelopes(envelopes: Iterable[MessageEnvelope], topic: str | None = 
 def publish_raw(topic: str, key: bytes, value: bytes) -> None:
     (error,) = publish_all(build_producer(), [OutgoingRecord(topic, key, value, build_headers(TraceContext.new()))])
     assert error is None, error
+
+
+def own_run_topics(settings: Any, name: str) -> dict[str, str]:
+    """Point this test (via the `settings` fixture) and the processes it starts (the returned
+    environment) at topics of their own, inside the run's prefix so they are deleted with it: records
+    other tests left on the run's topics with no worker running would stand in a new worker's way."""
+    run_id = f"{settings.TEST_RUN_ID}.{name}{uuid.uuid4().hex[:6]}"
+    settings.KAFKA_TOPIC_PREFIX = f"t{run_id}."
+    ensure_topics(build_admin(), all_topics())
+    return {"COMMS_TEST_RUN_ID": run_id}
 
 
 @contextmanager

@@ -11,54 +11,28 @@ per Message-ID, as a recipient's mail server sees it — no idempotency key anyw
 
 from __future__ import annotations
 
-import json
 import signal
-import smtplib
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from delivery.models import DeliveryStatus
 from delivery.registry import get_channel
-from engines.process import free_port
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS, make_envelope, publish_envelopes
 from tests.faults.scale import SCALE
 from tests.faults.system import FaultSystem, fault_system
 from tests.faults.traffic import Accepted
 from tests.faults.verdict import judge, publish_verdict, wait_settled
-from tests.processes import ManagedProcess, process_env, wait_for
+from tests.peers.smtp import SmtpSink
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
 EMAIL = Channel.EMAIL
 # A slow server keeps sends in flight: 8 connections x ~30 ms an email.
 SMTP_DELAY_MS = "30"
-
-
-class SmtpSink:
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.out = folder / "smtp.jsonl"
-        self.out.touch()
-        argv = [sys.executable, "-m", "tests.peers.smtp_sink", "--port", str(self.port), "--out", str(self.out)]
-        self.process = ManagedProcess(f"smtp-sink-{self.port}", [*argv, "--delay-ms", SMTP_DELAY_MS], process_env())
-        wait_for(self._answers, timeout=30, what="the SMTP server")
-
-    def _answers(self) -> bool:
-        try:
-            with smtplib.SMTP("127.0.0.1", self.port, timeout=2) as client:
-                return client.noop()[0] == 250
-        except OSError:
-            return False
-
-    def arrivals(self) -> Counter[str]:
-        """message id → emails that arrived with it (from the Message-ID `<id@domain>`)."""
-        lines = [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
-        return Counter(line["message_id"].strip("<>").split("@", 1)[0] for line in lines)
 
 
 def with_status(ids: list[str], *statuses: str) -> set[str]:
@@ -76,7 +50,7 @@ FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
     ids=["sigkill-hold", "sigkill-resend", "sigterm"],
 )
 def test_email_worker_stopped_mid_send_to_a_real_smtp_server(mode, signum, tmp_path):
-    sink = SmtpSink(tmp_path)
+    sink = SmtpSink(tmp_path, delay_ms=SMTP_DELAY_MS)
     name = f"smtp-{signal.Signals(signum).name.lower()}-{mode}"
     try:
         with fault_system(name) as system:

@@ -3,6 +3,7 @@ file, so a test can count emails per Message-ID as a recipient's mail server wou
 
     python -m tests.peers.smtp_sink --port 2525 --out var/test-logs/smtp.jsonl [--delay-ms 20]
         [--tls-cert cert.pem --tls-key key.pem]   # offer STARTTLS (and require it)
+        [--auth user:password]                    # require AUTH (PLAIN/LOGIN) with these credentials
 
 `--delay-ms` makes each DATA take that long, like a slow server, so that a worker killed mid-stream
 is killed with sends in flight. Runs until SIGTERM/SIGINT.
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 class Keeper:
@@ -51,11 +52,22 @@ class Keeper:
             "headers": {name: str(value) for name, value in message.items()},
             "parts": parts,
             "tls": session.ssl is not None,
+            "authenticated_as": session.auth_data.decode() if isinstance(session.auth_data, bytes) else None,
         }
         with self.lock:
             self.out.write(json.dumps(line) + "\n")
             self.out.flush()
         return "250 Message accepted for delivery"
+
+
+def _authenticator(expected: str) -> Any:
+    user, _, password = expected.partition(":")
+
+    def check(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        good = isinstance(data, LoginPassword) and (data.login, data.password) == (user.encode(), password.encode())
+        return AuthResult(success=good, auth_data=data.login if good else None)
+
+    return check
 
 
 def main() -> None:
@@ -65,12 +77,19 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--tls-cert", default=None)
     parser.add_argument("--tls-key", default=None)
+    parser.add_argument("--auth", default=None)
     args = parser.parse_args()
     kwargs: dict[str, Any] = {}
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
         kwargs = {"tls_context": context, "require_starttls": True}
+    if args.auth:
+        kwargs |= {
+            "authenticator": _authenticator(args.auth),
+            "auth_required": True,
+            "auth_require_tls": bool(args.tls_cert),
+        }
     controller = Controller(Keeper(args.out, args.delay_ms), hostname="127.0.0.1", port=args.port, **kwargs)
     controller.start()
     print(f"smtp sink listening on 127.0.0.1:{args.port}", flush=True)

@@ -5,17 +5,22 @@ cancel and the worker's claim commits first wins. A 200 means the provider never
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
 from delivery.models import DeliveryStatus
 from messaging.channels import Channel
-from messaging.clients import build_admin
 from messaging.groups import consumer_group
-from messaging.topic_admin import ensure_topics
-from messaging.topics import all_topics, retry_topic, send_topic
-from tests.delivery.support import CHANNEL_DBS, provider_calls, records, sends, wait_for_status, worker
+from messaging.topics import retry_topic, send_topic
+from tests.delivery.support import (
+    CHANNEL_DBS,
+    own_run_topics,
+    provider_calls,
+    records,
+    sends,
+    wait_for_status,
+    worker,
+)
 from tests.processes import group_caught_up, wait_for
 from tests.router.factories import SmsRequestFactory
 
@@ -26,13 +31,7 @@ SMS = Channel.SMS
 
 @pytest.fixture
 def own_topics(settings) -> dict[str, str]:
-    """Topics of the test's own, inside the run's prefix (deleted with it): messages other tests left
-    on the run's topics with no worker running would stand between this worker and the race. Returns
-    the environment that points a process at them."""
-    run_id = f"{settings.TEST_RUN_ID}.cancel{uuid.uuid4().hex[:6]}"
-    settings.KAFKA_TOPIC_PREFIX = f"t{run_id}."
-    ensure_topics(build_admin(), all_topics())
-    return {"COMMS_TEST_RUN_ID": run_id}
+    return own_run_topics(settings, "cancel")
 
 
 def _assigned(process) -> None:
