@@ -90,11 +90,27 @@ class SimulatedSendAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
 
 
+class SuppressionAdmin(admin.ModelAdmin):
+    """Operators add (`manual`) and remove suppressed recipients; removing one lets it be sent to again."""
+
+    list_display = ["recipient", "reason", "created_at", "detail"]
+    list_filter = ["reason"]
+    search_fields = ["recipient"]
+    readonly_fields = ["created_at"]
+
+
 def register_channel_admin(
-    *, record_model: type[Model], attempt_model: type[Model], ledger_model: type[Model], site: AdminSite = admin.site
+    *,
+    record_model: type[Model],
+    attempt_model: type[Model],
+    ledger_model: type[Model],
+    suppression_model: type[Model],
+    site: AdminSite = admin.site,
 ) -> None:
-    """Register one channel's delivery records (attempts inline) and simulator ledger, read-only."""
+    """Register one channel's delivery records (attempts inline) and simulator ledger, read-only, and
+    its suppression list."""
     inline = type(f"{attempt_model.__name__}Inline", (DeliveryAttemptInline,), {"model": attempt_model})
     record_admin = type(f"{record_model.__name__}Admin", (DeliveryRecordAdmin,), {"inlines": (inline,)})
     site.register(record_model, record_admin)
     site.register(ledger_model, SimulatedSendAdmin)
+    site.register(suppression_model, SuppressionAdmin)

@@ -32,6 +32,7 @@ class ClaimAction(StrEnum):
     REPUBLISH_RETRY = "republish_retry"  # the attempt failed, its retry record may not be out
     REPUBLISH_DEAD_LETTER = "republish_dead_letter"  # … its dead letter may not be out
     SKIP = "skip"  # a duplicate or stale record: nothing to do
+    SUPPRESS = "suppress"  # the recipient is on the channel's suppression list: no provider call
 
 
 @dataclass(frozen=True)

@@ -20,3 +20,7 @@ class PermanentProviderError(ProviderError):
 
 class InvalidRecipient(PermanentProviderError):
     """The recipient fails the channel's validation; decided before any provider call."""
+
+
+class RecipientUnsubscribed(PermanentProviderError):
+    """The provider refuses the recipient because they opted out (Twilio 21610): suppressed from then on."""

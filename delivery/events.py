@@ -122,6 +122,14 @@ class DeliveryLog:
             level=level,
         )
 
+    def suppressed(self, envelope: MessageEnvelope) -> None:
+        self._emit(
+            "delivery.suppressed",
+            envelope,
+            f"{self.channel} recipient is suppressed (bounced, complained or unsubscribed); nothing sent",
+            outcome=Outcome.SUCCESS,
+        )
+
     def duplicate_skipped(self, envelope: MessageEnvelope, *, status: str) -> None:
         """Carries the record's status (`labels.delivery_status`): a worker killed after writing
         `sent` but before its `delivery.sent` event left the process loses that event, and this

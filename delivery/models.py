@@ -60,7 +60,8 @@ class DeliveryRecord(models.Model):
         default=True, help_text="False while a retry or dead-letter record of the last attempt awaits Kafka's ack."
     )
     last_error = models.TextField(blank=True, default="")
-    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    # Indexed: a provider's receipt finds the record by it (delivery.receipts).
+    provider_message_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -123,3 +124,30 @@ class SimulatedSend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.idempotency_key} → {self.recipient}"
+
+
+class SuppressionReason(models.TextChoices):
+    BOUNCED = "bounced", "Hard bounce"
+    COMPLAINED = "complained", "Spam complaint"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed (replied STOP, or the provider says so)"
+    MANUAL = "manual", "Added by an operator"
+
+
+class Suppression(models.Model):
+    """A recipient this channel does not send to any more: a message to it ends `suppressed` with no
+    provider call (delivery.services.deliveries_claim). Removed in the admin or with
+    DELETE /api/v1/suppressions/{channel}/{recipient}."""
+
+    recipient = models.CharField(max_length=320, unique=True)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    detail = models.TextField(blank=True, default="", help_text="What said so: the receipt, the provider's error.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = models.Manager()
+
+    class Meta:
+        abstract = True
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.recipient} ({self.reason})"

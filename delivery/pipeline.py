@@ -30,8 +30,9 @@ from delivery.decisions import (
     UnknownOutcomePolicy,
     decide_outcome,
 )
-from delivery.errors import InvalidRecipient
+from delivery.errors import InvalidRecipient, RecipientUnsubscribed
 from delivery.events import DeliveryLog
+from delivery.models import SuppressionReason
 from delivery.providers import Provider, ProviderPool, SendRequest
 from delivery.registry import ChannelSpec
 from delivery.retry_policy import RetryPolicy
@@ -42,6 +43,7 @@ from delivery.services import (
     deliveries_mark_outcomes_published,
     deliveries_record_outcomes,
 )
+from delivery.suppressions import suppression_add
 from messaging.channels import Channel
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
@@ -149,6 +151,10 @@ class ClaimDeliveries(Step):
                 self.log.unknown_outcome(envelope, resent=False)
                 self._count("unknown_held")
                 item.finish()
+            elif claim.action is ClaimAction.SUPPRESS:
+                self.log.suppressed(envelope)
+                self._count("suppressed")
+                item.finish()
             elif claim.action is ClaimAction.SKIP:
                 status = claim.before.status if claim.before else "in flight"
                 self.log.duplicate_skipped(envelope, status=status)
@@ -233,6 +239,11 @@ class RecordOutcomes(Step):
                 AttemptOutcomeReport(delivery.pk, delivery.envelope.attempt, delivery.call, delivery.outcome)
             )
         deliveries_record_outcomes(spec=self.spec, reports=reports)
+        for delivery in todo:  # the provider says the recipient unsubscribed: never send there again
+            outcome = delivery.outcome
+            if isinstance(outcome, DeadLetter) and outcome.failure.type == RecipientUnsubscribed.__name__:
+                reason, detail = SuppressionReason.UNSUBSCRIBED, outcome.failure.message
+                suppression_add(spec=self.spec, recipient=delivery.envelope.to, reason=reason, detail=detail)
         channel = self.spec.channel.value
         for delivery in todo:
             delivery.written = True

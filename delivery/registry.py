@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import router
 from django.utils.module_loading import import_string
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
 from delivery.providers import Provider
 from messaging.channels import Channel
 
@@ -21,6 +21,7 @@ class ChannelSpec:
     record_model: type[DeliveryRecord]
     attempt_model: type[DeliveryAttempt]
     ledger_model: type[SimulatedSend]
+    suppression_model: type[Suppression]
     validate_recipient: Callable[[str], None]
 
     @property

@@ -31,8 +31,10 @@ from delivery.decisions import (
 )
 from delivery.models import AttemptOutcome, DeliveryStatus
 from delivery.registry import ChannelSpec
+from delivery.suppressions import suppressed_among
 from messaging.envelope import MessageEnvelope
 
+SUPPRESSED_ERROR = "Suppressed: the recipient is on this channel's suppression list; nothing sent"
 UNKNOWN_OUTCOME_ERROR = "the worker stopped after claiming this attempt: whether the provider got it is unknown"
 
 # Actions that call the provider: the record is claimed (`sending`) first.
@@ -64,7 +66,8 @@ def deliveries_claim(
 
     A record to send is `sending` with `current_attempt` = its attempt before the provider is called,
     so a process that dies mid-send leaves a trace the next one reads as an unknown outcome. An id
-    twice in the batch, or claimed by this process and not finished, is a duplicate: SKIP.
+    twice in the batch, or claimed by this process and not finished, is a duplicate: SKIP. A first
+    send to a suppressed recipient is SUPPRESS: the record ends `suppressed`, no provider call.
     Returns one Claim per envelope, in order.
     """
     records = spec.record_model.objects.using(spec.database)
@@ -81,11 +84,18 @@ def deliveries_claim(
             message_id: RecordState(pk, status, current, published, last_error, claimed_at)
             for pk, message_id, status, current, published, last_error, claimed_at in rows
         }
+        # The suppression list, for the recipients of messages that may be sent now (one SELECT; none
+        # for a batch of redelivered records that are final already).
+        may_send = {
+            e.to for e in envelopes if (state := states.get(e.id)) is None or state.status == DeliveryStatus.PENDING
+        }
+        suppressed = suppressed_among(spec=spec, recipients=may_send)
         actions: list[tuple[ClaimAction, RecordState | None]] = []
         seen: set[uuid.UUID] = set()
         new_records = []
         claimed: dict[int, list[int]] = defaultdict(list)  # attempt → pks
         held: list[int] = []
+        suppressed_pks: list[int] = []
         unknown_attempts = []
         for envelope in envelopes:
             if envelope.id in seen or envelope.id in in_flight:
@@ -96,7 +106,25 @@ def deliveries_claim(
             action = claim_action(
                 state, attempt=envelope.attempt, on_unknown=on_unknown, idempotent_provider=idempotent_provider
             )
+            if action is ClaimAction.SEND and envelope.to in suppressed:
+                action = ClaimAction.SUPPRESS
             actions.append((action, state))
+            if action is ClaimAction.SUPPRESS:
+                if state is None:
+                    new_records.append(
+                        {
+                            "message_id": envelope.id,
+                            "trace_id": envelope.trace_id,
+                            "recipient": envelope.to,
+                            "payload": envelope.to_dict(),
+                            "status": DeliveryStatus.SUPPRESSED,
+                            "current_attempt": envelope.attempt,
+                            "last_error": SUPPRESSED_ERROR,
+                        }
+                    )
+                else:
+                    suppressed_pks.append(state.pk)
+                continue
             if action in SENDING_ACTIONS and state is None:
                 new_records.append(
                     {
@@ -140,6 +168,10 @@ def deliveries_claim(
                 claimed_at=now,
                 outcome_published=True,
                 updated_at=now,
+            )
+        if suppressed_pks:
+            records.filter(pk__in=suppressed_pks).update(
+                status=DeliveryStatus.SUPPRESSED, last_error=SUPPRESSED_ERROR, updated_at=now
             )
         if held:
             records.filter(pk__in=held).update(

@@ -2,7 +2,7 @@
 
 from delivery.recipients import validate_email_address
 from delivery.registry import ChannelSpec
-from email_service.models import EmailDelivery, EmailDeliveryAttempt, EmailSimulatedSend
+from email_service.models import EmailDelivery, EmailDeliveryAttempt, EmailSimulatedSend, EmailSuppression
 from messaging.channels import Channel
 
 EMAIL_CHANNEL = ChannelSpec(
@@ -10,5 +10,6 @@ EMAIL_CHANNEL = ChannelSpec(
     record_model=EmailDelivery,
     attempt_model=EmailDeliveryAttempt,
     ledger_model=EmailSimulatedSend,
+    suppression_model=EmailSuppression,
     validate_recipient=validate_email_address,
 )

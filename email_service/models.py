@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
 
 
 class EmailDelivery(DeliveryRecord):
@@ -20,3 +20,8 @@ class EmailDeliveryAttempt(DeliveryAttempt):
 class EmailSimulatedSend(SimulatedSend):
     class Meta(SimulatedSend.Meta):
         verbose_name = "Email simulated send"
+
+
+class EmailSuppression(Suppression):
+    class Meta(Suppression.Meta):
+        verbose_name = "email suppression"

@@ -24,6 +24,12 @@ class MessageStatus(StrEnum):
     # A worker died mid-send and the channel holds the message (ON_UNKNOWN_OUTCOME=hold).
     UNKNOWN = "unknown"
     CANCELED = "canceled"  # by the client, before a provider had it; final
+    SUPPRESSED = "suppressed"  # the recipient is on the channel's suppression list: never sent; final
+    # The provider's receipts after `sent` (delivery.receipts); final.
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
 
 
 # For the OpenAPI schema: one named enum of statuses (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
@@ -35,6 +41,7 @@ _STATUS_AFTER: dict[str, MessageStatus] = {
     "message.published": MessageStatus.ACCEPTED,
     "message.failed": MessageStatus.FAILED,  # Kafka refused the record for good (router.outbox)
     "message.canceled": MessageStatus.CANCELED,
+    "delivery.suppressed": MessageStatus.SUPPRESSED,
     "delivery.received": MessageStatus.PENDING,
     "delivery.retry_scheduled": MessageStatus.RETRYING,
     "delivery.sent": MessageStatus.SENT,
@@ -48,6 +55,7 @@ _REPORTED = {
     "failed": MessageStatus.FAILED,
     "unknown": MessageStatus.UNKNOWN,
     "canceled": MessageStatus.CANCELED,
+    "suppressed": MessageStatus.SUPPRESSED,
 }
 # Same-timestamp tie-break: the order these happen in for one message.
 _LIFECYCLE = [
@@ -56,6 +64,7 @@ _LIFECYCLE = [
     "message.failed",
     "message.canceled",
     "delivery.received",
+    "delivery.suppressed",
     "delivery.unknown_outcome_held",
     "delivery.unknown_outcome_resent",
     "delivery.failed",
@@ -63,6 +72,7 @@ _LIFECYCLE = [
     "delivery.dead_lettered",
     "delivery.sent",
     "delivery.duplicate_skipped",
+    "delivery.status_reported",
 ]
 
 
@@ -109,14 +119,26 @@ class Timeline:
 _ROUTER_EARLY = {"message.accepted", "message.published"}
 
 
+# Receipts a `delivery.status_reported` event may report (labels.delivery_status) after `sent`.
+_RECEIPTS = {
+    status.value: status
+    for status in (MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.BOUNCED, MessageStatus.COMPLAINED)
+}
+_FINAL = {MessageStatus.CANCELED, MessageStatus.SUPPRESSED, *_RECEIPTS.values()}
+
+
 def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
-    """Replay the events in order. `sent` and `canceled` are final (nothing un-sends a message, and a
-    canceled one is never claimed); `failed` is not, because an operator may replay the message
-    from the DLQ. A status never moves back to `accepted` because of which process logged last."""
+    """Replay the events in order. `sent` is final but for the provider's receipts (delivered,
+    undelivered, …), which are final too, as is `canceled` (a canceled message is never claimed);
+    `failed` is not, because an operator may replay the message from the DLQ. A status never moves
+    back to `accepted` because of which process logged last."""
     status = MessageStatus.ACCEPTED
     for event in events:
-        if status in (MessageStatus.SENT, MessageStatus.CANCELED):
-            break
+        if event.action == "delivery.status_reported" and event.reported_status in _RECEIPTS:
+            status = _RECEIPTS[event.reported_status]  # the provider's word on a sent message
+            continue
+        if status is MessageStatus.SENT or status in _FINAL:
+            continue
         if event.action in _ROUTER_EARLY and status is not MessageStatus.ACCEPTED:
             continue
         status = _STATUS_AFTER.get(event.action, status)

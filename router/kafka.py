@@ -19,9 +19,10 @@ from django.conf import settings
 from django.db import router as db_router
 
 from config.db_bulk import GroupInserter
+from messaging.channels import Channel
 from messaging.clients import build_producer
 from messaging.log_events import LogEmitter, build_log_producer
-from messaging.topics import router_log_topic
+from messaging.topics import delivery_log_topic, router_log_topic
 from router.models import Message
 from router.publishing import KafkaAcks
 
@@ -69,11 +70,21 @@ def router_rows() -> GroupInserter:
 
 def router_log() -> LogEmitter:
     """The emitter for `logs.router`."""
-    key = (settings.KAFKA_BOOTSTRAP_SERVERS, router_log_topic())
+    return _emitter(SERVICE_NAME, router_log_topic())
+
+
+def channel_log(channel: Channel) -> LogEmitter:
+    """The emitter for `logs.delivery.<channel>`, for what the API learns on a channel's behalf
+    (a provider's delivery receipt): logged as that channel's service."""
+    return _emitter(f"{channel.value}_service", delivery_log_topic(channel))
+
+
+def _emitter(service: str, topic: str) -> LogEmitter:
+    key = (settings.KAFKA_BOOTSTRAP_SERVERS, topic)
     if key not in _emitters:
         producer = build_log_producer()
         _emitter_producers.append(producer)
-        _emitters[key] = LogEmitter(service=SERVICE_NAME, topic=key[1], producer=producer)
+        _emitters[key] = LogEmitter(service=service, topic=topic, producer=producer)
     return _emitters[key]
 
 

@@ -6,6 +6,8 @@ from router.views.cancel import MessageCancelView
 from router.views.detail import MessageDetailView
 from router.views.messages import MessageBatchView, MessagesView
 from router.views.not_found import api_not_found
+from router.views.receipts import TwilioInboundMessageView, TwilioStatusCallbackView
+from router.views.suppressions import SuppressionDetailView
 from router.views.templates import TemplateDetailView, TemplatesView
 
 urlpatterns: list[URLPattern] = [
@@ -14,6 +16,9 @@ urlpatterns: list[URLPattern] = [
     path("messages/<uuid:message_id>", MessageDetailView.as_view(), name="message-detail"),
     path("messages/<uuid:message_id>/cancel", MessageCancelView.as_view(), name="message-cancel"),
     path("templates", TemplatesView.as_view(), name="templates"),
+    path("providers/twilio/status", TwilioStatusCallbackView.as_view(), name="twilio-status"),
+    path("providers/twilio/inbound", TwilioInboundMessageView.as_view(), name="twilio-inbound"),
+    path("suppressions/<str:channel>/<str:recipient>", SuppressionDetailView.as_view(), name="suppression-detail"),
     path("templates/<str:name>", TemplateDetailView.as_view(), name="template-detail"),
     # Last: whatever is left under /api/v1/ gets a JSON 404 ([\s\S], not `.`: a path with an encoded line
     # break, `/api/v1/messages/%0A`, must not fall through to Django's HTML page).

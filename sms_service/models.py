@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
 
 
 class SmsDelivery(DeliveryRecord):
@@ -20,3 +20,8 @@ class SmsDeliveryAttempt(DeliveryAttempt):
 class SmsSimulatedSend(SimulatedSend):
     class Meta(SimulatedSend.Meta):
         verbose_name = "SMS simulated send"
+
+
+class SmsSuppression(Suppression):
+    class Meta(Suppression.Meta):
+        verbose_name = "SMS suppression"

@@ -3,12 +3,18 @@
 from delivery.recipients import validate_e164_phone_number
 from delivery.registry import ChannelSpec
 from messaging.channels import Channel
-from whatsapp_service.models import WhatsAppDelivery, WhatsAppDeliveryAttempt, WhatsAppSimulatedSend
+from whatsapp_service.models import (
+    WhatsAppDelivery,
+    WhatsAppDeliveryAttempt,
+    WhatsAppSimulatedSend,
+    WhatsAppSuppression,
+)
 
 WHATSAPP_CHANNEL = ChannelSpec(
     channel=Channel.WHATSAPP,
     record_model=WhatsAppDelivery,
     attempt_model=WhatsAppDeliveryAttempt,
     ledger_model=WhatsAppSimulatedSend,
+    suppression_model=WhatsAppSuppression,
     validate_recipient=validate_e164_phone_number,
 )

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend
+from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
 
 
 class WhatsAppDelivery(DeliveryRecord):
@@ -20,3 +20,8 @@ class WhatsAppDeliveryAttempt(DeliveryAttempt):
 class WhatsAppSimulatedSend(SimulatedSend):
     class Meta(SimulatedSend.Meta):
         verbose_name = "WhatsApp simulated send"
+
+
+class WhatsAppSuppression(Suppression):
+    class Meta(Suppression.Meta):
+        verbose_name = "WhatsApp suppression"

@@ -1,7 +1,8 @@
-"""WhatsApp providers. The simulator is the default; a real one (Meta Cloud API) implements
-delivery.providers.Provider and is selected with WHATSAPP_PROVIDER."""
+"""WhatsApp providers, selected with WHATSAPP_PROVIDER: `simulator` (the default) or `twilio`
+(delivery.twilio); any other delivery.providers.Provider by its dotted path."""
 
 from delivery.simulator import SimulatedProvider
+from delivery.twilio import TwilioProvider
 from messaging.channels import Channel
 from whatsapp_service.models import WhatsAppSimulatedSend
 
@@ -9,3 +10,10 @@ from whatsapp_service.models import WhatsAppSimulatedSend
 class SimulatedWhatsAppProvider(SimulatedProvider):
     channel = Channel.WHATSAPP
     ledger_model = WhatsAppSimulatedSend
+
+
+class TwilioWhatsAppProvider(TwilioProvider):
+    """WHATSAPP_PROVIDER=twilio: Twilio's Messages API, both addresses as `whatsapp:+…`."""
+
+    address_prefix = "whatsapp:"
+    sender_setting = "TWILIO_WHATSAPP_FROM"

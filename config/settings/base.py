@@ -194,12 +194,38 @@ DELIVERY_BATCH_WAIT_MS = {channel: env.int(f"{channel.upper()}_BATCH_WAIT_MS", d
 DELIVERY_ON_UNKNOWN_OUTCOME = {
     channel: env(f"{channel.upper()}_ON_UNKNOWN_OUTCOME", default="resend") for channel in CHANNELS
 }
-# The provider class per channel (a delivery.providers.Provider); the defaults are the simulators.
+# The provider class per channel (a delivery.providers.Provider): a name below, or a dotted path.
+# The defaults are the simulators (email: Django's email backends, the simulated one unless EMAIL_URL).
+PROVIDER_NAMES = {
+    "sms": {
+        "simulator": "sms_service.providers.SimulatedSmsProvider",
+        "twilio": "sms_service.providers.TwilioSmsProvider",
+    },
+    "whatsapp": {
+        "simulator": "whatsapp_service.providers.SimulatedWhatsAppProvider",
+        "twilio": "whatsapp_service.providers.TwilioWhatsAppProvider",
+    },
+}
 DELIVERY_PROVIDERS = {
     "email": env("EMAIL_PROVIDER", default="email_service.providers.EmailBackendProvider"),
-    "sms": env("SMS_PROVIDER", default="sms_service.providers.SimulatedSmsProvider"),
-    "whatsapp": env("WHATSAPP_PROVIDER", default="whatsapp_service.providers.SimulatedWhatsAppProvider"),
+    **{
+        channel: PROVIDER_NAMES[channel].get(name, name)
+        for channel in ("sms", "whatsapp")
+        for name in [env(f"{channel.upper()}_PROVIDER", default="simulator")]
+    },
 }
+# Twilio (SMS_PROVIDER / WHATSAPP_PROVIDER=twilio, delivery.twilio). TWILIO_API_BASE_URL stays empty
+# for Twilio itself; tests point it at a local server that speaks Twilio's API.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_SMS_FROM = env("TWILIO_SMS_FROM", default="")
+TWILIO_WHATSAPP_FROM = env("TWILIO_WHATSAPP_FROM", default="")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_STATUS_CALLBACK_URL = env("TWILIO_STATUS_CALLBACK_URL", default="")
+# The URL Twilio posts replies to (the number's messaging webhook): STOP suppresses the sender.
+TWILIO_INBOUND_URL = env("TWILIO_INBOUND_URL", default="")
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="")
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=15.0)
 # The Django email backend email deliveries go through (SMTP or an anymail backend drop in here);
 # separate from EMAIL_BACKEND, which Django's own mails (password resets, admins) use.
 # A real SMTP server: EMAIL_URL=smtp://user:password@host:25, smtp+tls://… (STARTTLS, 587) or

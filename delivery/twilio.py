@@ -1,0 +1,108 @@
+"""SMS and WhatsApp through Twilio's Messages API, with the official `twilio` library. The channel apps
+hold only what differs (sms_service.providers, whatsapp_service.providers): the address prefix and
+the sender setting.
+
+Settings (env): TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_SMS_FROM / TWILIO_WHATSAPP_FROM (or
+TWILIO_MESSAGING_SERVICE_SID), TWILIO_TIMEOUT_SECONDS, and TWILIO_API_BASE_URL: empty for Twilio
+itself; a local server speaking Twilio's API in tests, reached through the library's own HTTP-client
+hook (`Client(http_client=…)`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from delivery.errors import PermanentProviderError, ProviderError, RecipientUnsubscribed, TransientProviderError
+from delivery.providers import Provider, SendRequest, SendResult
+
+# Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
+PERMANENT_CODES = {
+    21211: "invalid 'To' number",
+    21408: "sending to this region is not enabled",
+    21606: "the 'From' number cannot send this message",
+    21610: "the recipient unsubscribed (replied STOP)",
+    21612: "the 'To' number is not reachable via this sender",
+    21614: "the 'To' number is not a mobile number",
+    21659: "the 'From' number is not a Twilio number",
+    63003: "the WhatsApp recipient is not a WhatsApp user",
+    63016: "outside the WhatsApp 24-hour window: a template message is needed",
+}
+UNSUBSCRIBED_CODE = 21610  # the recipient replied STOP: put on the suppression list too
+# Codes Twilio answers with a 4xx that may still succeed later.
+TRANSIENT_CODES = {20429: "too many requests", 30001: "queue overflow"}
+
+
+class BaseUrlHttpClient(TwilioHttpClient):
+    """Twilio's own HTTP client; with a base URL, every request goes there instead of Twilio's hosts."""
+
+    def __init__(self, *, base_url: str, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if self.base_url:
+            url = re.sub(r"^https://[^/]+", self.base_url, url)
+        return super().request(method, url, *args, **kwargs)
+
+
+def classify(error: TwilioRestException) -> ProviderError:
+    """Throttling and server errors are transient; a known permanent code, or any other 4xx, is not."""
+    code = error.code or 0
+    text = f"Twilio {error.status} error {code}: {PERMANENT_CODES.get(code) or TRANSIENT_CODES.get(code) or error.msg}"
+    if code in TRANSIENT_CODES or error.status == 429 or error.status >= 500:
+        return TransientProviderError(text)
+    if code == UNSUBSCRIBED_CODE:
+        return RecipientUnsubscribed(text)
+    return PermanentProviderError(text)
+
+
+class TwilioProvider(Provider):
+    """One `messages.create` per send; the message SID is the provider message id. Twilio takes no
+    idempotency key, so `idempotent` stays False (ON_UNKNOWN_OUTCOME decides after a crash)."""
+
+    address_prefix: ClassVar[str] = ""  # "whatsapp:" for WhatsApp
+    sender_setting: ClassVar[str]  # the settings name of this channel's sender number
+
+    def __init__(self) -> None:
+        self.account_sid = settings.TWILIO_ACCOUNT_SID
+        self.auth_token = settings.TWILIO_AUTH_TOKEN
+        self.sender = getattr(settings, self.sender_setting)
+        self.messaging_service_sid = settings.TWILIO_MESSAGING_SERVICE_SID
+        if not (self.account_sid and self.auth_token and (self.sender or self.messaging_service_sid)):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                f"{self.sender_setting} (or TWILIO_MESSAGING_SERVICE_SID)"
+            )
+        self._local = threading.local()  # a client (and its HTTP session) per provider thread
+
+    def _client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            http = BaseUrlHttpClient(base_url=settings.TWILIO_API_BASE_URL, timeout=settings.TWILIO_TIMEOUT_SECONDS)
+            client = self._local.client = Client(self.account_sid, self.auth_token, http_client=http)
+        return client
+
+    def send(self, request: SendRequest) -> SendResult:
+        params: dict[str, Any] = {"to": self.address_prefix + request.to, "body": request.body}
+        if self.messaging_service_sid:
+            params["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            params["from_"] = self.address_prefix + self.sender.removeprefix(self.address_prefix)
+        if settings.TWILIO_STATUS_CALLBACK_URL:
+            params["status_callback"] = settings.TWILIO_STATUS_CALLBACK_URL
+        try:
+            message = self._client().messages.create(**params)
+        except TwilioRestException as error:
+            raise classify(error) from error
+        except (TwilioException, OSError) as error:  # connection refused, timeouts (requests' errors are OSErrors)
+            raise TransientProviderError(f"Twilio unreachable: {error}") from error
+        return SendResult(provider_message_id=str(message.sid))

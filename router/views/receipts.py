@@ -1,0 +1,103 @@
+"""Twilio's webhooks: POST /api/v1/providers/twilio/status (StatusCallback: the delivery receipts of
+SMS and WhatsApp messages sent through it, applied by delivery.receipts) and
+POST /api/v1/providers/twilio/inbound (a recipient's reply: STOP suppresses them, START lifts it).
+
+No API key: Twilio signs each request with the account's auth token (`X-Twilio-Signature`, checked
+with the library's RequestValidator); a bad or missing signature is a 403. The signature covers the
+URL Twilio posted to: TWILIO_STATUS_CALLBACK_URL / TWILIO_INBOUND_URL when set (what Twilio was
+told), else the URL as the API sees it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from twilio.request_validator import RequestValidator
+
+from delivery.models import DeliveryStatus, SuppressionReason
+from delivery.receipts import Receipt, delivery_report_status
+from delivery.registry import get_channel
+from delivery.suppressions import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, suppression_add, suppression_remove
+from messaging.channels import Channel
+from router.kafka import channel_log
+
+# Twilio's MessageStatus values that are receipts; queued/sending/sent/accepted only say it is on its way.
+TWILIO_RECEIPTS = {
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.DELIVERED,  # WhatsApp: read implies delivered
+    "undelivered": DeliveryStatus.UNDELIVERED,
+    "failed": DeliveryStatus.UNDELIVERED,  # Twilio could not send what it had accepted
+}
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _channel_of(address: str) -> Channel:
+    return Channel.WHATSAPP if address.startswith("whatsapp:") else Channel.SMS
+
+
+class TwilioWebhookView(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser]
+    configured_url_setting = ""
+
+    def signed_params(self, request: Request) -> dict[str, Any] | None:
+        """The form fields, when Twilio's signature over them is valid; else None."""
+        params = {key: request.data.get(key) for key in request.data}
+        url = getattr(settings, self.configured_url_setting) or request.build_absolute_uri()
+        token = settings.TWILIO_AUTH_TOKEN
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token or not RequestValidator(token).validate(url, params, signature):
+            return None
+        return params
+
+
+FORBIDDEN = {"detail": "Invalid or missing X-Twilio-Signature."}
+
+
+class TwilioStatusCallbackView(TwilioWebhookView):
+    configured_url_setting = "TWILIO_STATUS_CALLBACK_URL"
+
+    @extend_schema(exclude=True)  # Twilio's, not our clients'
+    def post(self, request: Request) -> Response:
+        params = self.signed_params(request)
+        if params is None:
+            return Response(FORBIDDEN, status=403)
+        status = TWILIO_RECEIPTS.get(str(params.get("MessageStatus", "")))
+        if status is not None and params.get("MessageSid"):
+            channel = _channel_of(str(params.get("To", "")))
+            error = f"Twilio error {params['ErrorCode']}" if params.get("ErrorCode") else ""
+            receipt = Receipt(provider_message_id=str(params["MessageSid"]), status=status, error=error)
+            delivery_report_status(spec=get_channel(channel), receipt=receipt, log=channel_log(channel))
+        return Response(status=204)
+
+
+class TwilioInboundMessageView(TwilioWebhookView):
+    configured_url_setting = "TWILIO_INBOUND_URL"
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request) -> Response | HttpResponse:
+        params = self.signed_params(request)
+        if params is None:
+            return Response(FORBIDDEN, status=403)
+        sender = str(params.get("From", ""))
+        keyword = str(params.get("Body", "")).strip().upper()
+        channel = _channel_of(sender)
+        recipient = sender.removeprefix("whatsapp:")
+        if keyword in OPT_OUT_KEYWORDS:
+            detail = f"replied {keyword} (Twilio message {params.get('MessageSid', '')})"
+            suppression_add(
+                spec=get_channel(channel), recipient=recipient, reason=SuppressionReason.UNSUBSCRIBED, detail=detail
+            )
+        elif keyword in OPT_IN_KEYWORDS:
+            suppression_remove(spec=get_channel(channel), recipient=recipient)
+        # TwiML with nothing to say: Twilio sends no reply of ours (its own STOP answer still goes out).
+        return HttpResponse(EMPTY_TWIML, content_type="text/xml")

@@ -1,0 +1,176 @@
+"""SMS and WhatsApp through Twilio's official library, against a local server process that speaks its
+API (tests/peers/fake_twilio.py), reached through the library's HTTP-client hook: what the server
+receives, the SIDs the records keep, and Twilio's errors as retries and dead letters."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+from delivery.errors import PermanentProviderError, RecipientUnsubscribed, TransientProviderError
+from delivery.models import DeliveryStatus
+from delivery.registry import get_channel
+from delivery.twilio import classify
+from engines.process import free_port
+from messaging.channels import Channel
+from messaging.topics import delivery_log_topic
+from tests.delivery.support import (
+    CHANNEL_DBS,
+    log_events,
+    make_envelope,
+    own_run_topics,
+    publish_envelopes,
+    records,
+    wait_for_status,
+    worker,
+)
+from tests.factories import SmsDeliveryFactory
+from tests.faults.system import FaultSystem
+from tests.peers.twilio_webhooks import FORM, post_signed
+from tests.processes import ManagedProcess, process_env, wait_for
+
+SMS, WHATSAPP = Channel.SMS, Channel.WHATSAPP
+ACCOUNT, TOKEN = "AC" + "0123456789abcdef" * 2, "test-auth-token"
+
+
+class FakeTwilioServer:
+    def __init__(self, folder: Path, *, fail_first: int = 0) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.out = folder / "twilio-calls.jsonl"
+        self.out.touch()
+        argv = [sys.executable, "-m", "tests.peers.fake_twilio", "--port", str(port), "--account", ACCOUNT]
+        argv += ["--token", TOKEN, "--out", str(self.out), "--fail-first", str(fail_first)]
+        self.process = ManagedProcess(f"fake-twilio-{port}", argv, process_env())
+        wait_for(self._answers, timeout=30, what="the fake Twilio server")
+
+    def _answers(self) -> bool:
+        try:
+            urllib.request.urlopen(urllib.request.Request(self.url + "/", data=b"", method="POST"), timeout=2)
+        except urllib.error.HTTPError:
+            return True  # 404: it answers
+        except OSError:
+            return False
+        return True
+
+    def _lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
+
+    def calls(self, to: str) -> list[dict]:
+        """The sends it received for `to` (form fields but the callback URL)."""
+        forms = [line["form"] for line in self._lines() if "form" in line and line["form"].get("To") == to]
+        return [{k: v for k, v in form.items() if k != "StatusCallback"} for form in forms]
+
+    def callbacks(self) -> list[dict]:
+        return [line for line in self._lines() if "callback" in line]
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
+def test_sms_and_whatsapp_go_through_twilio_and_its_receipts_come_back(tmp_path, settings):
+    server = FakeTwilioServer(tmp_path, fail_first=1)  # the first send meets a 503 and is retried
+    topics = own_run_topics(settings, "twilio")
+    twilio = {
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE_URL": server.url,
+        "TWILIO_SMS_FROM": "+15017122661",
+        "TWILIO_WHATSAPP_FROM": "+14155238886",
+        **topics,
+    }
+    sms = make_envelope(SMS, to="+14155552671", body="Hi by SMS")
+    invalid = make_envelope(SMS, to="+15005550001", body="never")  # Twilio's magic number: error 21211
+    unreachable = make_envelope(SMS, to="+15005550010", body="lost")  # accepted, then undelivered (30003)
+    unsubscribed = make_envelope(SMS, to="+15005550004", body="no")  # 21610: suppressed from then on
+    later = make_envelope(SMS, to="+15005550004", body="again")
+    whatsapp = make_envelope(WHATSAPP, to="+447911123456", body="Hi on WhatsApp")
+    api = FaultSystem(name="twilio")  # the API (gunicorn) takes Twilio's signed status callbacks
+    try:
+        api.start_api(TWILIO_AUTH_TOKEN=TOKEN, **topics)
+        twilio["TWILIO_STATUS_CALLBACK_URL"] = f"{api.api_url}/api/v1/providers/twilio/status"
+        with worker(SMS, SMS_PROVIDER="twilio", **twilio), worker(WHATSAPP, WHATSAPP_PROVIDER="twilio", **twilio):
+            publish_envelopes([sms, invalid, unreachable, unsubscribed, whatsapp])
+            wait_for_status(SMS, [sms.id], DeliveryStatus.DELIVERED, timeout=60)
+            wait_for_status(WHATSAPP, [whatsapp.id], DeliveryStatus.DELIVERED, timeout=60)
+            wait_for_status(SMS, [unreachable.id], DeliveryStatus.UNDELIVERED, timeout=60)
+            wait_for_status(SMS, [invalid.id, unsubscribed.id], DeliveryStatus.FAILED, timeout=60)
+            publish_envelopes([later])
+            wait_for_status(SMS, [later.id], DeliveryStatus.SUPPRESSED, timeout=60)
+    finally:
+        server.process.stop()
+        assert not api.close()
+
+    assert server.calls("+14155552671")[-1] == {"To": "+14155552671", "From": "+15017122661", "Body": "Hi by SMS"}
+    assert server.calls("whatsapp:+447911123456")[-1] == {
+        "To": "whatsapp:+447911123456",
+        "From": "whatsapp:+14155238886",
+        "Body": "Hi on WhatsApp",
+    }
+    (sent_sms,), (sent_whatsapp,) = records(SMS, [sms.id]), records(WHATSAPP, [whatsapp.id])
+    for record in (sent_sms, sent_whatsapp):
+        assert record.provider_message_id.startswith("SM") and len(record.provider_message_id) == 34
+    (failed,) = records(SMS, [invalid.id])
+    assert "21211" in failed.last_error and failed.last_error.startswith("PermanentProviderError")
+    # A permanent error is not retried: one call, or two when it was the one that met the 503.
+    assert len(server.calls("+15005550001")) == failed.attempt_count
+    numbers = ("+14155552671", "+15005550001", "+15005550010", "+15005550004", "whatsapp:+447911123456")
+    assert sorted(len(server.calls(to)) for to in numbers) == [1, 1, 1, 1, 2], "one send met the 503, retried"
+    assert (
+        get_channel(SMS).suppression_model.objects.using("sms").get(recipient="+15005550004").reason == "unsubscribed"
+    )
+    # Every signed callback was taken (204): sent (no change) and the final receipt, per accepted send.
+    assert [callback["answer"] for callback in server.callbacks()] == [204] * 6
+    (lost,) = records(SMS, [unreachable.id])
+    assert lost.last_error == "Twilio error 30003"
+    reported = [
+        e
+        for e in log_events(delivery_log_topic(SMS), unreachable.id)
+        if e["event"]["action"] == "delivery.status_reported"
+    ]
+    assert [(e["labels"]["delivery_status"], e["event"]["outcome"]) for e in reported] == [("undelivered", "failure")]
+
+
+def _callback(client, params: dict[str, str], *, token: str = TOKEN):
+    return post_signed(client, "/api/v1/providers/twilio/status", params, token=token)
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_a_status_callback_is_taken_only_with_twilios_signature(client, settings):
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    record = SmsDeliveryFactory(status=DeliveryStatus.SENT, provider_message_id="SM" + "a" * 32)
+    params = {"MessageSid": record.provider_message_id, "MessageStatus": "delivered", "To": record.recipient}
+    assert _callback(client, params, token="someone else's token").status_code == 403
+    assert client.post("/api/v1/providers/twilio/status", urlencode(params), content_type=FORM).status_code == 403
+    record.refresh_from_db()
+    assert record.status == DeliveryStatus.SENT
+    assert _callback(client, params).status_code == 204
+    record.refresh_from_db()
+    assert record.status == DeliveryStatus.DELIVERED
+    # Receipts come out of order and twice: a late `sent` never moves a delivered message back.
+    assert _callback(client, {**params, "MessageStatus": "sent"}).status_code == 204
+    record.refresh_from_db()
+    assert record.status == DeliveryStatus.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (400, 21211, PermanentProviderError),
+        (400, 21610, RecipientUnsubscribed),  # and the recipient is suppressed
+        (400, 63016, PermanentProviderError),
+        (401, 20003, PermanentProviderError),  # bad credentials: no retry fixes them
+        (429, 20429, TransientProviderError),
+        (500, 20500, TransientProviderError),
+        (503, None, TransientProviderError),
+    ],
+)
+def test_twilio_errors_are_transient_or_permanent(status, code, expected):
+    error = classify(TwilioRestException(status, "https://api.twilio.com/…", msg="boom", code=code))
+    assert type(error) is expected
+    assert str(status) in str(error)

@@ -1,0 +1,178 @@
+"""A local HTTP server process that speaks the part of Twilio's REST API the providers use:
+`POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (form-encoded, HTTP Basic auth with the
+account SID and auth token), answering as Twilio does — 201 with the message resource, or an error
+body `{"code", "message", "more_info", "status"}`. Twilio's magic test numbers give its errors:
++15005550001 → 21211 (invalid number), +15005550009 → 21614 (not a mobile), +15005550004 → 21610
+(unsubscribed). `--fail-first N` answers the first N sends 503 (Twilio having a bad minute).
+
+A send with a `StatusCallback` gets its receipts posted there, signed as Twilio signs them
+(`X-Twilio-Signature`, HMAC-SHA1 with the auth token, computed by the library's RequestValidator):
+`sent`, then `delivered` — or `undelivered` with ErrorCode 30003 for +15005550010.
+
+    python -m tests.peers.fake_twilio --port 8099 --account AC… --token … --out calls.jsonl [--fail-first N]
+
+Every request it receives is one JSON line in `--out` (what a test counts as provider calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import signal
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from twilio.request_validator import RequestValidator
+
+MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
+ADDRESS = re.compile(r"^(whatsapp:)?\+[1-9]\d{1,14}$")
+MAGIC_NUMBERS = {
+    "+15005550001": (21211, "The 'To' number +15005550001 is not a valid phone number."),
+    "+15005550009": (21614, "'To' number is not a valid mobile number"),
+    "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
+}
+UNDELIVERABLE = "+15005550010"  # accepted, then reported undelivered (30003: unreachable handset)
+
+
+class FakeTwilio:
+    def __init__(self, *, account: str, token: str, out: Path, fail_first: int) -> None:
+        self.account, self.token = account, token
+        self.out = out.open("a", encoding="utf-8")
+        self.failures_left = fail_first
+        self.lock = threading.Lock()
+
+    def record(self, line: dict[str, Any]) -> None:
+        with self.lock:
+            self.out.write(json.dumps(line) + "\n")
+            self.out.flush()
+
+    def post_receipts(self, url: str, message: dict[str, Any]) -> None:
+        """Twilio's callbacks for an accepted message, on a thread of their own."""
+        final = "undelivered" if message["to"].removeprefix("whatsapp:") == UNDELIVERABLE else "delivered"
+        for status in ("sent", final):
+            time.sleep(0.05)
+            params = {
+                "MessageSid": message["sid"],
+                "MessageStatus": status,
+                "AccountSid": self.account,
+                "To": message["to"],
+                "From": message["from"] or "",
+                "ApiVersion": "2010-04-01",
+            }
+            if status == "undelivered":
+                params["ErrorCode"] = "30003"
+            signature = RequestValidator(self.token).compute_signature(url, params)
+            request = urllib.request.Request(
+                url, data=urllib.parse.urlencode(params).encode(), headers={"X-Twilio-Signature": signature}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    answer = response.status
+            except OSError as error:  # Twilio does not retry a failed callback either
+                answer = getattr(error, "code", str(error))
+            self.record({"callback": url, "params": params, "answer": answer})
+
+    def take_failure(self) -> bool:
+        with self.lock:
+            if self.failures_left > 0:
+                self.failures_left -= 1
+                return True
+            return False
+
+
+def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _error(self, status: int, code: int, message: str) -> None:
+            info = f"https://www.twilio.com/docs/errors/{code}"
+            self._answer(status, {"code": code, "message": message, "more_info": info, "status": status})
+
+        def do_POST(self) -> None:
+            match = MESSAGES_PATH.match(self.path)
+            length = int(self.headers.get("Content-Length", "0"))
+            form = {key: values[0] for key, values in parse_qs(self.rfile.read(length).decode()).items()}
+            twilio.record({"path": self.path, "form": form, "auth": self.headers.get("Authorization", "")})
+            if match is None:
+                return self._error(404, 20404, "The requested resource was not found")
+            expected = "Basic " + base64.b64encode(f"{twilio.account}:{twilio.token}".encode()).decode()
+            if match["account"] != twilio.account or self.headers.get("Authorization") != expected:
+                return self._error(401, 20003, "Authentication Error - invalid username")
+            if twilio.take_failure():
+                return self._error(503, 20500, "Internal Server Error")
+            to, sender, body = form.get("To", ""), form.get("From", ""), form.get("Body", "")
+            if not ADDRESS.match(to):
+                return self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+            if not sender and not form.get("MessagingServiceSid"):
+                return self._error(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required.")
+            if to.removeprefix("whatsapp:") in MAGIC_NUMBERS:
+                code, message = MAGIC_NUMBERS[to.removeprefix("whatsapp:")]
+                return self._error(400, code, message)
+            if not body:
+                return self._error(400, 21602, "Message body is required.")
+            now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+            sid = "SM" + uuid.uuid4().hex
+            message = {
+                "sid": sid,
+                "account_sid": twilio.account,
+                "to": to,
+                "from": sender,
+                "messaging_service_sid": form.get("MessagingServiceSid"),
+                "body": body,
+                "status": "queued",
+                "num_segments": "1",
+                "direction": "outbound-api",
+                "api_version": "2010-04-01",
+                "date_created": now,
+                "date_updated": now,
+                "date_sent": None,
+                "error_code": None,
+                "error_message": None,
+                "price": None,
+                "uri": f"/2010-04-01/Accounts/{twilio.account}/Messages/{sid}.json",
+            }
+            self._answer(201, message)
+            if form.get("StatusCallback"):
+                threading.Thread(target=twilio.post_receipts, args=(form["StatusCallback"], message)).start()
+            return None
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--account", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--fail-first", type=int, default=0)
+    args = parser.parse_args()
+    twilio = FakeTwilio(account=args.account, token=args.token, out=args.out, fail_first=args.fail_first)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(twilio))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(f"fake Twilio listening on 127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
