@@ -10,6 +10,8 @@ from router.views.trace_page import message_trace_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Email receipts from ESPs: anymail's tracking webhooks (router.esp_receipts applies them).
+    path("api/v1/providers/anymail/", include("anymail.urls")),
     path("api/v1/", include("router.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

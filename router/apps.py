@@ -6,4 +6,6 @@ class RouterConfig(AppConfig):
     verbose_name = "Task router (API)"
 
     def ready(self) -> None:
-        from router import authentication, schema  # noqa: F401  (OpenAPI extensions; key-cache signals)
+        from router import authentication, esp_receipts, schema  # noqa: F401  (OpenAPI extensions; key-cache signals)
+
+        esp_receipts.connect()

@@ -214,6 +214,11 @@ DELIVERY_PROVIDERS = {
         for name in [env(f"{channel.upper()}_PROVIDER", default="simulator")]
     },
 }
+# An ESP through django-anymail: EMAIL_DELIVERY_BACKEND=anymail.backends.<esp>.EmailBackend and its
+# settings as JSON, e.g. ANYMAIL='{"POSTMARK_SERVER_TOKEN": "…"}'. Its tracking webhooks
+# (/api/v1/providers/anymail/<esp>/tracking/) take ANYMAIL_WEBHOOK_SECRET ("user:password") as basic auth.
+INSTALLED_APPS += ["anymail"]
+ANYMAIL = {**env.json("ANYMAIL", default={}), "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="") or None}
 # Twilio (SMS_PROVIDER / WHATSAPP_PROVIDER=twilio, delivery.twilio). TWILIO_API_BASE_URL stays empty
 # for Twilio itself; tests point it at a local server that speaks Twilio's API.
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")

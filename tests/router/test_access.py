@@ -61,3 +61,24 @@ def test_readyz_checks_that_the_router_database_takes_writes(client):
     assert response.status_code == 200, response.json()
     assert response.json()["checks"] == {"database": True, "kafka": True}
     assert ReadinessProbe.objects.filter(pk=1).exists()
+
+
+@pytest.mark.django_db(databases=["default", "email", "sms", "whatsapp"])
+def test_the_browsable_api_renders_every_endpoint_for_staff():
+    client = APIClient()
+    client.force_login(User.objects.create_user("ops", is_staff=True))
+    sent = client.post("/api/v1/messages", SmsRequestFactory(), format="json").json()
+    template = {"name": "hello", "channel": "sms", "body": "Hi {{ name }}"}
+    assert client.post("/api/v1/templates", template, format="json").status_code == 201
+    pages = {
+        "/api/v1/messages": 200,
+        f"/api/v1/messages/{sent['id']}/cancel": 405,  # POST only: the page shows the form
+        "/api/v1/messages/batch": 405,
+        "/api/v1/templates": 200,
+        "/api/v1/templates/hello": 200,
+        "/api/v1/suppressions/sms/+14155552671": 404,
+    }
+    for path, status in pages.items():
+        page = client.get(path, HTTP_ACCEPT="text/html")
+        assert (page.status_code, page["Content-Type"]) == (status, "text/html; charset=utf-8"), path
+        assert b"Django REST framework" in page.content, path
