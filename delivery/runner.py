@@ -6,7 +6,7 @@ import logging
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError
 
 from delivery.dead_letters import ChannelDeadLetters
 from delivery.decisions import UnknownOutcomePolicy
@@ -26,7 +26,7 @@ from messaging.channels import Channel
 from messaging.clients import build_consumer, build_producer
 from messaging.consumption.due_gate import DueGate
 from messaging.consumption.guard import GuardPolicy, StepGuard
-from messaging.consumption.runner import BatchLimits, ConsumerRunner
+from messaging.consumption.runner import BatchLimits, ConsumerRunner, run_then_close
 from messaging.consumption.settings import guard_policy
 from messaging.consumption.steps import Step
 from messaging.errors import PublishError
@@ -137,10 +137,5 @@ def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) ->
             provider.idempotent,
             pool_size,
         )
-        try:
-            runner.run()
-        finally:
-            emitter.flush()
-            producer.flush(10)
-            connections.close_all()
+        run_then_close(runner, emitter=emitter, producer=producer)
     logger.info("%s stopped cleanly", spec.service_name)

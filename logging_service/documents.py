@@ -53,7 +53,13 @@ class LogEventDocument(Document):
     message = _text_and_keyword()
     labels = Object(
         dynamic=True,
-        properties={"message_id": _keyword(), "channel": _keyword(), "attempt": Integer()},
+        # delivery_status: the record's status a receipt or a skipped duplicate reports.
+        properties={
+            "message_id": _keyword(),
+            "channel": _keyword(),
+            "attempt": Integer(),
+            "delivery_status": _keyword(),
+        },
     )
     error = Object(properties={"type": _keyword(), "message": _text_and_keyword()})
     kafka = Object(properties={"topic": _keyword(), "partition": Integer(), "offset": Long()})

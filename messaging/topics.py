@@ -43,8 +43,31 @@ def channel_topics(channel: Channel) -> list[str]:
     return [send_topic(channel), *retries, dlq_topic(channel), delivery_log_topic(channel)]
 
 
+def webhooks_topic() -> str:
+    """One event for one endpoint, keyed by the endpoint id (webhooks worker)."""
+    return topic("webhooks.out")
+
+
+def webhooks_retry_topic(level: int) -> str:
+    return topic(f"webhooks.out.retry.{level}")
+
+
+def webhooks_dlq_topic() -> str:
+    return topic("webhooks.out.dlq")
+
+
+def webhooks_log_topic() -> str:
+    return topic("logs.webhooks")
+
+
+def webhooks_topics() -> list[str]:
+    max_attempts: int = settings.WEBHOOKS_MAX_ATTEMPTS
+    retries = [webhooks_retry_topic(level) for level in range(1, max_attempts)]
+    return [webhooks_topic(), *retries, webhooks_dlq_topic(), webhooks_log_topic()]
+
+
 def all_topics() -> list[str]:
     names = [router_log_topic()]
     for channel in Channel:
         names += channel_topics(channel)
-    return names
+    return names + webhooks_topics()

@@ -9,6 +9,7 @@ from router.views.not_found import api_not_found
 from router.views.receipts import TwilioInboundMessageView, TwilioStatusCallbackView
 from router.views.suppressions import SuppressionDetailView
 from router.views.templates import TemplateDetailView, TemplatesView
+from router.views.webhooks import WebhookDetailView, WebhooksView
 
 urlpatterns: list[URLPattern] = [
     path("messages", MessagesView.as_view(), name="messages"),
@@ -16,6 +17,8 @@ urlpatterns: list[URLPattern] = [
     path("messages/<uuid:message_id>", MessageDetailView.as_view(), name="message-detail"),
     path("messages/<uuid:message_id>/cancel", MessageCancelView.as_view(), name="message-cancel"),
     path("templates", TemplatesView.as_view(), name="templates"),
+    path("webhooks", WebhooksView.as_view(), name="webhooks"),
+    path("webhooks/<uuid:endpoint_id>", WebhookDetailView.as_view(), name="webhook-detail"),
     path("providers/twilio/status", TwilioStatusCallbackView.as_view(), name="twilio-status"),
     path("providers/twilio/inbound", TwilioInboundMessageView.as_view(), name="twilio-inbound"),
     path("suppressions/<str:channel>/<str:recipient>", SuppressionDetailView.as_view(), name="suppression-detail"),

@@ -30,6 +30,8 @@ def _refuse_weak_secret_key(key: str) -> str:
 
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Webhook endpoints on loopback or private addresses: refused unless explicitly allowed.
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
 if DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off with config.settings.production.")
 SECRET_KEY = _refuse_weak_secret_key(env("DJANGO_SECRET_KEY", default=""))

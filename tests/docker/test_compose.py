@@ -28,17 +28,19 @@ APP_IMAGE = "comms-aggregator:latest"
 INSTALL_HINT = "apt-get install -y --no-install-recommends docker-compose (bin/test does this when run as root)"
 
 ENGINES = {"kafka", "elasticsearch", "kibana"}
-APP_SERVICES = {"init", "api", "relay", "email", "sms", "whatsapp", "indexer"}
+APP_SERVICES = {"init", "api", "relay", "email", "sms", "whatsapp", "indexer", "webhooks"}
 WORKERS = {"email", "sms", "whatsapp"}
 # Which database URLs each service needs on a volume: the databases it owns (DESIGN §2, §3).
 DATABASES_OWNED = {
     "init": {"ROUTER_DATABASE_URL", "EMAIL_DATABASE_URL", "SMS_DATABASE_URL", "WHATSAPP_DATABASE_URL"},
-    "api": {"ROUTER_DATABASE_URL"},
+    # The API reads (and, to cancel or apply a receipt, writes) the channels' delivery records.
+    "api": {"ROUTER_DATABASE_URL", "EMAIL_DATABASE_URL", "SMS_DATABASE_URL", "WHATSAPP_DATABASE_URL"},
     "relay": {"ROUTER_DATABASE_URL"},
     "email": {"EMAIL_DATABASE_URL"},
     "sms": {"SMS_DATABASE_URL"},
     "whatsapp": {"WHATSAPP_DATABASE_URL"},
     "indexer": set(),
+    "webhooks": {"ROUTER_DATABASE_URL"},
 }
 
 
@@ -186,7 +188,7 @@ def test_one_image_for_every_service_and_workers_scale():
         service = services()[name]
         assert service["image"] == APP_IMAGE, name
         assert service["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}, name
-    for name in WORKERS | {"relay", "indexer"}:
+    for name in WORKERS | {"relay", "indexer", "webhooks"}:
         # `docker compose up --scale email=3` needs both absent.
         assert "container_name" not in services()[name], name
         assert "ports" not in services()[name], name

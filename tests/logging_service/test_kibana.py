@@ -108,7 +108,7 @@ def test_ndjson_parses_line_by_line_into_saved_objects():
     assert all({"type", "id", "attributes", "references"} <= document.keys() for document in documents)
     kinds = [document["type"] for document in documents]
     assert kinds.count("index-pattern") == 1
-    assert kinds.count("search") == 3
+    assert kinds.count("search") == 4
     assert kinds.count("visualization") == 4
     assert kinds.count("dashboard") == 1
     assert len({(document["type"], document["id"]) for document in documents}) == len(documents)
@@ -188,6 +188,9 @@ def test_the_searches_and_visualizations_cover_the_issue(objects):
     assert "delivery.retry_scheduled" in queries["comms-search-retries-dead-letters"]
     assert "delivery.dead_lettered" in queries["comms-search-retries-dead-letters"]
     assert queries["comms-search-one-trace"].startswith("trace.id:")
+    assert {"delivery.status_reported", "message.canceled", "delivery.suppressed"} <= set(
+        queries["comms-search-receipts-cancels-suppressions"].replace("(", " ").replace(")", " ").split()
+    )
     assert "trace.id" in by_id["comms-search-one-trace"].attributes["description"]
     assert {"labels.channel", "event.outcome", "@timestamp"} <= agg_fields["comms-vis-events-over-time"]
     assert "error.message.keyword" in agg_fields["comms-vis-top-errors"]

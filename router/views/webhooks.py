@@ -1,0 +1,114 @@
+"""/api/v1/webhooks: a client's status webhook endpoints (webhooks app). POST → 201 with the signing
+secret, shown this once; GET lists them (no secrets); /api/v1/webhooks/{id}: GET, DELETE (204)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from router.permissions import client_of
+from router.serializers import StrictSerializer
+from router.views.base import RouterAPIView
+from router.views.schema_docs import COMMON_ERRORS, POST_ERRORS, error_response
+from webhooks.addresses import UnsafeWebhookUrl, check_webhook_url
+from webhooks.events import EVENT_TYPES
+from webhooks.models import WebhookEndpoint
+
+
+class WebhookEndpointSerializer(StrictSerializer):
+    id = serializers.UUIDField(read_only=True)
+    url = serializers.URLField(max_length=2000, help_text="http(s); public addresses only in production.")
+    events = serializers.ListField(child=serializers.ChoiceField(choices=list(EVENT_TYPES)), min_length=1)
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+
+    def validate_url(self, value: str) -> str:
+        try:
+            check_webhook_url(value, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE)
+        except UnsafeWebhookUrl as error:
+            raise serializers.ValidationError(str(error)) from None
+        return value
+
+
+class CreatedWebhookEndpointSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(
+        read_only=True, help_text="`whsec_…`: verify each request's `webhook-signature` with it. Shown once."
+    )
+
+
+def _new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class WebhooksView(RouterAPIView):
+    @extend_schema(
+        operation_id="webhooks_list",
+        summary="List webhook endpoints",
+        responses={200: WebhookEndpointSerializer(many=True), **COMMON_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        endpoints = WebhookEndpoint.objects.filter(client=client_of(request).id)
+        return Response(WebhookEndpointSerializer(endpoints, many=True).data)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        summary="Add a webhook endpoint",
+        description="Each status change of this API key's messages, of the types listed, is POSTed there as "
+        '`{"type", "timestamp", "data": {"id", "traceId", "channel", "status", "attempts"}}`, signed as the '
+        "Standard Webhooks spec says (`webhook-id`, `webhook-timestamp`, `webhook-signature`). At least once: "
+        "deduplicate by `webhook-id`. A receiver that fails is retried for hours, then the event is dead-lettered.",
+        request=WebhookEndpointSerializer,
+        responses={201: CreatedWebhookEndpointSerializer, **POST_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Endpoint",
+                value={"url": "https://example.com/hooks/comms", "events": ["message.sent", "message.failed"]},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = WebhookEndpointSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = serializer.validated_data
+        endpoint = WebhookEndpoint.objects.create(
+            client=client_of(request).id,
+            url=data["url"],
+            events=sorted(set(data["events"])),
+            secret=_new_secret(),
+        )
+        return Response(CreatedWebhookEndpointSerializer(endpoint).data, status=201)
+
+
+class WebhookDetailView(RouterAPIView):
+    def _endpoint(self, request: Request, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, client=client_of(request).id).first()
+        if endpoint is None:
+            raise NotFound("No such webhook endpoint.")
+        return endpoint
+
+    @extend_schema(
+        operation_id="webhooks_retrieve",
+        summary="Get a webhook endpoint",
+        responses={200: WebhookEndpointSerializer, 404: error_response("No such endpoint."), **COMMON_ERRORS},
+    )
+    def get(self, request: Request, endpoint_id: uuid.UUID) -> Response:
+        return Response(WebhookEndpointSerializer(self._endpoint(request, endpoint_id)).data)
+
+    @extend_schema(
+        operation_id="webhooks_destroy",
+        summary="Remove a webhook endpoint",
+        description="Events not yet delivered to it are dropped.",
+        responses={204: None, 404: error_response("No such endpoint."), **COMMON_ERRORS},
+    )
+    def delete(self, request: Request, endpoint_id: uuid.UUID) -> Response:
+        self._endpoint(request, endpoint_id).delete()
+        return Response(status=204)

@@ -1,0 +1,125 @@
+"""Signed status webhooks: endpoints per API key, and delivery on the real engines — a real receiver
+process verifies every signature with the Standard Webhooks library; one that fails three times gets
+its events on the retries; one that is down gets them dead-lettered once the attempts run out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from delivery.models import DeliveryStatus
+from engines.process import free_port
+from messaging.channels import Channel
+from messaging.dead_letters import DeadLetterInfo
+from messaging.headers import decode_headers
+from messaging.topics import webhooks_dlq_topic
+from tests.delivery.support import CHANNEL_DBS, own_run_topics, topic_records, wait_for_status, worker
+from tests.processes import ManagedProcess, manage_py, process_env, wait_for
+from tests.router.factories import ApiKeyFactory, SmsRequestFactory
+
+
+def _api() -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKeyFactory().raw_key}")
+    return client
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_endpoints_are_created_listed_and_deleted_per_key(settings):
+    api, other = _api(), _api()
+    body = {"url": "http://127.0.0.1:9/hooks", "events": ["message.sent", "message.failed"]}
+    created = api.post("/api/v1/webhooks", body, format="json")
+    assert created.status_code == 201, created.json()
+    endpoint = created.json()
+    assert endpoint["secret"].startswith("whsec_") and endpoint["events"] == ["message.failed", "message.sent"]
+    listed = api.get("/api/v1/webhooks").json()
+    assert [item["id"] for item in listed] == [endpoint["id"]] and "secret" not in listed[0]
+    assert other.get(f"/api/v1/webhooks/{endpoint['id']}").status_code == 404
+    assert other.get("/api/v1/webhooks").json() == []
+    assert api.delete(f"/api/v1/webhooks/{endpoint['id']}").status_code == 204
+    assert api.get(f"/api/v1/webhooks/{endpoint['id']}").status_code == 404
+
+
+@pytest.mark.django_db(databases=["default"])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://example.com/hooks", "events": ["message.sent"]}, "url"),
+        ({"url": "http://127.0.0.1:8080/hooks", "events": ["message.sent"]}, "url"),  # loopback
+        ({"url": "http://10.1.2.3/hooks", "events": ["message.sent"]}, "url"),  # private
+        ({"url": "http://169.254.169.254/latest/meta-data", "events": ["message.sent"]}, "url"),  # link-local
+        ({"url": "https://example.com/hooks", "events": ["message.exploded"]}, "events"),
+        ({"url": "https://example.com/hooks", "events": []}, "events"),
+    ],
+)
+def test_a_bad_or_private_endpoint_is_refused(settings, body, field):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    response = _api().post("/api/v1/webhooks", body, format="json")
+    assert response.status_code == 400
+    assert field in response.json(), response.json()
+
+
+class Receiver:
+    def __init__(self, folder: Path, port: int, secret: str, *, fail_first: int = 0) -> None:
+        self.port = port
+        self.out = folder / f"hooks-{self.port}.jsonl"
+        self.out.touch()
+        argv = [sys.executable, "-m", "tests.peers.webhook_receiver", "--port", str(self.port)]
+        argv += ["--secret", secret, "--out", str(self.out), "--fail-first", str(fail_first)]
+        self.process = ManagedProcess(f"webhook-receiver-{self.port}", argv, process_env())
+        wait_for(lambda: "listening" in self.process.output(), timeout=30, what="the webhook receiver")
+
+    def requests(self) -> list[dict]:
+        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
+def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in_the_dlq(tmp_path, settings):
+    env = own_run_topics(settings, "webhooks")
+    api = _api()
+    events = ["message.sent", "message.failed"]
+    port, dead_port = free_port(), free_port()  # nothing listens on the dead one
+    flaky_body = {"url": f"http://127.0.0.1:{port}/hooks", "events": events}
+    receiver = Receiver(
+        tmp_path, port, api.post("/api/v1/webhooks", flaky_body, format="json").json()["secret"], fail_first=3
+    )
+    dead_body = {"url": f"http://127.0.0.1:{dead_port}/hooks", "events": ["message.sent"]}
+    dead = api.post("/api/v1/webhooks", dead_body, format="json").json()
+
+    fast = {"WEBHOOKS_RETRY_DELAYS": "0.2s,0.4s,0.6s", "WEBHOOKS_MAX_ATTEMPTS": "4"}
+    try:
+        with worker(Channel.SMS, **env), manage_py("webhooks", "consume", "webhooks", **fast, **env):
+            sent = [api.post("/api/v1/messages", SmsRequestFactory(), format="json").json()["id"] for _ in range(2)]
+            failing = SmsRequestFactory(metadata={"simulate": {"permanent": True}})
+            failed = api.post("/api/v1/messages", failing, format="json").json()["id"]
+            wait_for_status(Channel.SMS, sent, DeliveryStatus.SENT)
+            wait_for_status(Channel.SMS, [failed], DeliveryStatus.FAILED)
+
+            def delivered() -> list[dict]:
+                return [r for r in receiver.requests() if r["status"] == 204]
+
+            wait_for(lambda: len(delivered()) >= 3, timeout=60, what="three webhooks at the flaky receiver")
+            wait_for(lambda: len(topic_records(webhooks_dlq_topic())) >= 2, timeout=60, what="the dead one's DLQ")
+    finally:
+        receiver.process.stop()
+
+    requests = receiver.requests()
+    assert all(request["verified"] for request in requests), "every request carries a valid signature"
+    assert [r["status"] for r in requests[:3]] == [500, 500, 500]
+    by_id = {}
+    for request in (r for r in requests if r["status"] == 204):
+        by_id.setdefault(request["webhook_id"], []).append(request["payload"])
+    got = sorted((payloads[0]["type"], payloads[0]["data"]["id"]) for payloads in by_id.values())
+    assert got == sorted([("message.sent", sent[0]), ("message.sent", sent[1]), ("message.failed", failed)])
+    assert {payloads[0]["data"]["status"] for payloads in by_id.values()} == {"sent", "failed"}
+
+    dead_letters = topic_records(webhooks_dlq_topic())
+    assert len(dead_letters) == 2
+    for record in dead_letters:
+        info = DeadLetterInfo.from_headers(decode_headers(record.headers()))
+        assert info is not None and (info.error_type, info.attempts) == ("WebhookDeliveryFailed", 4)
+        assert json.loads(record.value())["endpointId"] == dead["id"]

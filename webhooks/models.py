@@ -1,0 +1,27 @@
+"""Clients' webhook endpoints (database `default`, beside the messages they are about)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class WebhookEndpoint(models.Model):
+    """Where a client (an API key) wants its messages' status changes posted, signed with `secret`
+    (Standard Webhooks: `whsec_` + base64 of the key)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.CharField(max_length=200, db_index=True, help_text="`key:<prefix>` or `user:<id>`.")
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(help_text='The event types it gets, e.g. ["message.sent", "message.failed"].')
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = models.Manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.client})"

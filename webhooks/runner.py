@@ -1,0 +1,124 @@
+"""`manage.py consume webhooks`: the status webhooks worker (webhooks.pipeline), on the one consumption
+framework: consumer group `webhooks`, the status log topics and the job topics, retry levels paused by
+the due gate until due, poison records to `webhooks.out.dlq`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from confluent_kafka import Producer
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from delivery.retry_policy import RetryPolicy, parse_duration
+from messaging.channels import Channel
+from messaging.clients import build_consumer, build_producer
+from messaging.consumption.due_gate import DueGate
+from messaging.consumption.guard import StepGuard
+from messaging.consumption.items import Item
+from messaging.consumption.runner import BatchLimits, ConsumerRunner, run_then_close
+from messaging.consumption.settings import guard_policy
+from messaging.consumption.steps import DeadLetterSink
+from messaging.dead_letters import dead_letter_record
+from messaging.errors import PublishError
+from messaging.groups import consumer_group
+from messaging.log_events import LogEmitter, log_flusher
+from messaging.publisher import publish_all
+from messaging.shutdown import GracefulShutdown
+from messaging.topics import (
+    delivery_log_topic,
+    router_log_topic,
+    webhooks_dlq_topic,
+    webhooks_log_topic,
+    webhooks_retry_topic,
+    webhooks_topic,
+)
+from messaging.tracing import TraceContext
+from operations.metrics import serve_metrics
+from webhooks.pipeline import DecodeRecords, DeliverJobs, FanOutEvents, ProduceWebhookOutcomes
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = "webhooks"
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PublishError)
+
+
+def webhooks_policy() -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.WEBHOOKS_MAX_ATTEMPTS,
+        delays=tuple(parse_duration(text) for text in settings.WEBHOOKS_RETRY_DELAYS),
+    )
+
+
+class WebhookDeadLetters(DeadLetterSink):
+    """Records the chain cannot handle at all (an undecodable job): verbatim to the DLQ."""
+
+    def __init__(self, producer: Producer) -> None:
+        self.producer = producer
+
+    def dead_letter(self, items: Sequence[tuple[Item, str, str]]) -> None:
+        records = [
+            dead_letter_record(
+                item.record,
+                topic=webhooks_dlq_topic(),
+                value=item.record.value(),
+                attempts=1,
+                error_type=error_type,
+                error_message=reason,
+                trace=TraceContext.new(),
+            )
+            for item, error_type, reason in items
+        ]
+        errors = [error for error in publish_all(self.producer, records) if error is not None]
+        if errors:
+            raise PublishError(f"{len(errors)} dead letters not acknowledged: {errors[0]}")
+
+
+def run_webhooks_worker(**options: object) -> None:
+    """Consume until SIGTERM/SIGINT, then finish the batch in hand, commit and return."""
+    policy = webhooks_policy()
+    producer = build_producer()
+    emitter = LogEmitter(service=SERVICE_NAME, topic=webhooks_log_topic())
+    consumer = build_consumer(consumer_group(SERVICE_NAME))
+    job_topics = [webhooks_topic(), *(webhooks_retry_topic(level) for level in range(1, policy.max_attempts))]
+    status_topics = [router_log_topic(), *(delivery_log_topic(channel) for channel in Channel)]
+    serve_metrics()
+    with (
+        GracefulShutdown() as shutdown,
+        ThreadPoolExecutor(settings.WEBHOOKS_MAX_IN_FLIGHT, thread_name_prefix="webhook") as pool,
+        requests.Session() as session,
+    ):
+        steps = [
+            DecodeRecords(job_topics=set(job_topics)),
+            FanOutEvents(producer=producer, topic=webhooks_topic()),
+            DeliverJobs(pool=pool, session=session),
+            ProduceWebhookOutcomes(
+                producer=producer,
+                policy=policy,
+                log=emitter,
+                retry_topic=webhooks_retry_topic,
+                dlq_topic=webhooks_dlq_topic(),
+            ),
+        ]
+        guard = StepGuard(
+            policy=guard_policy(),
+            infrastructure_errors=INFRASTRUCTURE_ERRORS,
+            sink=WebhookDeadLetters(producer),
+            shutdown=shutdown,
+        )
+        runner = ConsumerRunner(
+            name=SERVICE_NAME,
+            consumer=consumer,
+            topics=[*status_topics, *job_topics],
+            steps=steps,
+            guard=guard,
+            batch=BatchLimits(max_records=500, max_wait_seconds=0.05),
+            due_gate=DueGate(consumer, max_delay_seconds=policy.longest_delay + 1.0),
+            before_commit=log_flusher(emitter),
+            group=consumer_group(SERVICE_NAME),
+        )
+        run_then_close(runner, emitter=emitter, producer=producer)
+    logger.info("webhooks worker stopped cleanly")
