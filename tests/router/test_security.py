@@ -139,7 +139,8 @@ def test_every_write_operation_in_the_schema_needs_a_key(tmp_path):
     assert writes, "the schema documents no write operation"
     for path, method in writes:
         assert schema["paths"][path][method]["security"] == [{"ApiKeyAuth": []}, {"cookieAuth": []}]
-        url = path.replace("{message_id}", str(uuid.uuid4()))
+        # Path parameters filled in: a uuid for ids (message_id, endpoint_id), a word for the rest.
+        url = re.sub(r"\{(\w+)\}", lambda m: str(uuid.uuid4()) if m[1].endswith("id") else "sample", path)
         response = getattr(client, method)(url, SmsRequestFactory(), format="json")
         assert response.status_code == 401, (method, path, response.status_code)
 
