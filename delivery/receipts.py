@@ -4,9 +4,9 @@ an ESP's tracking webhook) moves the record from `sent` to `delivered`, `undeliv
 recipient on the channel's suppression list.
 
 Receipts arrive out of order and more than once (Twilio posts `sent` after `delivered` at times), so
-only a record that is `sent` — or `unknown`, which a receipt settles: the provider did get it —
-moves, and only to a receipt status; `delivered` may still become `undelivered`/`bounced` (a later
-bounce), never the other way round.
+only a `sent` record moves (only it has the provider's message id a receipt names), and only to a
+receipt status; `delivered` may still become `undelivered`/`bounced` (a later bounce), never the
+other way round.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ _SUPPRESSES = {
 # What each status may become on a receipt.
 _MAY_BECOME = {
     DeliveryStatus.SENT: set(RECEIPT_STATUSES),
-    DeliveryStatus.UNKNOWN: set(RECEIPT_STATUSES),
     DeliveryStatus.DELIVERED: {DeliveryStatus.UNDELIVERED, DeliveryStatus.BOUNCED, DeliveryStatus.COMPLAINED},
 }
 

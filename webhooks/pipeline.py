@@ -35,7 +35,7 @@ from messaging.errors import PublishError
 from messaging.headers import build_headers
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all
-from messaging.tracing import TraceContext
+from messaging.tracing import TRACE_ID, TraceContext
 from router.models import Message
 from webhooks.addresses import UnsafeWebhookUrl, check_webhook_url
 from webhooks.events import WebhookEvent, webhook_event_of
@@ -81,6 +81,8 @@ class Job:
         data = orjson.loads(raw)
         if data.get("schema") != JOB_SCHEMA:
             raise ValueError(f"unknown schema {data.get('schema')!r}")
+        if not TRACE_ID.match(str(data.get("traceId"))):
+            raise ValueError("traceId is not 32 lowercase hex characters")
         return cls(
             endpoint_id=str(data["endpointId"]),
             webhook_id=str(data["webhookId"]),
@@ -119,8 +121,7 @@ class DecodeRecords(Step):
             if event is None:
                 item.finish()
             else:
-                trace = log_event.get("trace")
-                item.value = FanOut(event=event, trace_id=str(trace.get("id", "")) if isinstance(trace, dict) else "")
+                item.value = FanOut(event=event, trace_id=_trace_id_of(log_event))
 
 
 class FanOutEvents(Step):
@@ -176,9 +177,15 @@ def _parse_time(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _trace_id_of(log_event: dict[str, object]) -> str:
+    """The log event's trace id, or a new one when it has none that is valid: a job always carries one."""
+    trace = log_event.get("trace")
+    trace_id = str(trace.get("id", "")) if isinstance(trace, dict) else ""
+    return trace_id if TRACE_ID.match(trace_id) else TraceContext.new().trace_id
+
+
 def _headers(job: Job, extra: dict[str, str] | None = None) -> KafkaHeaders:
-    trace = TraceContext.continuing(job.trace_id) if len(job.trace_id) == 32 else TraceContext.new()
-    return build_headers(trace, extra)
+    return build_headers(TraceContext.continuing(job.trace_id), extra)
 
 
 class DeliverJobs(Step):
@@ -284,7 +291,7 @@ class ProduceWebhookOutcomes(Step):
                         attempts=job.attempt,
                         error_type="WebhookDeliveryFailed",
                         error_message=job.error,
-                        trace=TraceContext.continuing(job.trace_id) if len(job.trace_id) == 32 else TraceContext.new(),
+                        trace=TraceContext.continuing(job.trace_id),
                     )
                 )
         errors = [error for error in publish_all(self.producer, records) if error is not None]
@@ -300,7 +307,7 @@ class ProduceWebhookOutcomes(Step):
         delivered = job.error is None
         self.log.emit(
             "webhook.delivered" if delivered else "webhook.failed",
-            trace_id=job.trace_id if len(job.trace_id) == 32 else TraceContext.new().trace_id,
+            trace_id=job.trace_id,
             message=f"webhook {job.webhook_id} to endpoint {job.endpoint_id}: "
             + ("delivered" if delivered else f"attempt {job.attempt} failed"),
             outcome=Outcome.SUCCESS if delivered else Outcome.FAILURE,

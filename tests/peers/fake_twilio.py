@@ -20,19 +20,20 @@ import argparse
 import base64
 import json
 import re
-import signal
 import threading
 import time
 import urllib.parse
 import urllib.request
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from twilio.request_validator import RequestValidator
+
+from tests.peers.http_peer import serve_until_stopped
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
 ADDRESS = re.compile(r"^(whatsapp:)?\+[1-9]\d{1,14}$")
@@ -167,11 +168,7 @@ def main() -> None:
     parser.add_argument("--fail-first", type=int, default=0)
     args = parser.parse_args()
     twilio = FakeTwilio(account=args.account, token=args.token, out=args.out, fail_first=args.fail_first)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(twilio))
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"fake Twilio listening on 127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
+    serve_until_stopped(args.port, _handler(twilio), "fake Twilio")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
+from tests.peers.http_peer import serve_until_stopped
 
 
 def main() -> None:
@@ -57,11 +58,7 @@ def main() -> None:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"webhook receiver listening on 127.0.0.1:{args.port}", flush=True)
-    server.serve_forever()
+    serve_until_stopped(args.port, Handler, "webhook receiver")
 
 
 if __name__ == "__main__":
