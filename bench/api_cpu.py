@@ -133,7 +133,7 @@ def main() -> None:
                 import pstats
 
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(90)
+                pstats.Stats(profiler).sort_stats(os.environ.get("CPROFILE_SORT", "cumulative")).print_stats(90)
             n = options.requests
             print(
                 f"{path}: {n} requests; CPU ms per request: process {cpu / n * 1000:.2f}, "

@@ -66,14 +66,17 @@ def _measured(system: BenchSystem, phase: Callable[..., dict[str, Any]], *args: 
     return result
 
 
-def run_bench(size: BenchSize, *, reuse_engines: bool, peer: str | None = None) -> dict[str, Any]:
+def run_bench(
+    size: BenchSize, *, reuse_engines: bool, peer: str | None = None, only: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """`only`: the phases to run (names as in the JSON), for a quick look at one figure; all by default."""
     with tempfile.TemporaryDirectory(prefix="comms-bench-") as folder:
         home = Path(folder)
         if peer:
             require_tools()  # before minutes of the project's phases, not after
         with bench_engines(home, reuse=reuse_engines) as engines:
             try:
-                results = _run_on(engines, home, size, peer=peer)
+                results = _run_on(engines, home, size, peer=peer, only=only)
             finally:
                 if not engines.isolated:
                     _clean_up_shared(engines)
@@ -85,7 +88,12 @@ def run_bench(size: BenchSize, *, reuse_engines: bool, peer: str | None = None) 
             return results
 
 
-def _run_on(engines: BenchEngines, home: Path, size: BenchSize, *, peer: str | None) -> dict[str, Any]:
+def _run_on(
+    engines: BenchEngines, home: Path, size: BenchSize, *, peer: str | None, only: frozenset[str] | None
+) -> dict[str, Any]:
+    def wanted(phase: str) -> bool:
+        return only is None or phase in only
+
     results: dict[str, Any] = {"size": asdict(size), "facts": machine_facts(engines)}
     with override_settings(KAFKA_BOOTSTRAP_SERVERS=engines.kafka_bootstrap, KAFKA_TOPIC_PREFIX=engines.topic_prefix):
         _say(f"baseline: raw confluent-kafka + SQLite, {size.baseline_messages:,} messages")
@@ -101,30 +109,38 @@ def _run_on(engines: BenchEngines, home: Path, size: BenchSize, *, peer: str | N
         ledger = Ledger({alias: system.database(alias) for alias in DATABASE_ALIASES})
         bench = phases.Bench(system=system, ledger=ledger, key=key, size=size)
         phases.warm_up(bench)
-        _say(f"API ingest: {size.api_requests:,} single POSTs from {size.api_concurrency} clients")
-        results["api_single"] = _measured(system, phases.api_single, bench)
-        _say(f"end to end: {size.end_to_end_messages:,} messages over 3 channels, simulators at 0 ms")
-        results["end_to_end"] = _measured(system, phases.end_to_end, bench)
-        _say(f"fixed rate: {size.fixed_rate:g} POSTs/s for {size.fixed_rate_seconds:g}s")
-        results["fixed_rate"] = _measured(system, phases.fixed_rate, bench)
-        _say(f"slow provider: {size.slow_provider_messages:,} SMS at {size.slow_provider_latency_ms} ms a send")
-        in_flight = settings.DELIVERY_MAX_IN_FLIGHT["sms"]
-        results["slow_provider"] = _measured(system, phases.slow_provider, bench, max_in_flight=in_flight)
-        _say("freshness: POST, then GET until it says sent; idle, then beside 500 POSTs/s")
-        results["freshness"] = _measured(system, phases.freshness, bench)
-        _say(f"scheduled: 1,000 messages due per second for {size.load_seconds:g}s, accepted beforehand")
-        results["scheduled"] = _measured(system, phases.scheduled, bench)
-        capacity = results["api_single"]["accepted_per_second"]
-        _say(f"overload: single POSTs offered at 3 x {capacity:,.0f}/s for {size.load_seconds:g}s")
-        results["overload"] = _measured(system, phases.overload, bench, capacity=capacity)
-        if shutil.which("wrk"):
+        if wanted("api_single"):
+            _say(f"API ingest: {size.api_requests:,} single POSTs from {size.api_concurrency} clients")
+            results["api_single"] = _measured(system, phases.api_single, bench)
+        if wanted("end_to_end"):
+            _say(f"end to end: {size.end_to_end_messages:,} messages over 3 channels, simulators at 0 ms")
+            results["end_to_end"] = _measured(system, phases.end_to_end, bench)
+        if wanted("fixed_rate"):
+            _say(f"fixed rate: {size.fixed_rate:g} POSTs/s for {size.fixed_rate_seconds:g}s")
+            results["fixed_rate"] = _measured(system, phases.fixed_rate, bench)
+        if wanted("slow_provider"):
+            _say(f"slow provider: {size.slow_provider_messages:,} SMS at {size.slow_provider_latency_ms} ms a send")
+            in_flight = settings.DELIVERY_MAX_IN_FLIGHT["sms"]
+            results["slow_provider"] = _measured(system, phases.slow_provider, bench, max_in_flight=in_flight)
+        if wanted("freshness"):
+            _say("freshness: POST, then GET until it says sent; idle, then beside 500 POSTs/s")
+            results["freshness"] = _measured(system, phases.freshness, bench)
+        if wanted("scheduled"):
+            _say(f"scheduled: 1,000 messages due per second for {size.load_seconds:g}s, accepted beforehand")
+            results["scheduled"] = _measured(system, phases.scheduled, bench)
+        if wanted("overload") and "api_single" in results:
+            capacity = results["api_single"]["accepted_per_second"]
+            _say(f"overload: single POSTs offered at 3 x {capacity:,.0f}/s for {size.load_seconds:g}s")
+            results["overload"] = _measured(system, phases.overload, bench, capacity=capacity)
+        if wanted("slow_clients") and shutil.which("wrk"):
             _say("slow clients: wrk alone, then beside 64 connections sending their headers a byte a second")
             results["slow_clients"] = _measured(system, phases.slow_clients, bench)
-        else:
+        elif wanted("slow_clients"):
             _say("slow clients: skipped (needs wrk: apt-get install wrk)")
-        _say("log indexing: every log event of the run, again, into indices of its own")
-        results["indexing"] = _measured(system, phases.indexing, bench)
-        if peer:
+        if wanted("indexing"):
+            _say("log indexing: every log event of the run, again, into indices of its own")
+            results["indexing"] = _measured(system, phases.indexing, bench)
+        if peer:  # the peer is compared with this phase, whatever `only` says
             _say(f"the peer's shape: the API under wrk for {size.peer_seconds:g}s (workers stopped), then a drain")
             results["peer_shape"] = _measured(system, phases.peer_shape, bench, seconds=size.peer_seconds)
     return results

@@ -44,6 +44,12 @@ class TraceContext:
         return cls(trace_id=trace_id, span_id=span_id, sampled=bool(int(flags, 16) & 1))
 
     @classmethod
+    def of_request(cls, traceparent: str | None) -> TraceContext:
+        """A request's trace: the caller's (an incoming `traceparent`, as a new span) or a new one."""
+        incoming = cls.parse(traceparent)
+        return incoming.child() if incoming else cls.new()
+
+    @classmethod
     def continuing(cls, trace_id: str) -> TraceContext:
         """A new span in an existing trace."""
         return cls(trace_id=trace_id, span_id=f"{_random_bits(64) or 1:016x}")

@@ -71,7 +71,7 @@ def _forget_verified_keys(**kwargs: Any) -> None:
     verified_keys.clear()
 
 
-def _api_key_verify(key: str) -> APIKey:
+def api_key_verify(key: str) -> APIKey:
     max_age: float = settings.ROUTER_API_KEY_CACHE_SECONDS
     api_key = verified_keys.get(key, max_age) if max_age > 0 else None
     if api_key is None:
@@ -103,7 +103,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         try:
             if not key:
                 raise AuthenticationFailed("No API key given after `Api-Key`.")
-            return AnonymousUser(), _api_key_verify(key)
+            return AnonymousUser(), api_key_verify(key)
         except AuthenticationFailed:
             auth_failure_record(address)
             raise

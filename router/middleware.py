@@ -33,16 +33,21 @@ class ApiJsonErrorsMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX):
             return None  # Django's own handling (admin, pages)
-        # What Django itself answers with a 4xx (views that are not DRF's: anymail's webhooks), as JSON.
-        if isinstance(exception, SuspiciousOperation):  # e.g. a webhook without its secret
-            logging.getLogger("django.security").warning("%s: %s", type(exception).__name__, exception)
-            return JsonResponse({"detail": "Bad request."}, status=400)
-        if isinstance(exception, PermissionDenied):
-            return JsonResponse({"detail": "Permission denied."}, status=403)
-        if isinstance(exception, Http404):
-            return JsonResponse({"detail": "Not found."}, status=404)
-        logger.error("Internal Server Error: %s", request.path, exc_info=exception, extra={"status_code": 500})
-        return JsonResponse({"detail": "Internal server error."}, status=500)
+        return api_error_response(request, exception)
+
+
+def api_error_response(request: HttpRequest, exception: Exception) -> JsonResponse:
+    """The JSON answer to an exception a view under /api/ raised (DRF's own are answered by DRF)."""
+    # What Django itself answers with a 4xx (views that are not DRF's: anymail's webhooks), as JSON.
+    if isinstance(exception, SuspiciousOperation):  # e.g. a webhook without its secret
+        logging.getLogger("django.security").warning("%s: %s", type(exception).__name__, exception)
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    if isinstance(exception, PermissionDenied):
+        return JsonResponse({"detail": "Permission denied."}, status=403)
+    if isinstance(exception, Http404):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    logger.error("Internal Server Error: %s", request.path, exc_info=exception, extra={"status_code": 500})
+    return JsonResponse({"detail": "Internal server error."}, status=500)
 
 
 class ApiMetricsMiddleware:

@@ -15,8 +15,12 @@ class HasApiKeyOrIsStaff(BasePermission):
         return isinstance(request.auth, APIKey) or bool(request.user and request.user.is_staff)
 
 
+def key_client(api_key: APIKey) -> Client:
+    return Client(id=f"key:{api_key.prefix}")
+
+
 def client_of(request: Request) -> Client:
     """The caller of an authenticated request (see HasApiKeyOrIsStaff)."""
     if isinstance(request.auth, APIKey):
-        return Client(id=f"key:{request.auth.prefix}")
+        return key_client(request.auth)
     return Client(id=f"user:{request.user.pk}", is_staff=bool(request.user.is_staff))

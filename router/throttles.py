@@ -12,33 +12,36 @@ from rest_framework_api_key.models import APIKey
 from router.rate_limits import Rate, gcra_take
 
 
+def api_key_throttle_take(api_key: APIKey) -> float | None:
+    """Use one of the key's ROUTER_THROTTLE_RATE allowance: None when allowed, else the seconds to
+    wait. The counter ApiKeyRateThrottle keeps for the key (router.fast_accept takes from it too)."""
+    return ApiKeyRateThrottle.take(f"key:{api_key.prefix}")
+
+
 class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api_key"
     _wait: float | None = None
-    # Set by SimpleRateThrottle.__init__ from the rate (None without one); untyped in the stubs.
-    num_requests: int | None
-    duration: int | None
 
     def get_rate(self) -> str:
         # Read per request (not at import, as DRF's default does) so the environment and tests decide.
         return str(settings.ROUTER_THROTTLE_RATE)
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    @classmethod
+    def take(cls, ident: str, *, now: float | None = None) -> float | None:
+        """Use one of `ident`'s allowance: None when allowed (or no rate is set), else the wait."""
+        rate = settings.ROUTER_THROTTLE_RATE
+        if not rate:
+            return None
+        return gcra_take(cls.cache_format % {"scope": cls.scope, "ident": ident}, Rate.parse(str(rate)), now=now)
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if isinstance(request.auth, APIKey):
             ident = f"key:{request.auth.prefix}"
         elif request.user and request.user.is_authenticated:
             ident = f"user:{request.user.pk}"
         else:
-            return None  # unauthenticated requests were already refused with 401
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        if self.rate is None or self.num_requests is None or self.duration is None:
-            return True
-        key = self.get_cache_key(request, view)
-        if key is None:
-            return True
-        self._wait = gcra_take(key, Rate(count=self.num_requests, period=self.duration), now=self.timer())
+            return True  # unauthenticated requests were already refused with 401
+        self._wait = self.take(ident, now=self.timer())
         return self._wait is None
 
     def wait(self) -> float | None:

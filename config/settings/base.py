@@ -46,8 +46,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "router.middleware.ApiMetricsMiddleware",  # first: it counts every answer, errors included
     "django.middleware.security.SecurityMiddleware",
+    # Valid single POSTs are answered here, before the rest (router.fast_accept); it serves no static path.
+    "router.fast_accept.FastAcceptMiddleware",
     # docker/ (issue 6): static files served by the app itself, right after SecurityMiddleware as
-    # WhiteNoise asks. DEBUG: straight from the apps; otherwise from STATIC_ROOT (collectstatic).
+    # WhiteNoise asks (but for the fast lane above). DEBUG: from the apps; else STATIC_ROOT (collectstatic).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -318,6 +320,8 @@ ROUTER_AUTH_FAILURE_RATE = env("ROUTER_AUTH_FAILURE_RATE", default="20/min")
 # How long the API's producer tries to deliver a record (the request never waits for it) before
 # leaving the entry to the outbox relay; keep it well below ROUTER_RELAY_GRACE_SECONDS.
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
+# router.fast_accept: valid single POSTs answered before DRF's dispatch (off: every request through it).
+ROUTER_FAST_ACCEPT = env.bool("ROUTER_FAST_ACCEPT", default=True)
 ROUTER_MAX_REQUEST_BYTES = env.int("ROUTER_MAX_REQUEST_BYTES", default=1024 * 1024)
 ROUTER_MAX_BATCH_REQUEST_BYTES = env.int("ROUTER_MAX_BATCH_REQUEST_BYTES", default=32 * 1024 * 1024)
 # Seconds a process trusts an API key it verified; revocation reaches other processes within this

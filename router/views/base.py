@@ -50,8 +50,7 @@ class RouterAPIView(APIView):
     @cached_property
     def trace_context(self) -> TraceContext:
         """The caller's trace (an incoming `traceparent` is honoured, as a new span) or a new one."""
-        incoming = TraceContext.parse(self.request.META.get("HTTP_TRACEPARENT"))
-        return incoming.child() if incoming else TraceContext.new()
+        return TraceContext.of_request(self.request.META.get("HTTP_TRACEPARENT"))
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.urls import get_script_prefix, get_urlconf, reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -16,7 +17,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from router.domain import batch_fingerprint
+from router.domain import Client, batch_fingerprint
 from router.errors import IdempotencyConflict
 from router.permissions import client_of
 from router.selectors import template_get
@@ -30,7 +31,7 @@ from router.serializers import (
     accepted_message_data,
     message_request_validate,
 )
-from router.services import message_accept, messages_accept_batch
+from router.services import Acceptance, message_accept, messages_accept_batch
 from router.views.base import RouterAPIView
 from router.views.listing import (
     LIST_EXAMPLE,
@@ -66,9 +67,8 @@ def _idempotency_key(request: Request) -> str | None:
     return key
 
 
-def _templates_of(request: Request) -> TemplateSource:
-    """The caller's templates by name, each read once per request (a batch may name one 1000 times)."""
-    client = client_of(request)
+def client_templates(client: Client) -> TemplateSource:
+    """The client's templates by name, each read once per request (a batch may name one 1000 times)."""
     return functools.cache(lambda name: template_get(client=client, name=name))
 
 
@@ -82,9 +82,13 @@ def _detail_path_template(script_prefix: str, urlconf: str | None) -> str:
     return reverse("message-detail", kwargs={"message_id": _PLACEHOLDER_ID})
 
 
-def _location(request: Request, message_id: uuid.UUID) -> str:
-    template = _detail_path_template(get_script_prefix(), get_urlconf())
-    return request.build_absolute_uri(template.replace(str(_PLACEHOLDER_ID), str(message_id)))
+def accepted_headers(request: HttpRequest | Request, acceptance: Acceptance) -> dict[str, str]:
+    """A 202's own headers: where the message is, and whether an earlier request's answer is replayed."""
+    path = _detail_path_template(get_script_prefix(), get_urlconf())
+    headers = {"Location": request.build_absolute_uri(path.replace(str(_PLACEHOLDER_ID), str(acceptance.message.id)))}
+    if acceptance.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers
 
 
 class MessagesView(RouterAPIView):
@@ -122,7 +126,7 @@ class MessagesView(RouterAPIView):
     )
     def post(self, request: Request) -> Response:
         idempotency_key = _idempotency_key(request)
-        message_request = message_request_validate(request.data, templates=_templates_of(request))
+        message_request = message_request_validate(request.data, templates=client_templates(client_of(request)))
         try:
             acceptance = message_accept(
                 request=message_request,
@@ -132,9 +136,7 @@ class MessagesView(RouterAPIView):
             )
         except IdempotencyConflict as conflict:
             raise UnprocessableIdempotencyKey(str(conflict)) from None
-        headers = {"Location": _location(request, acceptance.message.id)}
-        if acceptance.replayed:
-            headers["Idempotent-Replayed"] = "true"
+        headers = accepted_headers(request, acceptance)
         return Response(accepted_message_data(acceptance.message), status=202, headers=headers)
 
 
@@ -166,7 +168,7 @@ class MessageBatchView(RouterAPIView):
         results: list[dict[str, Any]] = []
         valid: list[tuple[int, Any]] = []
         validator = MessageRequestValidator()
-        templates = _templates_of(request)
+        templates = client_templates(client_of(request))
         for index, item in enumerate(batch.validated_data["messages"]):
             try:
                 valid.append((index, validator.validate(item, templates=templates)))

@@ -3,6 +3,7 @@ methods, and an unexpected server error — in DEBUG too (Django's pages there a
 
 import pytest
 
+from router import fast_accept
 from router.views import messages as message_views
 
 pytestmark = pytest.mark.django_db(databases=["default"])
@@ -39,11 +40,14 @@ def test_a_wrong_method_answers_a_json_405(api, debug):
     assert "not allowed" in response.json()["detail"]
 
 
-def test_an_unexpected_error_answers_a_json_500(api, debug, monkeypatch):
+@pytest.mark.parametrize("fast_lane", [True, False], ids=["fast lane", "view"])
+def test_an_unexpected_error_answers_a_json_500(api, debug, monkeypatch, settings, fast_lane):
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
+    settings.ROUTER_FAST_ACCEPT = fast_lane
     monkeypatch.setattr(message_views, "message_accept", broken)
+    monkeypatch.setattr(fast_accept, "message_accept", broken)
     api.raise_request_exception = False
     response = api.post("/api/v1/messages", {"channel": "sms", "to": "+14155552671", "body": "hi"}, format="json")
     assert response.status_code == 500

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bench.report import render
+from bench.report import PHASES, render
 from bench.run import bench_size, run_bench
 from bench.sizes import SIZES
 
@@ -32,10 +32,28 @@ class Command(BaseCommand):
             help="also run the Celery + Redis peer (bench/peer_celery) in the same run and print the ratios",
         )
 
+        parser.add_argument(
+            "--only",
+            default=None,
+            help="comma-separated phases to run (as named in the JSON); the baseline always runs, and with "
+            "--peer the peer's shape (peer_shape) does too",
+        )
+
     def handle(
-        self, *args: Any, size: str, messages: int | None, json: Path, reuse_engines: bool, peer: str | None, **_: Any
+        self,
+        *args: Any,
+        size: str,
+        messages: int | None,
+        json: Path,
+        reuse_engines: bool,
+        peer: str | None,
+        only: str | None,
+        **_: Any,
     ) -> None:
-        results = run_bench(bench_size(size, messages), reuse_engines=reuse_engines, peer=peer)
+        phases = frozenset(name.strip() for name in only.split(",") if name.strip()) if only else None
+        if phases and not phases <= set(PHASES):
+            raise CommandError(f"--only: unknown phase(s) {sorted(phases - set(PHASES))}; known: {', '.join(PHASES)}")
+        results = run_bench(bench_size(size, messages), reuse_engines=reuse_engines, peer=peer, only=phases)
         json.parent.mkdir(parents=True, exist_ok=True)
         json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
         self.stdout.write(render(results))
