@@ -8,7 +8,6 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
 from confluent_kafka import Producer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -38,6 +37,7 @@ from messaging.topics import (
 )
 from messaging.tracing import TraceContext
 from operations.metrics import serve_metrics
+from webhooks.addresses import webhook_session
 from webhooks.pipeline import DecodeRecords, DeliverJobs, FanOutEvents, ProduceWebhookOutcomes
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def run_webhooks_worker(**options: object) -> None:
     with (
         GracefulShutdown() as shutdown,
         ThreadPoolExecutor(settings.WEBHOOKS_MAX_IN_FLIGHT, thread_name_prefix="webhook") as pool,
-        requests.Session() as session,
+        webhook_session(allow_private=settings.WEBHOOKS_ALLOW_PRIVATE) as session,
     ):
         steps = [
             DecodeRecords(job_topics=set(job_topics)),

@@ -5,10 +5,13 @@ its events on the retries; one that is down gets them dead-lettered once the att
 from __future__ import annotations
 
 import json
+import socket
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 from rest_framework.test import APIClient
 
 from delivery.models import DeliveryStatus
@@ -20,6 +23,11 @@ from messaging.topics import webhooks_dlq_topic
 from tests.delivery.support import CHANNEL_DBS, own_run_topics, topic_records, wait_for_status, worker
 from tests.processes import ManagedProcess, manage_py, process_env, wait_for
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
+from webhooks.addresses import webhook_session
+from webhooks.models import WebhookEndpoint
+from webhooks.pipeline import DeliverJobs, Job
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _api() -> APIClient:
@@ -123,3 +131,49 @@ def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in
         info = DeadLetterInfo.from_headers(decode_headers(record.headers()))
         assert info is not None and (info.error_type, info.attempts) == ("WebhookDeliveryFailed", 4)
         assert json.loads(record.value())["endpointId"] == dead["id"]
+
+
+@pytest.mark.django_db(databases=["default"])
+@pytest.mark.parametrize(
+    "pinned", [True, False], ids=["webhook_session refuses it", "a plain session reaches it (the attack is real)"]
+)
+def test_a_name_rebound_to_our_network_after_the_check_is_never_reached(tmp_path, monkeypatch, settings, pinned):
+    """DNS rebinding: the endpoint's name answers a public address to the worker's check and loopback
+    to the connection. The worker's session connects only to what it checked, so the receiver on
+    loopback never sees the post; a plain session would have reached it."""
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    port = free_port()
+    endpoint = WebhookEndpoint.objects.create(
+        client="key:rebind", url=f"http://hooks.example.com:{port}/hooks", events=["message.sent"], secret=SECRET
+    )
+    receiver = Receiver(tmp_path, port, SECRET)
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.215.14"])  # the first answer public, every later one loopback
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "hooks.example.com":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    session = webhook_session(allow_private=False) if pinned else requests.Session()
+    job = Job(
+        endpoint_id=str(endpoint.id),
+        webhook_id="msg_rebind",
+        message_id="m-1",
+        trace_id="0" * 31 + "1",
+        payload=b'{"type":"message.sent"}',
+        attempt=1,
+    )
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            error = DeliverJobs(pool=pool, session=session)._post(job, endpoint)
+    finally:
+        receiver.process.stop()
+
+    if pinned:
+        assert error is not None and "127.0.0.1" in error, error
+        assert receiver.requests() == []
+    else:  # what the worker did before it posted through webhook_session
+        assert error is None and len(receiver.requests()) == 1
