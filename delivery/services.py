@@ -30,6 +30,7 @@ from delivery.decisions import (
     claim_action,
 )
 from delivery.models import AttemptOutcome, DeliveryStatus
+from delivery.receipts import RECEIPT_STATUSES
 from delivery.registry import ChannelSpec
 from delivery.suppressions import suppressed_among
 from messaging.envelope import MessageEnvelope
@@ -238,11 +239,15 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
                 "provider_message_id": call.provider_message_id,
             }
         )
+    # A receipt that came before this write (delivery.receipts) already moved the record further.
+    reported = f"status IN ({', '.join(repr(str(status)) for status in RECEIPT_STATUSES)})"
     with transaction.atomic(using=spec.database), connection.cursor() as cursor:
         if sent_rows:
             cursor.executemany(
-                f"UPDATE {table} SET status = '{DeliveryStatus.SENT}', provider_message_id = %s, sent_at = %s, "
-                "updated_at = %s, last_error = '', attempt_count = attempt_count + 1 WHERE id = %s",
+                f"UPDATE {table} SET status = CASE WHEN {reported} THEN status ELSE '{DeliveryStatus.SENT}' END, "
+                "provider_message_id = %s, sent_at = %s, updated_at = %s, "
+                f"last_error = CASE WHEN {reported} THEN last_error ELSE '' END, "
+                "attempt_count = attempt_count + 1 WHERE id = %s",
                 sent_rows,
             )
         if failed_rows:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -65,6 +67,17 @@ def classify(error: TwilioRestException) -> ProviderError:
     return PermanentProviderError(text)
 
 
+# The StatusCallback URL of each send names our message: a receipt that comes back before the worker
+# has written the SID it got (Twilio posts while our call returns) still finds its record.
+CALLBACK_MESSAGE_ID = "messageId"
+
+
+def status_callback_url(base: str, message_id: uuid.UUID) -> str:
+    parts = urlsplit(base)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), (CALLBACK_MESSAGE_ID, str(message_id))]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 class TwilioProvider(Provider):
     """One `messages.create` per send; the message SID is the provider message id. Twilio takes no
     idempotency key, so `idempotent` stays False (ON_UNKNOWN_OUTCOME decides after a crash)."""
@@ -98,7 +111,7 @@ class TwilioProvider(Provider):
         else:
             params["from_"] = self.address_prefix + self.sender.removeprefix(self.address_prefix)
         if settings.TWILIO_STATUS_CALLBACK_URL:
-            params["status_callback"] = settings.TWILIO_STATUS_CALLBACK_URL
+            params["status_callback"] = status_callback_url(settings.TWILIO_STATUS_CALLBACK_URL, request.message_id)
         try:
             message = self._client().messages.create(**params)
         except TwilioRestException as error:

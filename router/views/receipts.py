@@ -5,12 +5,15 @@ POST /api/v1/providers/twilio/inbound (a recipient's reply: STOP suppresses them
 No API key: Twilio signs each request with the account's auth token (`X-Twilio-Signature`, checked
 with the library's RequestValidator); a bad or missing signature is a 403. The signature covers the
 URL Twilio posted to: TWILIO_STATUS_CALLBACK_URL / TWILIO_INBOUND_URL when set (what Twilio was
-told), else the URL as the API sees it.
+told) with the query string it was given per message (delivery.twilio.status_callback_url), else the
+URL as the API sees it.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -26,6 +29,7 @@ from delivery.models import DeliveryStatus, SuppressionReason
 from delivery.receipts import Receipt, delivery_report_status
 from delivery.registry import get_channel
 from delivery.suppressions import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, suppression_add, suppression_remove
+from delivery.twilio import CALLBACK_MESSAGE_ID
 from messaging.channels import Channel
 from router.kafka import channel_log
 
@@ -37,6 +41,13 @@ TWILIO_RECEIPTS = {
     "failed": DeliveryStatus.UNDELIVERED,  # Twilio could not send what it had accepted
 }
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _uuid_or_none(text: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None
 
 
 def _channel_of(address: str) -> Channel:
@@ -52,7 +63,11 @@ class TwilioWebhookView(APIView):
     def signed_params(self, request: Request) -> dict[str, Any] | None:
         """The form fields, when Twilio's signature over them is valid; else None."""
         params = {key: request.data.get(key) for key in request.data}
-        url = getattr(settings, self.configured_url_setting) or request.build_absolute_uri()
+        configured = getattr(settings, self.configured_url_setting)
+        if configured:
+            url = urlunsplit(urlsplit(configured)._replace(query=request.META.get("QUERY_STRING", "")))
+        else:
+            url = request.build_absolute_uri()
         token = settings.TWILIO_AUTH_TOKEN
         signature = request.headers.get("X-Twilio-Signature", "")
         if not token or not RequestValidator(token).validate(url, params, signature):
@@ -75,7 +90,12 @@ class TwilioStatusCallbackView(TwilioWebhookView):
         if status is not None and params.get("MessageSid"):
             channel = _channel_of(str(params.get("To", "")))
             error = f"Twilio error {params['ErrorCode']}" if params.get("ErrorCode") else ""
-            receipt = Receipt(provider_message_id=str(params["MessageSid"]), status=status, error=error)
+            receipt = Receipt(
+                provider_message_id=str(params["MessageSid"]),
+                status=status,
+                error=error,
+                message_id=_uuid_or_none(request.query_params.get(CALLBACK_MESSAGE_ID)),
+            )
             delivery_report_status(spec=get_channel(channel), receipt=receipt, log=channel_log(channel))
         return Response(status=204)
 

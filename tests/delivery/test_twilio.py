@@ -41,13 +41,14 @@ ACCOUNT, TOKEN = "AC" + "0123456789abcdef" * 2, "test-auth-token"
 
 
 class FakeTwilioServer:
-    def __init__(self, folder: Path, *, fail_first: int = 0) -> None:
+    def __init__(self, folder: Path, *, fail_first: int = 0, receipts_first: bool = False) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.out = folder / "twilio-calls.jsonl"
         self.out.touch()
         argv = [sys.executable, "-m", "tests.peers.fake_twilio", "--port", str(port), "--account", ACCOUNT]
         argv += ["--token", TOKEN, "--out", str(self.out), "--fail-first", str(fail_first)]
+        argv += ["--receipts-first"] if receipts_first else []
         self.process = ManagedProcess(f"fake-twilio-{port}", argv, process_env())
         wait_for(self._answers, timeout=30, what="the fake Twilio server")
 
@@ -134,6 +135,46 @@ def test_sms_and_whatsapp_go_through_twilio_and_its_receipts_come_back(tmp_path,
         if e["event"]["action"] == "delivery.status_reported"
     ]
     assert [(e["labels"]["delivery_status"], e["event"]["outcome"]) for e in reported] == [("undelivered", "failure")]
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
+def test_a_receipt_that_overtakes_twilios_answer_is_kept(tmp_path, settings):
+    """Twilio posts `delivered` before its answer to our send reaches the worker, so the record is
+    still `sending` with no SID; the receipt lands on it by the message id in the callback URL, and
+    the worker's `sent` that follows leaves it `delivered`."""
+    server = FakeTwilioServer(tmp_path, receipts_first=True)
+    topics = own_run_topics(settings, "twilio-early")
+    sms = make_envelope(SMS, to="+14155552671", body="overtaken")
+    api = FaultSystem(name="twilio-early")
+    try:
+        api.start_api(TWILIO_AUTH_TOKEN=TOKEN, **topics)
+        twilio = {
+            "TWILIO_ACCOUNT_SID": ACCOUNT,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_API_BASE_URL": server.url,
+            "TWILIO_SMS_FROM": "+15017122661",
+            "TWILIO_STATUS_CALLBACK_URL": f"{api.api_url}/api/v1/providers/twilio/status",
+            **topics,
+        }
+        with worker(SMS, SMS_PROVIDER="twilio", **twilio):
+            publish_envelopes([sms])
+            wait_for(lambda: len(server.callbacks()) == 2, timeout=60, what="both receipts")
+            wait_for_status(SMS, [sms.id], DeliveryStatus.DELIVERED, timeout=60)
+            wait_for(lambda: "delivery.sent" in _actions(sms.id), timeout=60, what="the worker's outcome")
+    finally:
+        server.process.stop()
+        assert not api.close()
+
+    assert [callback["answer"] for callback in server.callbacks()] == [204, 204]
+    assert f"messageId={sms.id}" in server.callbacks()[0]["callback"]
+    (record,) = records(SMS, [sms.id])
+    assert record.status == DeliveryStatus.DELIVERED, "the worker's `sent` must not undo the receipt"
+    assert record.provider_message_id == server.callbacks()[0]["params"]["MessageSid"]
+    assert record.sent_at is not None and record.attempt_count == 1
+
+
+def _actions(message_id) -> set[str]:
+    return {event["event"]["action"] for event in log_events(delivery_log_topic(SMS), message_id)}
 
 
 def _callback(client, params: dict[str, str], *, token: str = TOKEN):

@@ -7,9 +7,12 @@ body `{"code", "message", "more_info", "status"}`. Twilio's magic test numbers g
 
 A send with a `StatusCallback` gets its receipts posted there, signed as Twilio signs them
 (`X-Twilio-Signature`, HMAC-SHA1 with the auth token, computed by the library's RequestValidator):
-`sent`, then `delivered` — or `undelivered` with ErrorCode 30003 for +15005550010.
+`sent`, then `delivered` — or `undelivered` with ErrorCode 30003 for +15005550010. With
+`--receipts-first` they are posted before the send is answered: what happens when Twilio's callback
+overtakes its answer to our call.
 
     python -m tests.peers.fake_twilio --port 8099 --account AC… --token … --out calls.jsonl [--fail-first N]
+        [--receipts-first]
 
 Every request it receives is one JSON line in `--out` (what a test counts as provider calls).
 """
@@ -46,8 +49,9 @@ UNDELIVERABLE = "+15005550010"  # accepted, then reported undelivered (30003: un
 
 
 class FakeTwilio:
-    def __init__(self, *, account: str, token: str, out: Path, fail_first: int) -> None:
+    def __init__(self, *, account: str, token: str, out: Path, fail_first: int, receipts_first: bool) -> None:
         self.account, self.token = account, token
+        self.receipts_first = receipts_first
         self.out = out.open("a", encoding="utf-8")
         self.failures_left = fail_first
         self.lock = threading.Lock()
@@ -151,9 +155,12 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 "price": None,
                 "uri": f"/2010-04-01/Accounts/{twilio.account}/Messages/{sid}.json",
             }
+            callback = form.get("StatusCallback")
+            if callback and twilio.receipts_first:
+                twilio.post_receipts(callback, message)
             self._answer(201, message)
-            if form.get("StatusCallback"):
-                threading.Thread(target=twilio.post_receipts, args=(form["StatusCallback"], message)).start()
+            if callback and not twilio.receipts_first:
+                threading.Thread(target=twilio.post_receipts, args=(callback, message)).start()
             return None
 
     return Handler
@@ -166,8 +173,15 @@ def main() -> None:
     parser.add_argument("--token", required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--receipts-first", action="store_true")
     args = parser.parse_args()
-    twilio = FakeTwilio(account=args.account, token=args.token, out=args.out, fail_first=args.fail_first)
+    twilio = FakeTwilio(
+        account=args.account,
+        token=args.token,
+        out=args.out,
+        fail_first=args.fail_first,
+        receipts_first=args.receipts_first,
+    )
     serve_until_stopped(args.port, _handler(twilio), "fake Twilio")
 
 
