@@ -51,8 +51,9 @@ class Receipt:
 
 
 def delivery_report_status(*, spec: ChannelSpec, receipt: Receipt, log: LogEmitter) -> bool:
-    """Apply a receipt to the record with that provider message id; False when there is none or the
-    record does not move (a duplicate or out-of-order receipt)."""
+    """Apply a receipt to the record with that provider message id (or, before the worker wrote it,
+    the `sending` record the receipt's message id names); False when there is none or the record does
+    not move (a duplicate or out-of-order receipt)."""
     records = spec.record_model.objects.using(spec.database)
     with transaction.atomic(using=spec.database):
         record = records.select_for_update().filter(provider_message_id=receipt.provider_message_id).first()
