@@ -251,8 +251,11 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
                 sent_rows,
             )
         if failed_rows:
+            # Also after a call that failed for us (a timeout) while the provider took the message and
+            # reported it: the receipt stands, and the retry finds nothing to send.
             cursor.executemany(
-                f"UPDATE {table} SET status = %s, last_error = %s, updated_at = %s, "
+                f"UPDATE {table} SET status = CASE WHEN {reported} THEN status ELSE %s END, "
+                f"last_error = CASE WHEN {reported} THEN last_error ELSE %s END, updated_at = %s, "
                 "attempt_count = attempt_count + 1, outcome_published = false WHERE id = %s",
                 failed_rows,
             )

@@ -20,7 +20,8 @@ from delivery.registry import get_channel
 from delivery.twilio import classify
 from engines.process import free_port
 from messaging.channels import Channel
-from messaging.topics import delivery_log_topic
+from messaging.groups import consumer_group
+from messaging.topics import delivery_log_topic, retry_topic, send_topic
 from tests.delivery.support import (
     CHANNEL_DBS,
     log_events,
@@ -34,14 +35,16 @@ from tests.delivery.support import (
 from tests.factories import SmsDeliveryFactory
 from tests.faults.system import FaultSystem
 from tests.peers.twilio_webhooks import FORM, post_signed
-from tests.processes import ManagedProcess, process_env, wait_for
+from tests.processes import ManagedProcess, group_caught_up, process_env, wait_for
 
 SMS, WHATSAPP = Channel.SMS, Channel.WHATSAPP
 ACCOUNT, TOKEN = "AC" + "0123456789abcdef" * 2, "test-auth-token"
 
 
 class FakeTwilioServer:
-    def __init__(self, folder: Path, *, fail_first: int = 0, receipts_first: bool = False) -> None:
+    def __init__(
+        self, folder: Path, *, fail_first: int = 0, receipts_first: bool = False, answer_delay: float = 0.0
+    ) -> None:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.out = folder / "twilio-calls.jsonl"
@@ -49,6 +52,7 @@ class FakeTwilioServer:
         argv = [sys.executable, "-m", "tests.peers.fake_twilio", "--port", str(port), "--account", ACCOUNT]
         argv += ["--token", TOKEN, "--out", str(self.out), "--fail-first", str(fail_first)]
         argv += ["--receipts-first"] if receipts_first else []
+        argv += ["--answer-delay", str(answer_delay)]
         self.process = ManagedProcess(f"fake-twilio-{port}", argv, process_env())
         wait_for(self._answers, timeout=30, what="the fake Twilio server")
 
@@ -138,11 +142,17 @@ def test_sms_and_whatsapp_go_through_twilio_and_its_receipts_come_back(tmp_path,
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
-def test_a_receipt_that_overtakes_twilios_answer_is_kept(tmp_path, settings):
+@pytest.mark.parametrize(
+    ("answer_delay", "outcome"),
+    [(0.0, "delivery.sent"), (3.0, "delivery.retry_scheduled")],
+    ids=["the answer follows", "the answer comes after the worker's timeout"],
+)
+def test_a_receipt_that_overtakes_twilios_answer_is_kept(tmp_path, settings, answer_delay, outcome):
     """Twilio posts `delivered` before its answer to our send reaches the worker, so the record is
     still `sending` with no SID; the receipt lands on it by the message id in the callback URL, and
-    the worker's `sent` that follows leaves it `delivered`."""
-    server = FakeTwilioServer(tmp_path, receipts_first=True)
+    the worker's outcome that follows leaves it `delivered` — `sent`, or a timeout (Twilio took the
+    message, the worker saw no answer): then the retry finds it delivered and sends nothing again."""
+    server = FakeTwilioServer(tmp_path, receipts_first=True, answer_delay=answer_delay)
     topics = own_run_topics(settings, "twilio-early")
     sms = make_envelope(SMS, to="+14155552671", body="overtaken")
     api = FaultSystem(name="twilio-early")
@@ -154,23 +164,32 @@ def test_a_receipt_that_overtakes_twilios_answer_is_kept(tmp_path, settings):
             "TWILIO_API_BASE_URL": server.url,
             "TWILIO_SMS_FROM": "+15017122661",
             "TWILIO_STATUS_CALLBACK_URL": f"{api.api_url}/api/v1/providers/twilio/status",
+            "TWILIO_TIMEOUT_SECONDS": "1",
             **topics,
         }
         with worker(SMS, SMS_PROVIDER="twilio", **twilio):
             publish_envelopes([sms])
             wait_for(lambda: len(server.callbacks()) == 2, timeout=60, what="both receipts")
             wait_for_status(SMS, [sms.id], DeliveryStatus.DELIVERED, timeout=60)
-            wait_for(lambda: "delivery.sent" in _actions(sms.id), timeout=60, what="the worker's outcome")
+            wait_for(lambda: outcome in _actions(sms.id), timeout=60, what="the worker's outcome")
+            if outcome == "delivery.retry_scheduled":  # the worker has read the retry's record (and skipped it)
+                topics_read = [send_topic(SMS), retry_topic(SMS, 1)]
+                wait_for(
+                    lambda: group_caught_up(consumer_group("sms_service"), topics_read),
+                    timeout=60,
+                    what="the worker to read the retry",
+                )
     finally:
         server.process.stop()
         assert not api.close()
 
     assert [callback["answer"] for callback in server.callbacks()] == [204, 204]
     assert f"messageId={sms.id}" in server.callbacks()[0]["callback"]
+    assert len(server.calls("+14155552671")) == 1, "sent once, whatever the worker saw"
     (record,) = records(SMS, [sms.id])
-    assert record.status == DeliveryStatus.DELIVERED, "the worker's `sent` must not undo the receipt"
+    assert record.status == DeliveryStatus.DELIVERED, "the worker's outcome must not undo the receipt"
     assert record.provider_message_id == server.callbacks()[0]["params"]["MessageSid"]
-    assert record.sent_at is not None and record.attempt_count == 1
+    assert record.attempt_count == 1
 
 
 def _actions(message_id) -> set[str]:

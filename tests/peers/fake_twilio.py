@@ -9,10 +9,11 @@ A send with a `StatusCallback` gets its receipts posted there, signed as Twilio 
 (`X-Twilio-Signature`, HMAC-SHA1 with the auth token, computed by the library's RequestValidator):
 `sent`, then `delivered` — or `undelivered` with ErrorCode 30003 for +15005550010. With
 `--receipts-first` they are posted before the send is answered: what happens when Twilio's callback
-overtakes its answer to our call.
+overtakes its answer to our call; `--answer-delay S` then waits S seconds before answering (longer
+than the client's timeout: Twilio took the message, the caller saw a timeout).
 
     python -m tests.peers.fake_twilio --port 8099 --account AC… --token … --out calls.jsonl [--fail-first N]
-        [--receipts-first]
+        [--receipts-first] [--answer-delay S]
 
 Every request it receives is one JSON line in `--out` (what a test counts as provider calls).
 """
@@ -49,9 +50,12 @@ UNDELIVERABLE = "+15005550010"  # accepted, then reported undelivered (30003: un
 
 
 class FakeTwilio:
-    def __init__(self, *, account: str, token: str, out: Path, fail_first: int, receipts_first: bool) -> None:
+    def __init__(
+        self, *, account: str, token: str, out: Path, fail_first: int, receipts_first: bool, answer_delay: float
+    ) -> None:
         self.account, self.token = account, token
         self.receipts_first = receipts_first
+        self.answer_delay = answer_delay
         self.out = out.open("a", encoding="utf-8")
         self.failures_left = fail_first
         self.lock = threading.Lock()
@@ -102,11 +106,14 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the caller gave up waiting (--answer-delay)
 
         def _error(self, status: int, code: int, message: str) -> None:
             info = f"https://www.twilio.com/docs/errors/{code}"
@@ -158,6 +165,7 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             callback = form.get("StatusCallback")
             if callback and twilio.receipts_first:
                 twilio.post_receipts(callback, message)
+            time.sleep(twilio.answer_delay)
             self._answer(201, message)
             if callback and not twilio.receipts_first:
                 threading.Thread(target=twilio.post_receipts, args=(callback, message)).start()
@@ -174,6 +182,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--receipts-first", action="store_true")
+    parser.add_argument("--answer-delay", type=float, default=0.0)
     args = parser.parse_args()
     twilio = FakeTwilio(
         account=args.account,
@@ -181,6 +190,7 @@ def main() -> None:
         out=args.out,
         fail_first=args.fail_first,
         receipts_first=args.receipts_first,
+        answer_delay=args.answer_delay,
     )
     serve_until_stopped(args.port, _handler(twilio), "fake Twilio")
 
