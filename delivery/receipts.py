@@ -6,9 +6,11 @@ recipient on the channel's suppression list.
 Receipts arrive out of order and more than once (Twilio posts `sent` after `delivered` at times), so
 a record moves only to a receipt status; `delivered` may still become `undelivered`/`bounced` (a
 later bounce), never the other way round. A record is found by the provider's message id the worker
-wrote with `sent`, or — for a receipt that comes before that write (Twilio posts while our call to it
-returns) — by our message id in the callback, while it is still `sending` with no provider id yet;
-the worker's `sent` then leaves the receipt's status in place (deliveries_record_outcomes).
+wrote with `sent`, or by our message id in the callback when the worker has not written one: the
+receipt came before the worker's outcome (Twilio posts while our call to it returns), or our call
+failed for us (a timeout) while Twilio took the message. Such a record, still `sending` or waiting for
+its retry, takes the receipt's status; the worker's outcome write leaves a receipt status in place,
+and a retry finds the message final and sends nothing (deliveries_record_outcomes, claim_action).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ _SUPPRESSES = {
     DeliveryStatus.BOUNCED: SuppressionReason.BOUNCED,
     DeliveryStatus.COMPLAINED: SuppressionReason.COMPLAINED,
 }
+# A record not yet `sent` as far as we know — its call under way, or failed for us (a timeout) and
+# waiting for its retry, held as unknown, dead-lettered — found by our message id: the provider took
+# a send of it, and its receipt is the truth.
+_UNCONFIRMED = (DeliveryStatus.SENDING, DeliveryStatus.PENDING, DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED)
 # What each status may become on a receipt.
 _MAY_BECOME = {
-    DeliveryStatus.SENDING: set(RECEIPT_STATUSES),
-    DeliveryStatus.SENT: set(RECEIPT_STATUSES),
+    **{status: set(RECEIPT_STATUSES) for status in (*_UNCONFIRMED, DeliveryStatus.SENT)},
     DeliveryStatus.DELIVERED: {DeliveryStatus.UNDELIVERED, DeliveryStatus.BOUNCED, DeliveryStatus.COMPLAINED},
 }
 
@@ -51,15 +56,15 @@ class Receipt:
 
 
 def delivery_report_status(*, spec: ChannelSpec, receipt: Receipt, log: LogEmitter) -> bool:
-    """Apply a receipt to the record with that provider message id (or, before the worker wrote it,
-    the `sending` record the receipt's message id names); False when there is none or the record does
-    not move (a duplicate or out-of-order receipt)."""
+    """Apply a receipt to the record with that provider message id (or, when the worker has not written
+    it, the record the receipt's message id names); False when there is none or the record does not
+    move (a duplicate or out-of-order receipt)."""
     records = spec.record_model.objects.using(spec.database)
     with transaction.atomic(using=spec.database):
         record = records.select_for_update().filter(provider_message_id=receipt.provider_message_id).first()
-        if record is None and receipt.message_id is not None:  # before the worker wrote `sent`
+        if record is None and receipt.message_id is not None:  # the worker has not written `sent`
             unwritten = records.filter(message_id=receipt.message_id, provider_message_id="")
-            record = unwritten.filter(status=DeliveryStatus.SENDING).select_for_update().first()
+            record = unwritten.filter(status__in=_UNCONFIRMED).select_for_update().first()
         if record is None or receipt.status not in _MAY_BECOME.get(DeliveryStatus(record.status), set()):
             return False
         records.filter(pk=record.pk).update(

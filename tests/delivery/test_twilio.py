@@ -143,16 +143,25 @@ def test_sms_and_whatsapp_go_through_twilio_and_its_receipts_come_back(tmp_path,
 
 @pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
 @pytest.mark.parametrize(
-    ("answer_delay", "outcome"),
-    [(0.0, "delivery.sent"), (3.0, "delivery.retry_scheduled")],
-    ids=["the answer follows", "the answer comes after the worker's timeout"],
+    ("receipts_first", "answer_delay", "outcome"),
+    [
+        (True, 0.0, "delivery.sent"),
+        (True, 3.0, "delivery.retry_scheduled"),
+        (False, 3.0, "delivery.retry_scheduled"),
+    ],
+    ids=[
+        "the receipt, then the answer",
+        "the receipt, then the worker's timeout",
+        "the worker's timeout, then the receipt",
+    ],
 )
-def test_a_receipt_that_overtakes_twilios_answer_is_kept(tmp_path, settings, answer_delay, outcome):
-    """Twilio posts `delivered` before its answer to our send reaches the worker, so the record is
-    still `sending` with no SID; the receipt lands on it by the message id in the callback URL, and
-    the worker's outcome that follows leaves it `delivered` — `sent`, or a timeout (Twilio took the
-    message, the worker saw no answer): then the retry finds it delivered and sends nothing again."""
-    server = FakeTwilioServer(tmp_path, receipts_first=True, answer_delay=answer_delay)
+def test_a_receipt_before_the_workers_outcome_is_kept(tmp_path, settings, receipts_first, answer_delay, outcome):
+    """The worker has not written Twilio's SID when the receipt comes: Twilio posted `delivered` before
+    its answer reached the worker (the record is still `sending`), or the worker's call timed out
+    although Twilio took the message (the record waits for its retry). The receipt finds the record by
+    the message id in the callback URL; the worker's outcome leaves it `delivered`, and the retry finds
+    it delivered and sends nothing again."""
+    server = FakeTwilioServer(tmp_path, receipts_first=receipts_first, answer_delay=answer_delay)
     topics = own_run_topics(settings, "twilio-early")
     sms = make_envelope(SMS, to="+14155552671", body="overtaken")
     api = FaultSystem(name="twilio-early")
@@ -167,7 +176,8 @@ def test_a_receipt_that_overtakes_twilios_answer_is_kept(tmp_path, settings, ans
             "TWILIO_TIMEOUT_SECONDS": "1",
             **topics,
         }
-        with worker(SMS, SMS_PROVIDER="twilio", **twilio):
+        # The retry comes after the receipt (a few seconds), as Twilio's come within seconds of a send.
+        with worker(SMS, SMS_PROVIDER="twilio", SMS_RETRY_DELAYS="6s,6s,6s", **twilio):
             publish_envelopes([sms])
             wait_for(lambda: len(server.callbacks()) == 2, timeout=60, what="both receipts")
             wait_for_status(SMS, [sms.id], DeliveryStatus.DELIVERED, timeout=60)
