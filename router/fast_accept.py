@@ -7,12 +7,13 @@ of it. The lane uses the same pieces as MessagesView — api_key_verify, the per
 channel serializers, message_accept and the view's 202 body and headers — so there is one rule for
 each concern; what it skips is dispatch, not checks.
 
-It only ever accepts. Anything it does not take whole goes on to MessagesView unchanged, which
-answers it exactly as before: a browsable-API or non-JSON request, an Idempotency-Key, a body
-without Content-Length or over the limit, a refused key, a throttled key, an invalid body, a host
-Django refuses. Nothing is written before every check has passed, so a request handed on leaves no
-trace of the lane (its throttle allowance is taken last, just before the accept). ROUTER_FAST_ACCEPT
-(default on) turns it off.
+It only ever accepts (an Idempotency-Key's replay included). Anything it does not take whole goes on
+to MessagesView unchanged, which answers it exactly as before: a browsable-API or non-JSON request, a
+body without Content-Length or over the limit, a refused key, a throttled key, an invalid body or
+Idempotency-Key, a key reused with another body (422), a host Django refuses. Nothing is written
+before every check has passed, so a request handed on leaves no trace of the lane (its throttle
+allowance is taken last, just before the accept; a reused key, refused before anything is written,
+costs the caller that allowance twice). ROUTER_FAST_ACCEPT (default on) turns it off.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from rest_framework_api_key.models import APIKey
 from messaging.tracing import TraceContext
 from router.authentication import KEYWORD, api_key_verify
 from router.domain import Client, MessageRequest
+from router.errors import IdempotencyConflict
 from router.middleware import api_error_response
 from router.permissions import key_client
 from router.rate_limits import auth_failures_wait
 from router.serializers import accepted_message_data, message_request_validate
 from router.services import message_accept
 from router.throttles import api_key_throttle_take
-from router.views.messages import MessagesView, accepted_headers, client_templates
+from router.views.messages import MessagesView, accepted_headers, client_templates, idempotency_key_of
 
 _SCHEME = KEYWORD.lower() + " "
 # Media ranges a JSON answer satisfies; any other Accept is DRF's content negotiation to decide.
@@ -49,6 +51,7 @@ class _Valid:
     client: Client
     api_key: APIKey
     request: MessageRequest
+    idempotency_key: str | None
 
 
 class FastAcceptMiddleware:
@@ -76,11 +79,15 @@ class FastAcceptMiddleware:
     def _accept(self, request: HttpRequest, valid: _Valid) -> HttpResponse:
         try:
             trace = TraceContext.of_request(request.META.get("HTTP_TRACEPARENT"))
-            acceptance = message_accept(request=valid.request, client=valid.client, trace=trace)
+            acceptance = message_accept(
+                request=valid.request, client=valid.client, trace=trace, idempotency_key=valid.idempotency_key
+            )
             body = orjson.dumps(accepted_message_data(acceptance.message))
             response = HttpResponse(body, status=202, content_type="application/json")
             for name, value in accepted_headers(request, acceptance).items():
                 response[name] = value
+        except IdempotencyConflict:  # refused before anything was written: the view answers the 422
+            return self.get_response(request)
         except Exception as error:  # as MessagesView's would, through ApiJsonErrorsMiddleware
             return api_error_response(request, error)
         # What DRF's finalize_response and the skipped middleware add to MessagesView's 202.
@@ -93,7 +100,7 @@ class FastAcceptMiddleware:
 def _valid_request(request: HttpRequest) -> _Valid | None:
     """The request's caller and message when the lane can take it whole; None hands it on."""
     meta = request.META
-    if meta.get("QUERY_STRING") or "HTTP_IDEMPOTENCY_KEY" in meta:  # `?format=`, and replays: the view's
+    if meta.get("QUERY_STRING"):  # `?format=`: the view's content negotiation
         return None
     if meta.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != "application/json":
         return None
@@ -112,8 +119,9 @@ def _valid_request(request: HttpRequest) -> _Valid | None:
         request.get_host()  # the 202's Location needs it: a host Django refuses is refused first
         api_key = api_key_verify(authorization[len(_SCHEME) :].strip())
         client = key_client(api_key)
+        idempotency_key = idempotency_key_of(request)
         data = orjson.loads(request.body)
         message = message_request_validate(data, templates=client_templates(client))
     except Exception:  # refused or broken: the view answers it (and logs what it must)
         return None
-    return _Valid(client=client, api_key=api_key, request=message)
+    return _Valid(client=client, api_key=api_key, request=message, idempotency_key=idempotency_key)

@@ -58,7 +58,7 @@ class UnprocessableIdempotencyKey(APIException):
     default_code = "idempotency_key_reused"
 
 
-def _idempotency_key(request: Request) -> str | None:
+def idempotency_key_of(request: HttpRequest | Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
@@ -125,7 +125,7 @@ class MessagesView(RouterAPIView):
         examples=REQUEST_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
-        idempotency_key = _idempotency_key(request)
+        idempotency_key = idempotency_key_of(request)
         message_request = message_request_validate(request.data, templates=client_templates(client_of(request)))
         try:
             acceptance = message_accept(
@@ -162,7 +162,7 @@ class MessageBatchView(RouterAPIView):
         examples=BATCH_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
-        idempotency_key = _idempotency_key(request)
+        idempotency_key = idempotency_key_of(request)
         batch = BatchRequestSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         results: list[dict[str, Any]] = []

@@ -78,7 +78,7 @@ def test_the_lane_honours_the_callers_trace(client, view_calls):
     [
         ("browsable API", {"HTTP_ACCEPT": "text/html"}, 202, "text/html; charset=utf-8"),
         ("format override", {"path": f"{URL}?format=json"}, 202, "application/json"),
-        ("Idempotency-Key", {"HTTP_IDEMPOTENCY_KEY": "order-1042"}, 202, "application/json"),
+        ("an empty Idempotency-Key", {"HTTP_IDEMPOTENCY_KEY": " "}, 400, "application/json"),
         ("another media type accepted", {"HTTP_ACCEPT": "application/xml"}, 406, "application/json"),
         ("not JSON", {"content_type": "text/plain"}, 415, "application/json"),
         ("an invalid body", {"payload": {"channel": "sms", "to": "12", "body": "x"}}, 400, "application/json"),
@@ -101,6 +101,22 @@ def test_what_the_lane_does_not_take_whole_reaches_the_view(client, view_calls, 
     # nothing on its own: only the view's 202 wrote a message.
     assert len(view_calls) == (0 if case == "a refused host" else 1)
     assert Message.objects.count() == (1 if status == 202 else 0)
+
+
+def test_an_idempotency_key_is_taken_by_the_lane_and_a_reuse_with_another_body_by_the_view(client, view_calls):
+    key = ApiKeyFactory()
+    headers = {"HTTP_AUTHORIZATION": f"Api-Key {key.raw_key}", "HTTP_IDEMPOTENCY_KEY": "order-1042"}
+    payload = REQUEST_FACTORIES["sms"]()
+
+    first, again = send(client, payload, **headers), send(client, payload, **headers)
+    assert (first.status_code, again.status_code) == (202, 202) and view_calls == []
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+
+    other = send(client, {**payload, "body": "another body"}, **headers)
+    assert other.status_code == 422 and len(view_calls) == 1
+    assert "order-1042" in other.json()["detail"]
+    assert Message.objects.count() == 1
 
 
 def test_a_throttled_key_is_answered_by_the_view(client, settings, view_calls):
