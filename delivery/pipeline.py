@@ -238,7 +238,8 @@ class RecordOutcomes(Step):
             reports.append(
                 AttemptOutcomeReport(delivery.pk, delivery.envelope.attempt, delivery.call, delivery.outcome)
             )
-        deliveries_record_outcomes(spec=self.spec, reports=reports)
+        # Failed for us, yet the provider's receipt says it took the message: no retry, no dead letter.
+        settled = deliveries_record_outcomes(spec=self.spec, reports=reports)
         for delivery in todo:  # the provider says the recipient unsubscribed: never send there again
             outcome = delivery.outcome
             if isinstance(outcome, DeadLetter) and outcome.failure.type == RecipientUnsubscribed.__name__:
@@ -261,7 +262,7 @@ class RecordOutcomes(Step):
                     delivery.envelope, duration_ns=delivery.call.duration_ns, failure=delivery.outcome.failure
                 )
         for item in items:
-            if isinstance(item.value.outcome, Sent):
+            if isinstance(item.value.outcome, Sent) or item.value.pk in settled:
                 item.finish()
 
 

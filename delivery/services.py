@@ -207,12 +207,18 @@ def _attempt_outcome(outcome: Outcome) -> AttemptOutcome:
     return _ATTEMPT_OUTCOME[type(outcome)]
 
 
-def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOutcomeReport]) -> None:
+# A receipt that came before the worker's outcome write (delivery.receipts) already settled the record.
+_REPORTED = f"status IN ({', '.join(repr(str(status)) for status in RECEIPT_STATUSES)})"
+
+
+def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOutcomeReport]) -> set[int]:
     """The outcomes of a batch's provider calls and their attempt rows, in one transaction.
 
     sent → `sent`; retry later → `pending` (its retry record not yet acknowledged:
     outcome_published false); dead letter → `failed` (likewise). Rows are updated by primary key with
-    one executemany per kind, the statement the ORM would run once per row.
+    one executemany per kind, the statement the ORM would run once per row. A record a provider's
+    receipt already settled keeps the receipt's status; returns those of the failed calls (our call
+    failed, a timeout, while the provider took the message): they need no retry and no dead letter.
     """
     connection = connections[spec.database]
     ops = connection.ops
@@ -239,8 +245,8 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
                 "provider_message_id": call.provider_message_id,
             }
         )
-    # A receipt that came before this write (delivery.receipts) already moved the record further.
-    reported = f"status IN ({', '.join(repr(str(status)) for status in RECEIPT_STATUSES)})"
+    reported = _REPORTED
+    settled: set[int] = set()
     with transaction.atomic(using=spec.database), connection.cursor() as cursor:
         if sent_rows:
             cursor.executemany(
@@ -251,15 +257,17 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
                 sent_rows,
             )
         if failed_rows:
-            # Also after a call that failed for us (a timeout) while the provider took the message and
-            # reported it: the receipt stands, and the retry finds nothing to send.
             cursor.executemany(
                 f"UPDATE {table} SET status = CASE WHEN {reported} THEN status ELSE %s END, "
                 f"last_error = CASE WHEN {reported} THEN last_error ELSE %s END, updated_at = %s, "
-                "attempt_count = attempt_count + 1, outcome_published = false WHERE id = %s",
+                f"attempt_count = attempt_count + 1, outcome_published = {reported} WHERE id = %s",
                 failed_rows,
             )
+            failed_pks = [row[-1] for row in failed_rows]
+            records = spec.record_model.objects.using(spec.database)
+            settled = set(records.filter(pk__in=failed_pks, status__in=RECEIPT_STATUSES).values_list("pk", flat=True))
         _inserter(spec.attempt_model, spec.database).insert(attempt_rows)
+    return settled
 
 
 def deliveries_mark_outcomes_published(*, spec: ChannelSpec, pks: Collection[int]) -> None:

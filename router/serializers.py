@@ -498,7 +498,8 @@ class AcceptedMessageSerializer(serializers.ModelSerializer):
         return dict(data)
 
 
-def _utc_text(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
+    """A moment as the API writes it: UTC, `Z`."""
     return moment.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
 
 
@@ -512,10 +513,10 @@ def accepted_message_data(message: AcceptedMessage) -> dict[str, Any]:
         "status": "scheduled" if message.send_at else "accepted",
         "channel": message.channel,
         "to": message.recipient,
-        "createdAt": _utc_text(message.created_at),
+        "createdAt": utc_text(message.created_at),
     }
     if message.send_at:
-        data["sendAt"] = _utc_text(message.send_at)
+        data["sendAt"] = utc_text(message.send_at)
     return data
 
 

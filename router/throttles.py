@@ -12,10 +12,10 @@ from rest_framework_api_key.models import APIKey
 from router.rate_limits import Rate, gcra_take
 
 
-def api_key_throttle_take(api_key: APIKey) -> float | None:
+def api_key_throttle_take(api_key: APIKey, *, now: float | None = None) -> float | None:
     """Use one of the key's ROUTER_THROTTLE_RATE allowance: None when allowed, else the seconds to
-    wait. The counter ApiKeyRateThrottle keeps for the key (router.fast_accept takes from it too)."""
-    return ApiKeyRateThrottle.take(f"key:{api_key.prefix}")
+    wait. ApiKeyRateThrottle and router.fast_accept both take from it."""
+    return ApiKeyRateThrottle.take(f"key:{api_key.prefix}", now=now)
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
@@ -36,12 +36,11 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         if isinstance(request.auth, APIKey):
-            ident = f"key:{request.auth.prefix}"
+            self._wait = api_key_throttle_take(request.auth, now=self.timer())
         elif request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
+            self._wait = self.take(f"user:{request.user.pk}", now=self.timer())
         else:
             return True  # unauthenticated requests were already refused with 401
-        self._wait = self.take(ident, now=self.timer())
         return self._wait is None
 
     def wait(self) -> float | None:

@@ -9,7 +9,6 @@ still leads on; follow `next` until it is null.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
@@ -25,7 +24,7 @@ from logging_service.timeline import MessageStatus
 from router.models import CHANNEL_CHOICES, Message
 from router.permissions import client_of
 from router.selectors import delivery_states_get, router_status
-from router.serializers import StrictSerializer
+from router.serializers import StrictSerializer, utc_text
 
 FILTERS = ("channel", "status", "to", "since", "until", "template")
 # Query parameters that are not filters: the page's own, and the browsable API's renderer choice.
@@ -72,10 +71,6 @@ class MessageCursorPagination(CursorPagination):
     max_page_size = 500
 
 
-def _timestamp(value: Any) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
-
-
 def message_summaries(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """The messages as listed, their statuses read in one query per channel."""
     states = delivery_states_get(messages=messages)
@@ -90,8 +85,8 @@ def message_summaries(messages: Sequence[Message]) -> list[dict[str, Any]]:
                 "status": status.value,
                 "channel": message.channel,
                 "to": message.recipient,
-                "createdAt": _timestamp(message.created_at),
-                "sendAt": _timestamp(message.send_at),
+                "createdAt": utc_text(message.created_at),
+                "sendAt": utc_text(message.send_at) if message.send_at else None,
                 "template": message.template or None,
                 "templateVersion": message.template_version,
                 "attempts": state.attempts if state is not None else 0,

@@ -21,14 +21,16 @@ from delivery.twilio import classify
 from engines.process import free_port
 from messaging.channels import Channel
 from messaging.groups import consumer_group
-from messaging.topics import delivery_log_topic, retry_topic, send_topic
+from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_topic
 from tests.delivery.support import (
     CHANNEL_DBS,
+    actions,
     log_events,
     make_envelope,
     own_run_topics,
     publish_envelopes,
     records,
+    topic_records,
     wait_for_status,
     worker,
 )
@@ -146,7 +148,7 @@ def test_sms_and_whatsapp_go_through_twilio_and_its_receipts_come_back(tmp_path,
     ("receipts_first", "answer_delay", "outcome"),
     [
         (True, 0.0, "delivery.sent"),
-        (True, 3.0, "delivery.retry_scheduled"),
+        (True, 3.0, "delivery.failed"),  # its only attempt: a dead letter, were it not delivered
         (False, 3.0, "delivery.retry_scheduled"),
     ],
     ids=[
@@ -160,7 +162,8 @@ def test_a_receipt_before_the_workers_outcome_is_kept(tmp_path, settings, receip
     its answer reached the worker (the record is still `sending`), or the worker's call timed out
     although Twilio took the message (the record waits for its retry). The receipt finds the record by
     the message id in the callback URL; the worker's outcome leaves it `delivered`, and the retry finds
-    it delivered and sends nothing again."""
+    it delivered and sends nothing again; a failure the receipt came before is neither retried nor
+    dead-lettered."""
     server = FakeTwilioServer(tmp_path, receipts_first=receipts_first, answer_delay=answer_delay)
     topics = own_run_topics(settings, "twilio-early")
     sms = make_envelope(SMS, to="+14155552671", body="overtaken")
@@ -177,11 +180,16 @@ def test_a_receipt_before_the_workers_outcome_is_kept(tmp_path, settings, receip
             **topics,
         }
         # The retry comes after the receipt (a few seconds), as Twilio's come within seconds of a send.
-        with worker(SMS, SMS_PROVIDER="twilio", SMS_RETRY_DELAYS="6s,6s,6s", **twilio):
+        attempts = "1" if outcome == "delivery.failed" else "4"
+        with worker(SMS, SMS_PROVIDER="twilio", SMS_RETRY_DELAYS="6s,6s,6s", SMS_MAX_ATTEMPTS=attempts, **twilio):
             publish_envelopes([sms])
             wait_for(lambda: len(server.callbacks()) == 2, timeout=60, what="both receipts")
             wait_for_status(SMS, [sms.id], DeliveryStatus.DELIVERED, timeout=60)
-            wait_for(lambda: outcome in _actions(sms.id), timeout=60, what="the worker's outcome")
+            wait_for(
+                lambda: outcome in actions(log_events(delivery_log_topic(SMS), sms.id)),
+                timeout=60,
+                what=f"the worker's {outcome}",
+            )
             if outcome == "delivery.retry_scheduled":  # the worker has read the retry's record (and skipped it)
                 topics_read = [send_topic(SMS), retry_topic(SMS, 1)]
                 wait_for(
@@ -196,14 +204,12 @@ def test_a_receipt_before_the_workers_outcome_is_kept(tmp_path, settings, receip
     assert [callback["answer"] for callback in server.callbacks()] == [204, 204]
     assert f"messageId={sms.id}" in server.callbacks()[0]["callback"]
     assert len(server.calls("+14155552671")) == 1, "sent once, whatever the worker saw"
+    if outcome == "delivery.failed":
+        assert topic_records(dlq_topic(SMS)) == [] and topic_records(retry_topic(SMS, 1)) == []
     (record,) = records(SMS, [sms.id])
     assert record.status == DeliveryStatus.DELIVERED, "the worker's outcome must not undo the receipt"
     assert record.provider_message_id == server.callbacks()[0]["params"]["MessageSid"]
     assert record.attempt_count == 1
-
-
-def _actions(message_id) -> set[str]:
-    return {event["event"]["action"] for event in log_events(delivery_log_topic(SMS), message_id)}
 
 
 def _callback(client, params: dict[str, str], *, token: str = TOKEN):
