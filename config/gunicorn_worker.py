@@ -8,7 +8,13 @@
   than API_HEADER_TIMEOUT_SECONDS is dropped.
 - **Overload is shed, not queued.** Stock gthread queues every request for a thread without a bound,
   so at three times its capacity clients wait seconds. Here at most API_QUEUE_LIMIT requests wait for
-  a thread; the next one is answered at once `503` with `Retry-After` (JSON, as the API's errors).
+  a thread; the next one is answered at once `503` with `Retry-After` (JSON, as the API's errors), on
+  the event loop, and its connection is kept for the client's retry when the request was read whole
+  (a reconnection per refusal would cost the overloaded loop an accept and the client a handshake).
+- **The loop keeps up with bursts.** Stock gthread accepts one connection per turn of its loop and
+  reads it on the next turn; each turn waits for the GIL behind the busy request threads, so under a
+  burst new connections sat in the kernel's queue for seconds. Here a turn accepts what is waiting (up
+  to ACCEPT_BURST) and reads each new connection's request at once if it has arrived.
 """
 
 from __future__ import annotations
@@ -32,15 +38,20 @@ MAX_HEAD_BYTES = 64 * 1024
 # a larger one (a batch) is handed over once its head is in.
 MAX_EARLY_BODY_BYTES = 64 * 1024
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
+# A request after which the connection cannot be kept: the client asked to close it, or its body's
+# end is not known from its head.
+_ENDS_CONNECTION = re.compile(rb"\r\n(connection:[^\r\n]*close|transfer-encoding:)", re.IGNORECASE)
+ACCEPT_BURST = 64
 
 SHED_BODY = b'{"detail":"The server is at capacity; retry after the time Retry-After gives."}'
-SHED_RESPONSE = (
+_SHED_HEAD = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
     b"Content-Type: application/json\r\n"
     b"Retry-After: 1\r\n"
-    b"Connection: close\r\n"
-    b"Content-Length: " + str(len(SHED_BODY)).encode() + b"\r\n\r\n" + SHED_BODY
+    b"Content-Length: " + str(len(SHED_BODY)).encode() + b"\r\n"
 )
+SHED_RESPONSE = _SHED_HEAD + b"Connection: close\r\n\r\n" + SHED_BODY
+SHED_RESPONSE_KEEP_ALIVE = _SHED_HEAD + b"\r\n" + SHED_BODY
 
 
 class GuardedThreadWorker(ThreadWorker):
@@ -52,16 +63,33 @@ class GuardedThreadWorker(ThreadWorker):
         self._partial: dict[TConn, tuple[float, bytearray]] = {}
         super().init_process()
 
-    # --- reading the head on the event loop -----------------------------------------------------
+    # --- accepting, and reading the head on the event loop ---------------------------------------
+    def accept(self, server: Any, listener: socket.socket) -> None:
+        for _ in range(ACCEPT_BURST):
+            if self.nr_conns >= self.worker_connections:
+                return
+            try:
+                sock, client = listener.accept()
+            except OSError as error:
+                if error.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                    return
+                raise
+            self.nr_conns += 1
+            # A client sends its request right after connecting: it is usually here already.
+            self._read_head(TConn(self.cfg, sock, client, server), None)
+
     def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
         partial_head = self._partial.pop(conn, None)
         with self._lock:
             self.poller.unregister(client)
-            if conn.initialized and partial_head is None:  # an idle keep-alive connection wakes up
+            if conn.timeout is not None and partial_head is None:  # an idle keep-alive connection wakes up
                 try:
                     self._keep.remove(conn)
                 except ValueError:
                     return  # raced with the keep-alive sweep, which closed it
+        self._read_head(conn, partial_head)
+
+    def _read_head(self, conn: TConn, partial_head: tuple[float, bytearray] | None) -> None:
         started, buffer = partial_head or (time.monotonic(), bytearray())
         try:
             chunk = conn.sock.recv(MAX_HEAD_BYTES + MAX_EARLY_BODY_BYTES)
@@ -110,11 +138,7 @@ class GuardedThreadWorker(ThreadWorker):
     def _dispatch(self, conn: TConn, received: bytes) -> None:
         if self.waiting >= self.queue_limit:
             self.shed += 1
-            with contextlib.suppress(OSError):  # a client gone already needs no answer
-                conn.sock.setblocking(True)
-                conn.sock.settimeout(1.0)
-                conn.sock.sendall(SHED_RESPONSE)
-            self._drop(conn)
+            self._refuse(conn, received)
             return
         conn.init()
         conn.parser.unreader.unread(received)
@@ -122,6 +146,36 @@ class GuardedThreadWorker(ThreadWorker):
         future = self.tpool.submit(self._handle_counted, conn)
         self._wrap_future(future, conn)
 
+    def _refuse(self, conn: TConn, received: bytes) -> None:
+        """Answer 503 on the loop without blocking it: a client whose socket cannot take the few bytes
+        at once (it is not reading) is dropped, as is one whose request was not read whole."""
+        keep = self.alive and _whole_single_request(received)
+        answer = SHED_RESPONSE_KEEP_ALIVE if keep else SHED_RESPONSE
+        try:
+            sent = conn.sock.send(answer)
+        except OSError:  # a client gone already needs no answer
+            sent = 0
+        if not keep or sent < len(answer):
+            self._drop(conn)
+            return
+        conn.set_timeout()
+        with self._lock:
+            self._keep.append(conn)
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
+
     def _handle_counted(self, conn: TConn) -> Any:
         self.waiting -= 1  # the counter is only a bound: a race off by one does not matter
         return self.handle(conn)
+
+
+def _whole_single_request(received: bytes) -> bool:
+    """Whether `received` is exactly one HTTP/1.1 request, head and body, after which the connection
+    may carry the client's next request."""
+    end = received.find(HEAD_END)
+    if end < 0:
+        return False
+    head = received[: end + 2]
+    if not head[: head.find(b"\r\n")].endswith(b"HTTP/1.1") or _ENDS_CONNECTION.search(head):
+        return False
+    match = _CONTENT_LENGTH.search(head)
+    return len(received) == end + len(HEAD_END) + (int(match.group(1)) if match else 0)

@@ -105,6 +105,51 @@ def test_requests_beyond_the_queue_are_shed_at_once_with_retry_after():
     assert max(took for _, _, took in shed) < min(took for _, _, took in accepted)
 
 
+def test_a_shed_request_read_whole_keeps_its_connection_for_the_retry():
+    """A refused client retries on the same connection (no reconnection per 503), and is served once
+    there is room; a client that asked to close its connection gets it closed."""
+    key = ApiKeyFactory().raw_key
+    # Each request holds the one thread for 3 s (Kafka unreachable); the two busy ones are in long before.
+    # The refused client's connection must outlive them idle: a keep-alive timeout longer than gunicorn's 2 s.
+    env = {"API_QUEUE_LIMIT": "1", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "ROUTER_PUBLISH_TIMEOUT_SECONDS": "3"}
+    env["GUNICORN_CMD_ARGS"] = "--keep-alive 30"
+    with api(threads=1, **env) as url:
+        port = int(url.rsplit(":", 1)[1])
+        busy = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]  # thread, place
+        keeping = socket.create_connection(("127.0.0.1", port), timeout=10)
+        closing = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            for connection in busy:  # apart: the first one in its thread before the second waits
+                connection.sendall(raw_post(key))
+                time.sleep(0.5)
+            keeping.sendall(raw_post(key))
+            refused = read_response(keeping)
+            closing.sendall(raw_post(key, b"Connection: close\r\n"))
+            refused_closing = read_response(closing)
+            busy_answers = [read_response(connection) for connection in busy]
+            keeping.sendall(raw_post(key))
+            served = read_response(keeping)
+            closed = closing.recv(1)
+        finally:
+            for connection in (*busy, keeping, closing):
+                connection.close()
+    assert all(answer.startswith(b"HTTP/1.1 202") for answer in busy_answers), busy_answers
+    assert refused.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in refused, refused[:200]
+    assert b"Connection: close" not in refused
+    assert served.startswith(b"HTTP/1.1 202"), served[:200]
+    assert refused_closing.startswith(b"HTTP/1.1 503") and b"Connection: close" in refused_closing
+    assert closed == b""
+
+
+def raw_post(key: str, extra_headers: bytes = b"") -> bytes:
+    body = orjson.dumps(SmsRequestFactory())
+    head = (
+        f"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Api-Key {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    ).encode()
+    return head + extra_headers + b"\r\n" + body
+
+
 def test_a_keep_alive_request_whose_body_comes_after_its_head_is_served():
     """The head and the body of a second request on one connection, sent apart (as `requests` does):
     the worker waits for the body on its event loop, then serves it (found by schemathesis)."""
@@ -131,7 +176,9 @@ def read_response(connection: socket.socket) -> bytes:
     """One whole HTTP response (head and Content-Length body), however the bytes arrive."""
     received = b""
     while b"\r\n\r\n" not in received:
-        received += connection.recv(65536)
+        chunk = connection.recv(65536)
+        assert chunk, f"the server closed the connection, having sent {received!r}"
+        received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
     length = int(
         next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
