@@ -3,58 +3,41 @@ again and again (a bug, a constraint): the channel's DLQ topic, with the error i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from confluent_kafka import Producer
 
 from delivery.decisions import Failure
 from delivery.events import DeliveryLog
 from messaging.channels import Channel
 from messaging.consumption.items import Item
-from messaging.consumption.steps import DeadLetterSink
-from messaging.dead_letters import dead_letter_record
+from messaging.dead_letters import TopicDeadLetters
 from messaging.envelope import MessageEnvelope
-from messaging.errors import PublishError
-from messaging.headers import decode_headers
-from messaging.publisher import publish_all
 from messaging.topics import dlq_topic
 from messaging.tracing import TraceContext
 
 
-class ChannelDeadLetters(DeadLetterSink):
+class ChannelDeadLetters(TopicDeadLetters):
+    """A decoded record's envelope gives its trace and attempt; each dead letter is a log event."""
+
     def __init__(self, *, channel: Channel, producer: Producer, log: DeliveryLog) -> None:
-        self.channel = channel
-        self.producer = producer
+        super().__init__(producer=producer, topic=dlq_topic(channel))
         self.log = log
 
-    def dead_letter(self, items: Sequence[tuple[Item, str, str]]) -> None:
-        records, traces = [], []
-        for item, error_type, reason in items:
-            envelope: MessageEnvelope | None = getattr(item.value, "envelope", None)
-            trace = (
-                TraceContext.continuing(envelope.trace_id)
-                if envelope is not None
-                else TraceContext.parse(decode_headers(item.record.headers()).get("traceparent")) or TraceContext.new()
-            )
-            traces.append(trace)
-            records.append(
-                dead_letter_record(
-                    item.record,
-                    topic=dlq_topic(self.channel),
-                    value=item.record.value(),  # verbatim: the operator sees what arrived
-                    attempts=envelope.attempt if envelope is not None else 1,
-                    error_type=error_type,
-                    error_message=reason,
-                    trace=trace,
-                )
-            )
-        errors = [error for error in publish_all(self.producer, records) if error is not None]
-        if errors:
-            raise PublishError(f"{len(errors)} dead letters not acknowledged: {errors[0]}")
-        for (item, error_type, reason), trace in zip(items, traces, strict=True):
-            key = item.record.key()
-            self.log.poison_dead_lettered(
-                trace_id=trace.trace_id,
-                message_id=key.decode("utf-8", errors="replace") if key else None,
-                failure=Failure(type=error_type, message=reason),
-            )
+    @staticmethod
+    def _envelope(item: Item) -> MessageEnvelope | None:
+        return getattr(item.value, "envelope", None)
+
+    def trace_of(self, item: Item) -> TraceContext:
+        envelope = self._envelope(item)
+        return TraceContext.continuing(envelope.trace_id) if envelope is not None else super().trace_of(item)
+
+    def attempts_of(self, item: Item) -> int:
+        envelope = self._envelope(item)
+        return envelope.attempt if envelope is not None else 1
+
+    def dead_lettered(self, item: Item, *, error_type: str, reason: str, trace: TraceContext) -> None:
+        key = item.record.key()
+        self.log.poison_dead_lettered(
+            trace_id=trace.trace_id,
+            message_id=key.decode("utf-8", errors="replace") if key else None,
+            failure=Failure(type=error_type, message=reason),
+        )

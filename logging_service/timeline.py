@@ -36,7 +36,7 @@ class MessageStatus(StrEnum):
 MESSAGE_STATUS_CHOICES = [(status.value, status.value) for status in MessageStatus]
 
 # What each action says about the message; actions not listed (duplicate_skipped, …) say nothing new.
-_STATUS_AFTER: dict[str, MessageStatus] = {
+STATUS_AFTER: dict[str, MessageStatus] = {
     "message.accepted": MessageStatus.ACCEPTED,
     "message.published": MessageStatus.ACCEPTED,
     "message.failed": MessageStatus.FAILED,  # Kafka refused the record for good (router.outbox)
@@ -120,11 +120,11 @@ _ROUTER_EARLY = {"message.accepted", "message.published"}
 
 
 # Receipts a `delivery.status_reported` event may report (labels.delivery_status) after `sent`.
-_RECEIPTS = {
+RECEIPT_STATUSES = {
     status.value: status
     for status in (MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.BOUNCED, MessageStatus.COMPLAINED)
 }
-_FINAL = {MessageStatus.CANCELED, MessageStatus.SUPPRESSED, *_RECEIPTS.values()}
+_FINAL = {MessageStatus.CANCELED, MessageStatus.SUPPRESSED, *RECEIPT_STATUSES.values()}
 
 
 def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
@@ -134,14 +134,14 @@ def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
     back to `accepted` because of which process logged last."""
     status = MessageStatus.ACCEPTED
     for event in events:
-        if event.action == "delivery.status_reported" and event.reported_status in _RECEIPTS:
-            status = _RECEIPTS[event.reported_status]  # the provider's word on a sent message
+        if event.action == "delivery.status_reported" and event.reported_status in RECEIPT_STATUSES:
+            status = RECEIPT_STATUSES[event.reported_status]  # the provider's word on a sent message
             continue
         if status is MessageStatus.SENT or status in _FINAL:
             continue
         if event.action in _ROUTER_EARLY and status is not MessageStatus.ACCEPTED:
             continue
-        status = _STATUS_AFTER.get(event.action, status)
+        status = STATUS_AFTER.get(event.action, status)
         if event.action == "delivery.duplicate_skipped" and event.reported_status in _REPORTED:
             # The record's own status: the only sign of a send whose `delivery.sent` event was lost
             # with a killed worker (found by tests/faults/test_worker_kill.py).

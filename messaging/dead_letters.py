@@ -3,14 +3,16 @@ why it failed, so an operator can list and replay it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 
-from messaging.headers import build_headers
-from messaging.publisher import OutgoingRecord
+from messaging.consumption.items import Item
+from messaging.consumption.steps import DeadLetterSink
+from messaging.headers import build_headers, decode_headers
+from messaging.publisher import OutgoingRecord, publish_all_or_raise
 from messaging.record_position import RecordPosition
 from messaging.tracing import TraceContext
 
@@ -83,3 +85,40 @@ def dead_letter_record(
     under the record's key, with the headers that say where it came from and why it failed."""
     info = DeadLetterInfo.for_record(record, attempts=attempts, error_type=error_type, error_message=error_message)
     return OutgoingRecord(topic, record.key() or b"", value or b"", build_headers(trace, info.to_headers()))
+
+
+class TopicDeadLetters(DeadLetterSink):
+    """Items a consumer's chain gives up on: verbatim to a DLQ topic (the operator sees what arrived),
+    the error in the headers, in the trace the record came with. Subclasses say more where they know
+    more (a channel's envelope) and tell of each once the DLQ has it."""
+
+    def __init__(self, *, producer: Producer, topic: str) -> None:
+        self.producer = producer
+        self.topic = topic
+
+    def trace_of(self, item: Item) -> TraceContext:
+        return TraceContext.parse(decode_headers(item.record.headers()).get("traceparent")) or TraceContext.new()
+
+    def attempts_of(self, item: Item) -> int:
+        return 1
+
+    def dead_lettered(self, item: Item, *, error_type: str, reason: str, trace: TraceContext) -> None:
+        """Called for each item once its dead letter is acknowledged."""
+
+    def dead_letter(self, items: Sequence[tuple[Item, str, str]]) -> None:
+        traces = [self.trace_of(item) for item, _, _ in items]
+        records = [
+            dead_letter_record(
+                item.record,
+                topic=self.topic,
+                value=item.record.value(),
+                attempts=self.attempts_of(item),
+                error_type=error_type,
+                error_message=reason,
+                trace=trace,
+            )
+            for (item, error_type, reason), trace in zip(items, traces, strict=True)
+        ]
+        publish_all_or_raise(self.producer, records, what="dead letters")
+        for (item, error_type, reason), trace in zip(items, traces, strict=True):
+            self.dead_lettered(item, error_type=error_type, reason=reason, trace=trace)

@@ -113,6 +113,16 @@ def publish_all(
     ]
 
 
+def publish_all_or_raise(
+    producer: Producer, records: Sequence[OutgoingRecord], *, what: str, timeout: float | None = None
+) -> None:
+    """Publish every record, or raise PublishError naming `what` (the step that produces them is
+    retried whole: records already acknowledged go again, which their consumers deduplicate)."""
+    failed = [error for error in publish_all(producer, records, timeout) if error is not None]
+    if failed:
+        raise PublishError(f"{len(failed)} of {len(records)} {what} not acknowledged: {failed[0]}")
+
+
 def publish(producer: Producer, record: OutgoingRecord, timeout: float | None = None) -> None:
     """Produce one record and block until Kafka acknowledges it; raises PublishError otherwise."""
     (error,) = publish_all(producer, [record], timeout)

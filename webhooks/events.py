@@ -13,26 +13,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-EVENT_TYPES = (
-    "message.sent",
-    "message.failed",
-    "message.delivered",
-    "message.undelivered",
-    "message.bounced",
-    "message.complained",
-    "message.unknown",
-    "message.suppressed",
-    "message.canceled",
+from logging_service.timeline import RECEIPT_STATUSES, STATUS_AFTER, MessageStatus
+
+# The statuses a client is told of: each change to one, as `message.<status>` (the timeline's own
+# reading of the log events, so a webhook and GET never disagree); the passing ones (accepted, pending,
+# retrying) are not worth a call.
+WEBHOOK_STATUSES = (
+    MessageStatus.SENT,
+    MessageStatus.FAILED,
+    *RECEIPT_STATUSES.values(),
+    MessageStatus.UNKNOWN,
+    MessageStatus.SUPPRESSED,
+    MessageStatus.CANCELED,
 )
-_BY_ACTION = {
-    "delivery.sent": "sent",
-    "delivery.dead_lettered": "failed",
-    "message.failed": "failed",  # Kafka refused the message for good (router)
-    "delivery.unknown_outcome_held": "unknown",
-    "delivery.suppressed": "suppressed",
-    "message.canceled": "canceled",
-}
-_RECEIPTS = {"delivered", "undelivered", "bounced", "complained"}
+EVENT_TYPES = tuple(f"message.{status.value}" for status in WEBHOOK_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -49,24 +43,24 @@ def webhook_event_of(log_event: dict[str, Any]) -> WebhookEvent | None:
     event, labels = log_event.get("event"), log_event.get("labels")
     if not isinstance(event, dict) or not isinstance(labels, dict):
         return None
-    action = event.get("action")
-    status = _BY_ACTION.get(str(action))
-    if action == "delivery.status_reported" and labels.get("delivery_status") in _RECEIPTS:
-        status = str(labels["delivery_status"])
+    action = str(event.get("action"))
+    status = STATUS_AFTER.get(action)
+    if action == "delivery.status_reported":
+        status = RECEIPT_STATUSES.get(str(labels.get("delivery_status")))
+    if status not in WEBHOOK_STATUSES:
+        return None
     try:
         message_id = str(uuid.UUID(str(labels.get("message_id"))))
     except ValueError:
         return None  # a poison record's event (no message of ours)
-    if status is None:
-        return None
-    event_type = f"message.{status}"
+    event_type = f"message.{status.value}"
     timestamp = str(log_event.get("@timestamp", ""))
     attempts = labels.get("attempt")
     data = {
         "id": message_id,
         "traceId": (log_event.get("trace") or {}).get("id") if isinstance(log_event.get("trace"), dict) else None,
         "channel": labels.get("channel"),
-        "status": status,
+        "status": status.value,
         "attempts": int(attempts) if isinstance(attempts, int | str) and str(attempts).isdigit() else None,
     }
     error = log_event.get("error")

@@ -31,10 +31,9 @@ from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record
 from messaging.due_time import due_at_headers
-from messaging.errors import PublishError
 from messaging.headers import build_headers
 from messaging.log_events import LogEmitter, Outcome
-from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all
+from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all_or_raise
 from messaging.tracing import TRACE_ID, TraceContext
 from router.models import Message
 from webhooks.addresses import UnsafeWebhookUrl, check_webhook_url
@@ -161,9 +160,7 @@ class FanOutEvents(Step):
                     attempt=1,
                 )
                 records.append(OutgoingRecord(self.topic, str(endpoint.id).encode(), job.to_json(), _headers(job)))
-        errors = [error for error in publish_all(self.producer, records) if error is not None]
-        if errors:
-            raise PublishError(f"{len(errors)} webhook jobs not acknowledged: {errors[0]}")
+        publish_all_or_raise(self.producer, records, what="webhook jobs")
         for item in todo:
             item.value.produced = True
             item.finish()
@@ -294,9 +291,7 @@ class ProduceWebhookOutcomes(Step):
                         trace=TraceContext.continuing(job.trace_id),
                     )
                 )
-        errors = [error for error in publish_all(self.producer, records) if error is not None]
-        if errors:
-            raise PublishError(f"{len(errors)} webhook retry records not acknowledged: {errors[0]}")
+        publish_all_or_raise(self.producer, records, what="webhook retry records")
         for item in todo:
             job = item.value
             job.produced = True

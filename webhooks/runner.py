@@ -5,10 +5,8 @@ the due gate until due, poison records to `webhooks.out.dlq`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from confluent_kafka import Producer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
@@ -17,15 +15,12 @@ from messaging.channels import Channel
 from messaging.clients import build_consumer, build_producer
 from messaging.consumption.due_gate import DueGate
 from messaging.consumption.guard import StepGuard
-from messaging.consumption.items import Item
 from messaging.consumption.runner import BatchLimits, ConsumerRunner, run_then_close
 from messaging.consumption.settings import guard_policy
-from messaging.consumption.steps import DeadLetterSink
-from messaging.dead_letters import dead_letter_record
+from messaging.dead_letters import TopicDeadLetters
 from messaging.errors import PublishError
 from messaging.groups import consumer_group
 from messaging.log_events import LogEmitter, log_flusher
-from messaging.publisher import publish_all
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import (
     delivery_log_topic,
@@ -35,7 +30,6 @@ from messaging.topics import (
     webhooks_retry_topic,
     webhooks_topic,
 )
-from messaging.tracing import TraceContext
 from operations.metrics import serve_metrics
 from webhooks.addresses import webhook_session
 from webhooks.pipeline import DecodeRecords, DeliverJobs, FanOutEvents, ProduceWebhookOutcomes
@@ -51,30 +45,6 @@ def webhooks_policy() -> RetryPolicy:
         max_attempts=settings.WEBHOOKS_MAX_ATTEMPTS,
         delays=tuple(parse_duration(text) for text in settings.WEBHOOKS_RETRY_DELAYS),
     )
-
-
-class WebhookDeadLetters(DeadLetterSink):
-    """Records the chain cannot handle at all (an undecodable job): verbatim to the DLQ."""
-
-    def __init__(self, producer: Producer) -> None:
-        self.producer = producer
-
-    def dead_letter(self, items: Sequence[tuple[Item, str, str]]) -> None:
-        records = [
-            dead_letter_record(
-                item.record,
-                topic=webhooks_dlq_topic(),
-                value=item.record.value(),
-                attempts=1,
-                error_type=error_type,
-                error_message=reason,
-                trace=TraceContext.new(),
-            )
-            for item, error_type, reason in items
-        ]
-        errors = [error for error in publish_all(self.producer, records) if error is not None]
-        if errors:
-            raise PublishError(f"{len(errors)} dead letters not acknowledged: {errors[0]}")
 
 
 def run_webhooks_worker(**options: object) -> None:
@@ -106,7 +76,7 @@ def run_webhooks_worker(**options: object) -> None:
         guard = StepGuard(
             policy=guard_policy(),
             infrastructure_errors=INFRASTRUCTURE_ERRORS,
-            sink=WebhookDeadLetters(producer),
+            sink=TopicDeadLetters(producer=producer, topic=webhooks_dlq_topic()),
             shutdown=shutdown,
         )
         runner = ConsumerRunner(

@@ -55,8 +55,9 @@ def publish_envelopes(envelopes: Iterable[MessageEnvelope], topic: str | None = 
     assert not any(errors), errors
 
 
-def publish_raw(topic: str, key: bytes, value: bytes) -> None:
-    (error,) = publish_all(build_producer(), [OutgoingRecord(topic, key, value, build_headers(TraceContext.new()))])
+def publish_raw(topic: str, key: bytes, value: bytes, trace: TraceContext | None = None) -> None:
+    headers = build_headers(trace or TraceContext.new())
+    (error,) = publish_all(build_producer(), [OutgoingRecord(topic, key, value, headers)])
     assert error is None, error
 
 

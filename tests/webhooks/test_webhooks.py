@@ -19,8 +19,16 @@ from engines.process import free_port
 from messaging.channels import Channel
 from messaging.dead_letters import DeadLetterInfo
 from messaging.headers import decode_headers
-from messaging.topics import webhooks_dlq_topic
-from tests.delivery.support import CHANNEL_DBS, own_run_topics, topic_records, wait_for_status, worker
+from messaging.topics import webhooks_dlq_topic, webhooks_topic
+from messaging.tracing import TraceContext
+from tests.delivery.support import (
+    CHANNEL_DBS,
+    own_run_topics,
+    publish_raw,
+    topic_records,
+    wait_for_status,
+    worker,
+)
 from tests.processes import ManagedProcess, manage_py, process_env, wait_for
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
 from webhooks.addresses import webhook_session
@@ -131,6 +139,22 @@ def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in
         info = DeadLetterInfo.from_headers(decode_headers(record.headers()))
         assert info is not None and (info.error_type, info.attempts) == ("WebhookDeliveryFailed", 4)
         assert json.loads(record.value())["endpointId"] == dead["id"]
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
+def test_a_job_that_cannot_be_read_is_dead_lettered_verbatim_in_its_own_trace(settings):
+    env = own_run_topics(settings, "webhookpoison")
+    trace = TraceContext.new()
+    publish_raw(webhooks_topic(), b"poison", b"{not json", trace)
+    with manage_py("webhooks", "consume", "webhooks", **env) as process:
+        wait_for(lambda: topic_records(webhooks_dlq_topic()), timeout=60, what="the poison job's dead letter")
+        assert process.popen.poll() is None, "the worker must survive a poison job"
+    (dead_letter,) = topic_records(webhooks_dlq_topic())
+    headers = decode_headers(dead_letter.headers())
+    info = DeadLetterInfo.from_headers(headers)
+    assert info is not None and (info.error_type, info.original_topic) == ("InvalidWebhookJob", webhooks_topic())
+    assert (dead_letter.key(), dead_letter.value()) == (b"poison", b"{not json")
+    assert TraceContext.parse(headers.get("traceparent")).trace_id == trace.trace_id
 
 
 @pytest.mark.django_db(databases=["default"])
