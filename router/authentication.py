@@ -71,6 +71,13 @@ def _forget_verified_keys(**kwargs: Any) -> None:
     verified_keys.clear()
 
 
+def api_key_of(authorization: str) -> str | None:
+    """The key an `Authorization` header value gives (empty when none follows the scheme), or None
+    when it is not the Api-Key scheme at all."""
+    scheme, _, key = authorization.partition(" ")
+    return key.strip() if scheme.lower() == KEYWORD.lower() else None
+
+
 def api_key_verify(key: str) -> APIKey:
     max_age: float = settings.ROUTER_API_KEY_CACHE_SECONDS
     api_key = verified_keys.get(key, max_age) if max_age > 0 else None
@@ -91,15 +98,14 @@ class ApiKeyAuthentication(BaseAuthentication):
     """Sets `request.auth` to the APIKey; `request.user` stays anonymous (a key is not a user)."""
 
     def authenticate(self, request: Request) -> tuple[AnonymousUser, APIKey] | None:
-        scheme, _, key = get_authorization_header(request).decode("latin-1").partition(" ")
-        if scheme.lower() != KEYWORD.lower():
+        key = api_key_of(get_authorization_header(request).decode("latin-1"))
+        if key is None:
             return None  # not ours: let session authentication (browsable API) try
         address = request.META.get("REMOTE_ADDR", "")
         # An address that failed too often waits, whatever key it sends now: guessing keys is slow.
         wait = auth_failures_wait(address)
         if wait is not None:
             raise Throttled(wait=wait, detail="Too many failed API-key attempts from this address.")
-        key = key.strip()
         try:
             if not key:
                 raise AuthenticationFailed("No API key given after `Api-Key`.")

@@ -30,7 +30,7 @@ from django.urls import reverse
 from rest_framework_api_key.models import APIKey
 
 from messaging.tracing import TraceContext
-from router.authentication import KEYWORD, api_key_verify
+from router.authentication import api_key_of, api_key_verify
 from router.domain import Client, MessageRequest
 from router.errors import IdempotencyConflict
 from router.middleware import api_error_response
@@ -41,7 +41,6 @@ from router.services import message_accept
 from router.throttles import api_key_throttle_take
 from router.views.messages import MessagesView, accepted_headers, client_templates, idempotency_key_of
 
-_SCHEME = KEYWORD.lower() + " "
 # Media ranges a JSON answer satisfies; any other Accept is DRF's content negotiation to decide.
 _JSON_ACCEPTED = frozenset({"", "*/*", "application/*", "application/json"})
 
@@ -107,9 +106,9 @@ def _valid_request(request: HttpRequest) -> _Valid | None:
     accepted = {part.partition(";")[0].strip().lower() for part in meta.get("HTTP_ACCEPT", "").split(",")}
     if not accepted <= _JSON_ACCEPTED:
         return None
-    authorization = meta.get("HTTP_AUTHORIZATION", "")
+    key = api_key_of(meta.get("HTTP_AUTHORIZATION", ""))
     length = meta.get("CONTENT_LENGTH", "")
-    if authorization[: len(_SCHEME)].lower() != _SCHEME or not length.isdigit():
+    if not key or not length.isdigit():
         return None
     if int(length) > settings.ROUTER_MAX_REQUEST_BYTES:
         return None
@@ -117,7 +116,7 @@ def _valid_request(request: HttpRequest) -> _Valid | None:
         return None
     try:
         request.get_host()  # the 202's Location needs it: a host Django refuses is refused first
-        api_key = api_key_verify(authorization[len(_SCHEME) :].strip())
+        api_key = api_key_verify(key)
         client = key_client(api_key)
         idempotency_key = idempotency_key_of(request)
         data = orjson.loads(request.body)
