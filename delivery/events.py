@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from delivery.decisions import Failure
+from delivery.models import DeliveryRecord
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
 from messaging.log_events import LogEmitter, Outcome
@@ -143,4 +144,22 @@ class DeliveryLog:
             channel=self.channel.value,
             attempt=envelope.attempt,
             labels={"delivery_status": str(status)},
+        )
+
+    def status_reported(self, record: DeliveryRecord, *, status: str, error: str) -> None:
+        """The provider's receipt for a message it took (delivery.receipts): `labels.delivery_status`."""
+        failed = status != "delivered"
+        self.emitter.emit(
+            "delivery.status_reported",
+            trace_id=record.trace_id,
+            message=f"the provider reports the {self.channel} message {status}",
+            outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
+            level="warning" if failed else "info",
+            message_id=record.message_id,
+            channel=self.channel.value,
+            attempt=record.current_attempt,
+            recipient=record.recipient,
+            error_type="ProviderReceipt" if failed and error else None,
+            error_message=error or None,
+            labels={"delivery_status": status},
         )

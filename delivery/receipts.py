@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from delivery.events import DeliveryLog
 from delivery.models import DeliveryStatus, SuppressionReason
 from delivery.registry import ChannelSpec
 from delivery.suppressions import suppression_add
-from messaging.log_events import LogEmitter, Outcome
 
 RECEIPT_STATUSES = (
     DeliveryStatus.DELIVERED,
@@ -55,7 +55,7 @@ class Receipt:
     message_id: uuid.UUID | None = None  # ours, when the provider's callback names it
 
 
-def delivery_report_status(*, spec: ChannelSpec, receipt: Receipt, log: LogEmitter) -> bool:
+def delivery_report_status(*, spec: ChannelSpec, receipt: Receipt, log: DeliveryLog) -> bool:
     """Apply a receipt to the record with that provider message id (or, when the worker has not written
     it, the record the receipt's message id names); False when there is none or the record does not
     move (a duplicate or out-of-order receipt)."""
@@ -75,19 +75,5 @@ def delivery_report_status(*, spec: ChannelSpec, receipt: Receipt, log: LogEmitt
         )
     if receipt.status in _SUPPRESSES:  # a hard bounce or a complaint: never send there again
         suppression_add(spec=spec, recipient=record.recipient, reason=_SUPPRESSES[receipt.status], detail=receipt.error)
-    failed = receipt.status is not DeliveryStatus.DELIVERED
-    log.emit(
-        "delivery.status_reported",
-        trace_id=record.trace_id,
-        message=f"the provider reports the {spec.channel} message {receipt.status}",
-        outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
-        level="warning" if failed else "info",
-        message_id=record.message_id,
-        channel=spec.channel.value,
-        attempt=record.current_attempt,
-        recipient=record.recipient,
-        error_type="ProviderReceipt" if failed and receipt.error else None,
-        error_message=receipt.error or None,
-        labels={"delivery_status": str(receipt.status)},
-    )
+    log.status_reported(record, status=str(receipt.status), error=receipt.error)
     return True

@@ -25,6 +25,7 @@ from twilio.rest import Client
 
 from delivery.errors import PermanentProviderError, ProviderError, RecipientUnsubscribed, TransientProviderError
 from delivery.providers import Provider, SendRequest, SendResult
+from messaging.channels import Channel
 
 # Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
 PERMANENT_CODES = {
@@ -72,6 +73,16 @@ def classify(error: TwilioRestException) -> ProviderError:
 CALLBACK_MESSAGE_ID = "messageId"
 
 
+WHATSAPP_ADDRESS_PREFIX = "whatsapp:"  # Twilio's WhatsApp addresses; SMS numbers carry none
+
+
+def twilio_address_split(address: str) -> tuple[Channel, str]:
+    """The channel of a Twilio address (as its callbacks give `To`/`From`) and the number in it."""
+    if address.startswith(WHATSAPP_ADDRESS_PREFIX):
+        return Channel.WHATSAPP, address.removeprefix(WHATSAPP_ADDRESS_PREFIX)
+    return Channel.SMS, address
+
+
 def status_callback_url(base: str, message_id: uuid.UUID) -> str:
     parts = urlsplit(base)
     query = [*parse_qsl(parts.query, keep_blank_values=True), (CALLBACK_MESSAGE_ID, str(message_id))]
@@ -82,7 +93,7 @@ class TwilioProvider(Provider):
     """One `messages.create` per send; the message SID is the provider message id. Twilio takes no
     idempotency key, so `idempotent` stays False (ON_UNKNOWN_OUTCOME decides after a crash)."""
 
-    address_prefix: ClassVar[str] = ""  # "whatsapp:" for WhatsApp
+    address_prefix: ClassVar[str] = ""  # WHATSAPP_ADDRESS_PREFIX for WhatsApp
     sender_setting: ClassVar[str]  # the settings name of this channel's sender number
 
     def __init__(self) -> None:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import router as db_router
 
 from config.db_bulk import GroupInserter
+from delivery.events import DeliveryLog
 from messaging.channels import Channel
 from messaging.clients import build_producer
 from messaging.log_events import LogEmitter, build_log_producer
@@ -73,10 +74,10 @@ def router_log() -> LogEmitter:
     return _emitter(SERVICE_NAME, router_log_topic())
 
 
-def channel_log(channel: Channel) -> LogEmitter:
-    """The emitter for `logs.delivery.<channel>`, for what the API learns on a channel's behalf
-    (a provider's delivery receipt): logged as that channel's service."""
-    return _emitter(f"{channel.value}_service", delivery_log_topic(channel))
+def channel_log(channel: Channel) -> DeliveryLog:
+    """The channel's delivery log (`logs.delivery.<channel>`), for what the API learns on a channel's
+    behalf (a provider's delivery receipt): logged as that channel's service."""
+    return DeliveryLog(channel=channel, emitter=_emitter(f"{channel.value}_service", delivery_log_topic(channel)))
 
 
 def _emitter(service: str, topic: str) -> LogEmitter:

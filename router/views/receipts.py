@@ -29,8 +29,7 @@ from delivery.models import DeliveryStatus, SuppressionReason
 from delivery.receipts import Receipt, delivery_report_status
 from delivery.registry import get_channel
 from delivery.suppressions import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, suppression_add, suppression_remove
-from delivery.twilio import CALLBACK_MESSAGE_ID
-from messaging.channels import Channel
+from delivery.twilio import CALLBACK_MESSAGE_ID, twilio_address_split
 from router.kafka import channel_log
 
 # Twilio's MessageStatus values that are receipts; queued/sending/sent/accepted only say it is on its way.
@@ -48,10 +47,6 @@ def _uuid_or_none(text: str | None) -> uuid.UUID | None:
         return uuid.UUID(text) if text else None
     except ValueError:
         return None
-
-
-def _channel_of(address: str) -> Channel:
-    return Channel.WHATSAPP if address.startswith("whatsapp:") else Channel.SMS
 
 
 class TwilioWebhookView(APIView):
@@ -88,7 +83,7 @@ class TwilioStatusCallbackView(TwilioWebhookView):
             return Response(FORBIDDEN, status=403)
         status = TWILIO_RECEIPTS.get(str(params.get("MessageStatus", "")))
         if status is not None and params.get("MessageSid"):
-            channel = _channel_of(str(params.get("To", "")))
+            channel, _ = twilio_address_split(str(params.get("To", "")))
             error = f"Twilio error {params['ErrorCode']}" if params.get("ErrorCode") else ""
             receipt = Receipt(
                 provider_message_id=str(params["MessageSid"]),
@@ -110,8 +105,7 @@ class TwilioInboundMessageView(TwilioWebhookView):
             return Response(FORBIDDEN, status=403)
         sender = str(params.get("From", ""))
         keyword = str(params.get("Body", "")).strip().upper()
-        channel = _channel_of(sender)
-        recipient = sender.removeprefix("whatsapp:")
+        channel, recipient = twilio_address_split(sender)
         if keyword in OPT_OUT_KEYWORDS:
             detail = f"replied {keyword} (Twilio message {params.get('MessageSid', '')})"
             suppression_add(

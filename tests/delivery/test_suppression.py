@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from delivery.events import DeliveryLog
 from delivery.models import DeliveryStatus, SuppressionReason
 from delivery.receipts import Receipt, delivery_report_status
 from delivery.registry import get_channel
@@ -52,7 +53,7 @@ def test_a_suppressed_recipient_gets_no_provider_call(settings):
 )
 def test_a_bounce_or_complaint_suppresses_the_recipient(status, reason):
     record = EmailDeliveryFactory(status=DeliveryStatus.SENT, provider_message_id="esp-1")
-    log = LogEmitter(service="email_service", topic=delivery_log_topic(EMAIL))
+    log = DeliveryLog(channel=EMAIL, emitter=LogEmitter(service="email_service", topic=delivery_log_topic(EMAIL)))
     receipt = Receipt(provider_message_id="esp-1", status=status, error="550 mailbox unavailable")
     assert delivery_report_status(spec=get_channel(EMAIL), receipt=receipt, log=log)
     record.refresh_from_db()
