@@ -114,14 +114,21 @@ def _holds_nul(value: Any) -> bool:
 
 
 @extend_schema_field({"type": "object", "additionalProperties": {}})
-class MetadataField(serializers.JSONField):
+class JsonObjectField(serializers.JSONField):
+    """A JSON object within `max_bytes` (as compact JSON), METADATA_MAX_DEPTH levels and without NUL:
+    a message's `metadata`, a template's `data`."""
+
     default_error_messages = {
         "not_object": "Must be a JSON object.",
-        "too_large": f"Must be at most {METADATA_MAX_BYTES} bytes as JSON.",
+        "too_large": "Must be at most {max_bytes} bytes as JSON.",
         "too_deep": f"Must be nested at most {METADATA_MAX_DEPTH} levels deep.",
         # PostgreSQL's jsonb cannot hold U+0000; refused everywhere, so no database decides it.
         "nul": "Must not contain the NUL character (U+0000).",
     }
+
+    def __init__(self, *, max_bytes: int = METADATA_MAX_BYTES, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_bytes = max_bytes
 
     # Read-only on purpose (frozen envelope downstream), where DRF's stubs expect a dict.
     def to_internal_value(self, data: Any) -> Mapping[str, Any]:  # type: ignore[override]
@@ -134,9 +141,9 @@ class MetadataField(serializers.JSONField):
         except orjson.JSONEncodeError:
             # An integer beyond 64 bits: no size within the limit holds it, and the envelope could
             # not be written anyway.
-            self.fail("too_large")
-        if size > METADATA_MAX_BYTES:
-            self.fail("too_large")
+            self.fail("too_large", max_bytes=self.max_bytes)
+        if size > self.max_bytes:
+            self.fail("too_large", max_bytes=self.max_bytes)
         if _holds_nul(data):
             self.fail("nul")
         return MappingProxyType(data)
@@ -192,7 +199,7 @@ class _MessageSerializer(StrictSerializer):
     channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
     to = StrictCharField(max_length=320)
     body = StrictCharField(trim_whitespace=False, required=False)
-    metadata = MetadataField(required=False, help_text=f"Any JSON object, at most {METADATA_MAX_BYTES} bytes.")
+    metadata = JsonObjectField(required=False, help_text=f"Any JSON object, at most {METADATA_MAX_BYTES} bytes.")
     sendAt = SendAtField(
         required=False,
         help_text=f"RFC 3339 time to send it at, from now to {SEND_AT_MAX_DAYS} days ahead; the message is "
@@ -357,24 +364,23 @@ class MessageRequestValidator:
         return request
 
 
+_TEMPLATE_DATA = JsonObjectField(max_bytes=TEMPLATE_DATA_MAX_BYTES)
+
+
 def _rendered(
     data: Mapping[str, Any], serializer: _MessageSerializer, templates: TemplateSource
 ) -> tuple[dict[str, Any], TemplateUse]:
     """The request with its template's rendering in place of `template` and `data`."""
-    name, variables = data["template"], data.get("data", {})
+    name = data["template"]
     given = [field for field in serializer.content_fields if field in data]
     if given:
         raise serializers.ValidationError({field: ["Not together with `template`: it gives this."] for field in given})
     if not isinstance(name, str) or not name:
         raise serializers.ValidationError({"template": ["Must be a template's name."]})
-    if not isinstance(variables, dict):
-        raise serializers.ValidationError({"data": ["Must be a JSON object."]})
     try:
-        too_large = len(orjson.dumps(variables)) > TEMPLATE_DATA_MAX_BYTES
-    except (orjson.JSONEncodeError, TypeError):
-        too_large = True  # nested deeper than JSON writes, or an integer beyond 64 bits
-    if too_large:
-        raise serializers.ValidationError({"data": [f"Must be at most {TEMPLATE_DATA_MAX_BYTES} bytes as JSON."]})
+        variables = _TEMPLATE_DATA.run_validation(data.get("data", {}))
+    except serializers.ValidationError as error:
+        raise serializers.ValidationError({"data": error.detail}) from None
     template = templates(name)
     if template is None:
         raise serializers.ValidationError({"template": [f"No template named {_excerpt(name)}."]})

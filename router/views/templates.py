@@ -20,7 +20,7 @@ from router.models import CHANNEL_CHOICES, Template
 from router.permissions import client_of
 from router.rendering import template_syntax_errors
 from router.selectors import template_get
-from router.serializers import StrictCharField, StrictSerializer
+from router.serializers import CHANNEL_SERIALIZERS, StrictCharField, StrictSerializer
 from router.template_store import TemplateNameTaken, template_create, template_delete, template_update
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, POST_ERRORS, error_response
@@ -31,6 +31,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # not a 413.
 SOURCE_MAX_CHARS = 32 * 1024
 SUBJECT_SOURCE_MAX_CHARS = 2000
+TEMPLATE_PARTS = ("subject", "body", "html")
 
 
 class TemplateContentSerializer(StrictSerializer):
@@ -54,14 +55,17 @@ class TemplateContentSerializer(StrictSerializer):
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The channel's own message rules say which parts it has and needs (router.serializers).
+        channel = Channel(attrs["channel"])
+        rules = CHANNEL_SERIALIZERS[channel]
         errors: dict[str, list[str]] = {}
-        if attrs["channel"] == Channel.EMAIL and not attrs.get("subject"):
-            errors["subject"] = ["Required for email templates."]
-        if attrs["channel"] != Channel.EMAIL:
-            for field in ("subject", "html"):
-                if field in attrs:
-                    errors[field] = ["Only email templates have one."]
-        parts = {field: attrs[field] for field in ("subject", "body", "html") if field in attrs}
+        for part in TEMPLATE_PARTS:
+            if part in attrs and part not in rules.content_fields:
+                having = " and ".join(c.value for c in Channel if part in CHANNEL_SERIALIZERS[c].content_fields)
+                errors[part] = [f"Only {having} templates have one."]
+            elif part in rules.required_content and not attrs.get(part):
+                errors[part] = [f"Required for {channel.value} templates."]
+        parts = {part: attrs[part] for part in TEMPLATE_PARTS if part in attrs}
         errors.update(
             {name: messages for name, messages in template_syntax_errors(parts).items() if name not in errors}
         )
@@ -91,12 +95,11 @@ def _content(valid: dict[str, Any]) -> dict[str, Any]:
 
 
 def _data(template: Template) -> dict[str, Any]:
+    """The template as the API shows it: only the parts its channel has, and those given."""
     data = dict(TemplateSerializer(template).data)
-    if template.channel != Channel.EMAIL:
-        data.pop("subject", None)
-        data.pop("html", None)
-    elif not template.html:
-        data.pop("html", None)
+    for part in TEMPLATE_PARTS:
+        if not data.get(part) or part not in CHANNEL_SERIALIZERS[Channel(template.channel)].content_fields:
+            data.pop(part, None)
     return data
 
 

@@ -133,6 +133,13 @@ def test_html_is_escaped_in_the_html_part_only(templates):
     assert envelope.html == "<p>Hello &lt;Ada &amp; co&gt;</p>"
 
 
+def _nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("message", "field", "words"),
     [
@@ -142,6 +149,9 @@ def test_html_is_escaped_in_the_html_part_only(templates):
         ({"template": "login-code", "data": {"code": 1}, "body": "literal"}, "body", "Not together"),
         ({"body": "hi", "data": {"code": 1}}, "data", "Only together with `template`"),
         ({"template": "login-code", "data": ["not", "an", "object"]}, "data", "JSON object"),
+        ({"template": "login-code", "data": {"code": "1", "x": "\x00"}}, "data", "NUL"),  # as metadata
+        ({"template": "login-code", "data": {"code": "1", "x": _nested(40)}}, "data", "levels deep"),
+        ({"template": "login-code", "data": {"code": "1", "x": "y" * 70_000}}, "data", "65536 bytes"),
         ({"template": "login-code", "data": {"code": "x" * 1601}}, "template", "rendered body"),
         ({"template": "sandbox", "data": {}}, "template", "not allowed"),
         ({"template": "spin", "data": {}}, "template", "not allowed"),
