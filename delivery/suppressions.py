@@ -7,9 +7,7 @@ START takes the recipient off again, as do the admin and DELETE /api/v1/suppress
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
-
-from delivery.models import SuppressionReason
+from delivery.models import Suppression, SuppressionReason
 from delivery.registry import ChannelSpec
 
 # Twilio's standard opt-out and opt-in keywords (case-insensitive, the whole message body).
@@ -18,16 +16,15 @@ OPT_IN_KEYWORDS = {"START", "UNSTOP", "YES", "OPTIN"}
 
 
 def suppression_add(*, spec: ChannelSpec, recipient: str, reason: SuppressionReason, detail: str = "") -> bool:
-    """True when the recipient was not suppressed before (the first reason is kept)."""
-    model = spec.suppression_model.objects.using(spec.database)
-    if model.filter(recipient=recipient).exists():
-        return False
-    try:
-        with transaction.atomic(using=spec.database):
-            model.create(recipient=recipient, reason=reason, detail=detail[:2000])
-    except IntegrityError:  # added meanwhile by another process
-        return False
-    return True
+    """True when the recipient was not suppressed before (the first reason is kept; get_or_create
+    settles a race with another process on the unique recipient)."""
+    rows = spec.suppression_model.objects.using(spec.database)
+    _, created = rows.get_or_create(recipient=recipient, defaults={"reason": reason, "detail": detail[:2000]})
+    return bool(created)
+
+
+def suppression_get(*, spec: ChannelSpec, recipient: str) -> Suppression | None:
+    return spec.suppression_model.objects.using(spec.database).filter(recipient=recipient).first()
 
 
 def suppression_remove(*, spec: ChannelSpec, recipient: str) -> bool:

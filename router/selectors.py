@@ -7,8 +7,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Model, Q, QuerySet
 
 from delivery.models import DeliveryStatus
 from delivery.registry import get_channel
@@ -22,6 +23,29 @@ def message_get(*, message_id: uuid.UUID, client: Client) -> Message | None:
     """A message the client may see: its own, or any for staff."""
     messages = Message.objects.all() if client.is_staff else Message.objects.filter(client=client.id)
     return messages.filter(pk=message_id).first()
+
+
+def messages_list(*, client: Client, filters: dict[str, Any]) -> QuerySet[Message]:
+    """The client's messages (staff: everyone's), newest first, narrowed by the listing's filters
+    (channel, to, since, until, template; `status` lives in the channel databases and is not here)."""
+    messages = Message.objects.select_related("outbox_entry")
+    if not client.is_staff:
+        messages = messages.filter(client=client.id)
+    if "channel" in filters:
+        messages = messages.filter(channel=filters["channel"])
+    if "to" in filters:
+        messages = messages.filter(recipient=filters["to"])
+    if "since" in filters:
+        messages = messages.filter(created_at__gte=filters["since"])
+    if "until" in filters:
+        messages = messages.filter(created_at__lt=filters["until"])
+    if "template" in filters:
+        messages = messages.filter(template=filters["template"])
+    return messages
+
+
+def templates_list(*, client: Client) -> QuerySet[Template]:
+    return Template.objects.filter(client=client.id)
 
 
 def template_get(*, client: Client, name: str) -> Template | None:
@@ -108,6 +132,12 @@ def delivery_states_get(*, messages: Iterable[Message]) -> dict[uuid.UUID, Deliv
     return states
 
 
+def delivery_record_get(*, message: Message) -> Model | None:
+    """The message's delivery record in its channel's database (None until the channel has seen it)."""
+    spec = get_channel(message.channel)
+    return spec.record_model.objects.using(spec.database).filter(message_id=message.id).first()
+
+
 def delivery_state_get(*, message: Message) -> DeliveryState | None:
     return delivery_states_get(messages=[message]).get(message.id)
 
@@ -127,3 +157,17 @@ def router_status(message: Message) -> MessageStatus | None:
     if message.send_at is not None and (entry is None or entry.published_at is None):
         return MessageStatus.SCHEDULED
     return None
+
+
+def message_state(
+    message: Message, recorded: DeliveryState | None, *, events: DeliveryState | None = None
+) -> DeliveryState:
+    """A message's status and attempts from the freshest source that has them: its channel's delivery
+    record (`recorded`, from delivery_states_get), then the router's own rows, then what its events in
+    Elasticsearch add up to (`events`, when read), else `accepted`."""
+    if recorded is not None:
+        return recorded
+    own = router_status(message)
+    if own is not None:
+        return DeliveryState(status=own, attempts=events.attempts if events is not None else 0)
+    return events if events is not None else DeliveryState(status=MessageStatus.ACCEPTED, attempts=0)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from logging_service.timeline import message_timeline
 from router.permissions import client_of
-from router.selectors import delivery_state_get, message_get, router_status
+from router.selectors import DeliveryState, delivery_state_get, message_get, message_state
 from router.serializers import MessageDetailSerializer
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, error_response
@@ -49,9 +49,7 @@ class MessageDetailView(RouterAPIView):
             timeline = message_timeline(trace_id=message.trace_id, message_id=str(message.id))
         except (TransportError, ApiError):
             return Response({"detail": TIMELINE_UNAVAILABLE}, status=503, headers={"Retry-After": "5"})
-        # The freshest source first: the channel's record, then the router's own rows, then the events.
-        state = delivery_state_get(message=message)
-        status = state.status if state is not None else router_status(message) or timeline.status
-        attempts = state.attempts if state is not None else timeline.attempts
-        context = {"timeline": timeline, "request": request, "status": status, "attempts": attempts}
+        events = DeliveryState(status=timeline.status, attempts=timeline.attempts)
+        state = message_state(message, delivery_state_get(message=message), events=events)
+        context = {"timeline": timeline, "request": request, "status": state.status, "attempts": state.attempts}
         return Response(MessageDetailSerializer(message, context=context).data)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework import serializers
@@ -23,7 +22,7 @@ from rest_framework.views import APIView
 from logging_service.timeline import MessageStatus
 from router.models import CHANNEL_CHOICES, Message
 from router.permissions import client_of
-from router.selectors import delivery_states_get, router_status
+from router.selectors import delivery_states_get, message_state, messages_list
 from router.serializers import StrictSerializer, utc_text
 
 FILTERS = ("channel", "status", "to", "since", "until", "template")
@@ -76,48 +75,34 @@ def message_summaries(messages: Sequence[Message]) -> list[dict[str, Any]]:
     states = delivery_states_get(messages=messages)
     summaries = []
     for message in messages:
-        state = states.get(message.id)
-        status = state.status if state is not None else router_status(message) or MessageStatus.ACCEPTED
+        state = message_state(message, states.get(message.id))
         summaries.append(
             {
                 "id": str(message.id),
                 "traceId": message.trace_id,
-                "status": status.value,
+                "status": state.status.value,
                 "channel": message.channel,
                 "to": message.recipient,
                 "createdAt": utc_text(message.created_at),
                 "sendAt": utc_text(message.send_at) if message.send_at else None,
                 "template": message.template or None,
                 "templateVersion": message.template_version,
-                "attempts": state.attempts if state is not None else 0,
+                "attempts": state.attempts,
             }
         )
     return summaries
-
-
-def _filtered(request: Request, filters: dict[str, Any]) -> QuerySet[Message]:
-    client = client_of(request)
-    messages = Message.objects.select_related("outbox_entry")
-    if not client.is_staff:
-        messages = messages.filter(client=client.id)
-    if "channel" in filters:
-        messages = messages.filter(channel=filters["channel"])
-    if "to" in filters:
-        messages = messages.filter(recipient=filters["to"])
-    if "since" in filters:
-        messages = messages.filter(created_at__gte=filters["since"])
-    if "until" in filters:
-        messages = messages.filter(created_at__lt=filters["until"])
-    if "template" in filters:
-        messages = messages.filter(template=filters["template"])
-    return messages
 
 
 def message_list_response(request: Request, view: APIView) -> Response:
     filters = MessageListFilters(data=request.query_params.dict())
     filters.is_valid(raise_exception=True)
     paginator = MessageCursorPagination()
-    page = paginator.paginate_queryset(_filtered(request, filters.validated_data), request, view=view) or []
+    page = (
+        paginator.paginate_queryset(
+            messages_list(client=client_of(request), filters=filters.validated_data), request, view=view
+        )
+        or []
+    )
     summaries = message_summaries(page)
     wanted = filters.validated_data.get("status")
     if wanted is not None:

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from delivery.registry import ChannelSpec, get_channel
-from delivery.suppressions import suppression_remove
+from delivery.suppressions import suppression_get, suppression_remove
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, error_response
 
@@ -44,7 +44,7 @@ class SuppressionDetailView(RouterAPIView):
     )
     def get(self, request: Request, channel: str, recipient: str) -> Response:
         spec = _spec(channel)
-        row = spec.suppression_model.objects.using(spec.database).filter(recipient=recipient).first()
+        row = suppression_get(spec=spec, recipient=recipient)
         if row is None:
             raise NotFound("This recipient is not suppressed.")
         return Response(

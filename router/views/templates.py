@@ -19,7 +19,7 @@ from messaging.channels import Channel
 from router.models import CHANNEL_CHOICES, Template
 from router.permissions import client_of
 from router.rendering import template_syntax_errors
-from router.selectors import template_get
+from router.selectors import template_get, templates_list
 from router.serializers import CHANNEL_SERIALIZERS, StrictCharField, StrictSerializer
 from router.template_store import TemplateNameTaken, template_create, template_delete, template_update
 from router.views.base import RouterAPIView
@@ -119,7 +119,7 @@ class TemplatesView(RouterAPIView):
         responses={200: TemplateSerializer(many=True), **COMMON_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        templates = Template.objects.filter(client=client_of(request).id)
+        templates = templates_list(client=client_of(request))
         return Response([_data(template) for template in templates])
 
     @extend_schema(

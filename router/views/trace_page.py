@@ -13,9 +13,9 @@ from django.urls import reverse
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from delivery.registry import get_channel
 from logging_service.timeline import message_timeline
 from router.models import Message
+from router.selectors import delivery_record_get
 from router.trace_links import trace_token_valid
 
 
@@ -26,8 +26,7 @@ def message_trace_page(request: HttpRequest, message_id: uuid.UUID) -> HttpRespo
             return HttpResponseForbidden("This link is not valid (any more).")
         return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
     message = get_object_or_404(Message, pk=message_id)
-    spec = get_channel(message.channel)
-    delivery = spec.record_model.objects.using(spec.database).filter(message_id=message.id).first()
+    delivery = delivery_record_get(message=message)
     attempts = list(delivery.attempts.all()) if delivery is not None else []  # type: ignore[attr-defined]
     try:
         timeline = message_timeline(trace_id=message.trace_id, message_id=str(message.id))

@@ -3,8 +3,6 @@ secret, shown this once; GET lists them (no secrets); /api/v1/webhooks/{id}: GET
 
 from __future__ import annotations
 
-import base64
-import secrets
 import uuid
 from typing import Any
 
@@ -22,6 +20,12 @@ from router.views.schema_docs import COMMON_ERRORS, POST_ERRORS, error_response
 from webhooks.addresses import UnsafeWebhookUrl, check_webhook_url
 from webhooks.events import EVENT_TYPES
 from webhooks.models import WebhookEndpoint
+from webhooks.services import (
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_get,
+    webhook_endpoints_list,
+)
 
 
 class WebhookEndpointSerializer(StrictSerializer):
@@ -44,10 +48,6 @@ class CreatedWebhookEndpointSerializer(WebhookEndpointSerializer):
     )
 
 
-def _new_secret() -> str:
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 class WebhooksView(RouterAPIView):
     @extend_schema(
         operation_id="webhooks_list",
@@ -55,7 +55,7 @@ class WebhooksView(RouterAPIView):
         responses={200: WebhookEndpointSerializer(many=True), **COMMON_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        endpoints = WebhookEndpoint.objects.filter(client=client_of(request).id)
+        endpoints = webhook_endpoints_list(client=client_of(request))
         return Response(WebhookEndpointSerializer(endpoints, many=True).data)
 
     @extend_schema(
@@ -79,18 +79,13 @@ class WebhooksView(RouterAPIView):
         serializer = WebhookEndpointSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = serializer.validated_data
-        endpoint = WebhookEndpoint.objects.create(
-            client=client_of(request).id,
-            url=data["url"],
-            events=sorted(set(data["events"])),
-            secret=_new_secret(),
-        )
+        endpoint = webhook_endpoint_create(client=client_of(request), url=data["url"], events=data["events"])
         return Response(CreatedWebhookEndpointSerializer(endpoint).data, status=201)
 
 
 class WebhookDetailView(RouterAPIView):
     def _endpoint(self, request: Request, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, client=client_of(request).id).first()
+        endpoint = webhook_endpoint_get(client=client_of(request), endpoint_id=endpoint_id)
         if endpoint is None:
             raise NotFound("No such webhook endpoint.")
         return endpoint
@@ -110,5 +105,5 @@ class WebhookDetailView(RouterAPIView):
         responses={204: None, 404: error_response("No such endpoint."), **COMMON_ERRORS},
     )
     def delete(self, request: Request, endpoint_id: uuid.UUID) -> Response:
-        self._endpoint(request, endpoint_id).delete()
+        webhook_endpoint_delete(endpoint=self._endpoint(request, endpoint_id))
         return Response(status=204)

@@ -1,0 +1,32 @@
+"""A client's webhook endpoints, as the API's views keep them (reads and writes in one place)."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from router.domain import Client
+from webhooks.models import WebhookEndpoint
+
+
+def webhook_endpoints_list(*, client: Client) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(client=client.id)
+
+
+def webhook_endpoint_get(*, client: Client, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(pk=endpoint_id, client=client.id).first()
+
+
+def webhook_endpoint_create(*, client: Client, url: str, events: Iterable[str]) -> WebhookEndpoint:
+    """A new endpoint with a new signing secret (Standard Webhooks: `whsec_` + base64 of 32 random bytes)."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    return WebhookEndpoint.objects.create(client=client.id, url=url, events=sorted(set(events)), secret=secret)
+
+
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Its jobs still queued find no endpoint and are dropped (webhooks.pipeline.DeliverJobs)."""
+    endpoint.delete()
