@@ -240,10 +240,12 @@ class RecordOutcomes(Step):
             )
         # Failed for us, yet the provider's receipt says it took the message: no retry, no dead letter.
         settled = deliveries_record_outcomes(spec=self.spec, reports=reports)
-        for delivery in todo:  # the provider says the recipient unsubscribed: never send there again
-            outcome = delivery.outcome
-            if isinstance(outcome, DeadLetter) and outcome.failure.type == RecipientUnsubscribed.__name__:
-                reason, detail = SuppressionReason.UNSUBSCRIBED, outcome.failure.message
+        # The provider says the recipient unsubscribed: never send there again. After the outcomes'
+        # commit: a crash in between loses only the suppression, which the next refused send adds.
+        for delivery in todo:
+            assert delivery.call is not None
+            if isinstance(delivery.outcome, DeadLetter) and isinstance(delivery.call.error, RecipientUnsubscribed):
+                reason, detail = SuppressionReason.UNSUBSCRIBED, delivery.outcome.failure.message
                 suppression_add(spec=self.spec, recipient=delivery.envelope.to, reason=reason, detail=detail)
         channel = self.spec.channel.value
         for delivery in todo:

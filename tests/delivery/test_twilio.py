@@ -4,11 +4,6 @@ receives, the SIDs the records keep, and Twilio's errors as retries and dead let
 
 from __future__ import annotations
 
-import json
-import sys
-import urllib.error
-import urllib.request
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -18,7 +13,6 @@ from delivery.errors import PermanentProviderError, RecipientUnsubscribed, Trans
 from delivery.models import DeliveryStatus
 from delivery.registry import get_channel
 from delivery.twilio import classify
-from engines.process import free_port
 from messaging.channels import Channel
 from messaging.groups import consumer_group
 from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_topic
@@ -36,47 +30,11 @@ from tests.delivery.support import (
 )
 from tests.factories import SmsDeliveryFactory
 from tests.faults.system import FaultSystem
+from tests.peers.twilio import ACCOUNT, TOKEN, FakeTwilioServer
 from tests.peers.twilio_webhooks import FORM, post_signed
-from tests.processes import ManagedProcess, group_caught_up, process_env, wait_for
+from tests.processes import group_caught_up, wait_for
 
 SMS, WHATSAPP = Channel.SMS, Channel.WHATSAPP
-ACCOUNT, TOKEN = "AC" + "0123456789abcdef" * 2, "test-auth-token"
-
-
-class FakeTwilioServer:
-    def __init__(
-        self, folder: Path, *, fail_first: int = 0, receipts_first: bool = False, answer_delay: float = 0.0
-    ) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.out = folder / "twilio-calls.jsonl"
-        self.out.touch()
-        argv = [sys.executable, "-m", "tests.peers.fake_twilio", "--port", str(port), "--account", ACCOUNT]
-        argv += ["--token", TOKEN, "--out", str(self.out), "--fail-first", str(fail_first)]
-        argv += ["--receipts-first"] if receipts_first else []
-        argv += ["--answer-delay", str(answer_delay)]
-        self.process = ManagedProcess(f"fake-twilio-{port}", argv, process_env())
-        wait_for(self._answers, timeout=30, what="the fake Twilio server")
-
-    def _answers(self) -> bool:
-        try:
-            urllib.request.urlopen(urllib.request.Request(self.url + "/", data=b"", method="POST"), timeout=2)
-        except urllib.error.HTTPError:
-            return True  # 404: it answers
-        except OSError:
-            return False
-        return True
-
-    def _lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
-
-    def calls(self, to: str) -> list[dict]:
-        """The sends it received for `to` (form fields but the callback URL)."""
-        forms = [line["form"] for line in self._lines() if "form" in line and line["form"].get("To") == to]
-        return [{k: v for k, v in form.items() if k != "StatusCallback"} for form in forms]
-
-    def callbacks(self) -> list[dict]:
-        return [line for line in self._lines() if "callback" in line]
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
