@@ -1,7 +1,7 @@
 """Which URLs a webhook may be sent to: http(s) only, and — unless WEBHOOKS_ALLOW_PRIVATE — only hosts
 that resolve to public addresses, so a client cannot make the worker call into our own network
-(loopback, private ranges, link-local cloud metadata). Checked when an endpoint is registered and again
-before each delivery (a name may resolve elsewhere later).
+(loopback, private ranges, link-local cloud metadata). Checked when an endpoint is registered, and by
+the worker's session on each connection (a name may resolve elsewhere later).
 
 A check before the request is not enough on its own: the HTTP client resolves the name again to
 connect, and a name with a zero TTL can answer a public address to the check and a private one to the

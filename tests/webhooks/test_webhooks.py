@@ -31,7 +31,7 @@ from tests.delivery.support import (
 )
 from tests.processes import ManagedProcess, manage_py, process_env, wait_for
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
-from webhooks.addresses import webhook_session
+from webhooks.addresses import check_webhook_url, webhook_session
 from webhooks.models import WebhookEndpoint
 from webhooks.pipeline import DeliverJobs, Job
 
@@ -162,9 +162,9 @@ def test_a_job_that_cannot_be_read_is_dead_lettered_verbatim_in_its_own_trace(se
     "pinned", [True, False], ids=["webhook_session refuses it", "a plain session reaches it (the attack is real)"]
 )
 def test_a_name_rebound_to_our_network_after_the_check_is_never_reached(tmp_path, monkeypatch, settings, pinned):
-    """DNS rebinding: the endpoint's name answers a public address to the worker's check and loopback
-    to the connection. The worker's session connects only to what it checked, so the receiver on
-    loopback never sees the post; a plain session would have reached it."""
+    """DNS rebinding: the endpoint's name answers a public address to the check at registration and
+    loopback afterwards. The worker's session checks what it connects to, so the receiver on loopback
+    never sees the post; a plain session would have reached it."""
     settings.WEBHOOKS_ALLOW_PRIVATE = False
     port = free_port()
     endpoint = WebhookEndpoint.objects.create(
@@ -190,6 +190,7 @@ def test_a_name_rebound_to_our_network_after_the_check_is_never_reached(tmp_path
         payload=b'{"type":"message.sent"}',
         attempt=1,
     )
+    check_webhook_url(endpoint.url, allow_private=False)  # what registering it checked: public
     try:
         with ThreadPoolExecutor(1) as pool:
             error = DeliverJobs(pool=pool, session=session)._post(job, endpoint)
