@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -29,7 +27,8 @@ from tests.delivery.support import (
     wait_for_status,
     worker,
 )
-from tests.processes import ManagedProcess, manage_py, process_env, wait_for
+from tests.peers.webhooks import WebhookReceiver
+from tests.processes import manage_py, wait_for
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
 from webhooks.addresses import check_webhook_url, webhook_session
 from webhooks.models import WebhookEndpoint
@@ -79,20 +78,6 @@ def test_a_bad_or_private_endpoint_is_refused(settings, body, field):
     assert field in response.json(), response.json()
 
 
-class Receiver:
-    def __init__(self, folder: Path, port: int, secret: str, *, fail_first: int = 0) -> None:
-        self.port = port
-        self.out = folder / f"hooks-{self.port}.jsonl"
-        self.out.touch()
-        argv = [sys.executable, "-m", "tests.peers.webhook_receiver", "--port", str(self.port)]
-        argv += ["--secret", secret, "--out", str(self.out), "--fail-first", str(fail_first)]
-        self.process = ManagedProcess(f"webhook-receiver-{self.port}", argv, process_env())
-        wait_for(lambda: "listening" in self.process.output(), timeout=30, what="the webhook receiver")
-
-    def requests(self) -> list[dict]:
-        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
-
-
 @pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
 def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in_the_dlq(tmp_path, settings):
     env = own_run_topics(settings, "webhooks")
@@ -100,7 +85,7 @@ def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in
     events = ["message.sent", "message.failed"]
     port, dead_port = free_port(), free_port()  # nothing listens on the dead one
     flaky_body = {"url": f"http://127.0.0.1:{port}/hooks", "events": events}
-    receiver = Receiver(
+    receiver = WebhookReceiver(
         tmp_path, port, api.post("/api/v1/webhooks", flaky_body, format="json").json()["secret"], fail_first=3
     )
     dead_body = {"url": f"http://127.0.0.1:{dead_port}/hooks", "events": ["message.sent"]}
@@ -170,7 +155,7 @@ def test_a_name_rebound_to_our_network_after_the_check_is_never_reached(tmp_path
     endpoint = WebhookEndpoint.objects.create(
         client="key:rebind", url=f"http://hooks.example.com:{port}/hooks", events=["message.sent"], secret=SECRET
     )
-    receiver = Receiver(tmp_path, port, SECRET)
+    receiver = WebhookReceiver(tmp_path, port, SECRET)
     real_getaddrinfo = socket.getaddrinfo
     answers = iter(["93.184.215.14"])  # the first answer public, every later one loopback
 

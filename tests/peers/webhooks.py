@@ -1,0 +1,26 @@
+"""The webhook receiver (tests/peers/webhook_receiver.py) as a test starts and reads it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tests.processes import ManagedProcess, process_env, wait_for
+
+
+class WebhookReceiver:
+    """A real receiver process (tests/peers/webhook_receiver.py) that verifies each signature with the
+    Standard Webhooks library and records every request it got."""
+
+    def __init__(self, folder: Path, port: int, secret: str, *, fail_first: int = 0) -> None:
+        self.port = port
+        self.out = folder / f"hooks-{self.port}.jsonl"
+        self.out.touch()
+        argv = [sys.executable, "-m", "tests.peers.webhook_receiver", "--port", str(self.port)]
+        argv += ["--secret", secret, "--out", str(self.out), "--fail-first", str(fail_first)]
+        self.process = ManagedProcess(f"webhook-receiver-{self.port}", argv, process_env())
+        wait_for(lambda: "listening" in self.process.output(), timeout=30, what="the webhook receiver")
+
+    def requests(self) -> list[dict]:
+        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
