@@ -14,7 +14,8 @@
 - **The loop keeps up with bursts.** Stock gthread accepts one connection per turn of its loop and
   reads it on the next turn; each turn waits for the GIL behind the busy request threads, so under a
   burst new connections sat in the kernel's queue for seconds. Here a turn accepts what is waiting (up
-  to ACCEPT_BURST) and reads each new connection's request at once if it has arrived.
+  to ACCEPT_BURST, while the queue has room) and reads each new connection's request at once if it
+  has arrived.
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ class GuardedThreadWorker(ThreadWorker):
 
     # --- accepting, and reading the head on the event loop ---------------------------------------
     def accept(self, server: Any, listener: socket.socket) -> None:
-        for _ in range(ACCEPT_BURST):
-            if self.nr_conns >= self.worker_connections:
+        for taken in range(ACCEPT_BURST):
+            if not self.alive or self.nr_conns >= self.worker_connections:
                 return
+            if taken and self.waiting >= self.queue_limit:
+                return  # full: one per turn, as stock gthread, and the other workers take the rest
             try:
                 sock, client = listener.accept()
             except OSError as error:
@@ -149,7 +152,9 @@ class GuardedThreadWorker(ThreadWorker):
     def _refuse(self, conn: TConn, received: bytes) -> None:
         """Answer 503 on the loop without blocking it: a client whose socket cannot take the few bytes
         at once (it is not reading) is dropped, as is one whose request was not read whole."""
-        keep = self.alive and _whole_single_request(received)
+        # As gunicorn keeps a served connection: keep-alive on, and room among the idle ones.
+        room = self.cfg.keepalive and len(self._keep) < self.max_keepalived
+        keep = self.alive and room and _whole_single_request(received)
         answer = SHED_RESPONSE_KEEP_ALIVE if keep else SHED_RESPONSE
         try:
             sent = conn.sock.send(answer)
@@ -169,13 +174,18 @@ class GuardedThreadWorker(ThreadWorker):
 
 
 def _whole_single_request(received: bytes) -> bool:
-    """Whether `received` is exactly one HTTP/1.1 request, head and body, after which the connection
-    may carry the client's next request."""
+    """Whether `received` is exactly one plain HTTP/1.1 request, head and body, after which the
+    connection may carry the client's next request. Anything unusual closes it instead: HEAD (its
+    client reads no body, and the 503 has one), a folded header line, two Content-Lengths."""
     end = received.find(HEAD_END)
-    if end < 0:
+    if end < 0 or received.startswith(b"HEAD "):
         return False
     head = received[: end + 2]
     if not head[: head.find(b"\r\n")].endswith(b"HTTP/1.1") or _ENDS_CONNECTION.search(head):
         return False
-    match = _CONTENT_LENGTH.search(head)
-    return len(received) == end + len(HEAD_END) + (int(match.group(1)) if match else 0)
+    if b"\r\n " in head or b"\r\n\t" in head:
+        return False
+    lengths = _CONTENT_LENGTH.findall(head)
+    if len(lengths) > 1:
+        return False
+    return len(received) == end + len(HEAD_END) + (int(lengths[0]) if lengths else 0)

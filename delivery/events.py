@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from delivery.decisions import Failure
-from delivery.models import DeliveryRecord
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
 from messaging.log_events import LogEmitter, Outcome
+
+if TYPE_CHECKING:
+    from delivery.models import DeliveryRecord
 
 
 class DeliveryLog:

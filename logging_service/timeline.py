@@ -120,11 +120,11 @@ _ROUTER_EARLY = {"message.accepted", "message.published"}
 
 
 # Receipts a `delivery.status_reported` event may report (labels.delivery_status) after `sent`.
-RECEIPT_STATUSES = {
+RECEIPT_STATUS_OF = {
     status.value: status
     for status in (MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.BOUNCED, MessageStatus.COMPLAINED)
 }
-_FINAL = {MessageStatus.CANCELED, MessageStatus.SUPPRESSED, *RECEIPT_STATUSES.values()}
+_FINAL = {MessageStatus.CANCELED, MessageStatus.SUPPRESSED, *RECEIPT_STATUS_OF.values()}
 
 
 def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
@@ -134,8 +134,8 @@ def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
     back to `accepted` because of which process logged last."""
     status = MessageStatus.ACCEPTED
     for event in events:
-        if event.action == "delivery.status_reported" and event.reported_status in RECEIPT_STATUSES:
-            status = RECEIPT_STATUSES[event.reported_status]  # the provider's word on a sent message
+        if event.action == "delivery.status_reported" and event.reported_status in RECEIPT_STATUS_OF:
+            status = RECEIPT_STATUS_OF[event.reported_status]  # the provider's word on a sent message
             continue
         if status is MessageStatus.SENT or status in _FINAL:
             continue

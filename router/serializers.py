@@ -378,7 +378,7 @@ def _rendered(
     if not isinstance(name, str) or not name:
         raise serializers.ValidationError({"template": ["Must be a template's name."]})
     try:
-        variables = _TEMPLATE_DATA.run_validation(data.get("data", {}))
+        variables = _TEMPLATE_DATA.to_internal_value(data.get("data", {}))  # null too: "a JSON object"
     except serializers.ValidationError as error:
         raise serializers.ValidationError({"data": error.detail}) from None
     template = templates(name)

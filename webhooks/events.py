@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from logging_service.timeline import RECEIPT_STATUSES, STATUS_AFTER, MessageStatus
+from logging_service.timeline import RECEIPT_STATUS_OF, STATUS_AFTER, MessageStatus
 
 # The statuses a client is told of: each change to one, as `message.<status>` (the timeline's own
 # reading of the log events, so a webhook and GET never disagree); the passing ones (accepted, pending,
@@ -21,7 +21,7 @@ from logging_service.timeline import RECEIPT_STATUSES, STATUS_AFTER, MessageStat
 WEBHOOK_STATUSES = (
     MessageStatus.SENT,
     MessageStatus.FAILED,
-    *RECEIPT_STATUSES.values(),
+    *RECEIPT_STATUS_OF.values(),
     MessageStatus.UNKNOWN,
     MessageStatus.SUPPRESSED,
     MessageStatus.CANCELED,
@@ -46,7 +46,7 @@ def webhook_event_of(log_event: dict[str, Any]) -> WebhookEvent | None:
     action = str(event.get("action"))
     status = STATUS_AFTER.get(action)
     if action == "delivery.status_reported":
-        status = RECEIPT_STATUSES.get(str(labels.get("delivery_status")))
+        status = RECEIPT_STATUS_OF.get(str(labels.get("delivery_status")))
     if status not in WEBHOOK_STATUSES:
         return None
     try:

@@ -95,11 +95,13 @@ def _content(valid: dict[str, Any]) -> dict[str, Any]:
 
 
 def _data(template: Template) -> dict[str, Any]:
-    """The template as the API shows it: only the parts its channel has, and those given."""
+    """The template as the API shows it: the parts its channel has (html only when given)."""
     data = dict(TemplateSerializer(template).data)
     for part in TEMPLATE_PARTS:
-        if not data.get(part) or part not in CHANNEL_SERIALIZERS[Channel(template.channel)].content_fields:
+        if part not in CHANNEL_SERIALIZERS[Channel(template.channel)].content_fields:
             data.pop(part, None)
+    if not data.get("html"):
+        data.pop("html", None)
     return data
 
 

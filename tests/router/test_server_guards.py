@@ -107,7 +107,7 @@ def test_requests_beyond_the_queue_are_shed_at_once_with_retry_after():
 
 def test_a_shed_request_read_whole_keeps_its_connection_for_the_retry():
     """A refused client retries on the same connection (no reconnection per 503), and is served once
-    there is room; a client that asked to close its connection gets it closed."""
+    there is room; a client that asked to close its connection, or sent HEAD, gets it closed."""
     key = ApiKeyFactory().raw_key
     # Each request holds the one thread for 3 s (Kafka unreachable); the two busy ones are in long before.
     # The refused client's connection must outlive them idle: a keep-alive timeout longer than gunicorn's 2 s.
@@ -118,6 +118,7 @@ def test_a_shed_request_read_whole_keeps_its_connection_for_the_retry():
         busy = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]  # thread, place
         keeping = socket.create_connection(("127.0.0.1", port), timeout=10)
         closing = socket.create_connection(("127.0.0.1", port), timeout=10)
+        heading = socket.create_connection(("127.0.0.1", port), timeout=10)
         try:
             for connection in busy:  # apart: the first one in its thread before the second waits
                 connection.sendall(raw_post(key))
@@ -126,12 +127,16 @@ def test_a_shed_request_read_whole_keeps_its_connection_for_the_retry():
             refused = read_response(keeping)
             closing.sendall(raw_post(key, b"Connection: close\r\n"))
             refused_closing = read_response(closing)
+            # A HEAD client reads no body: after the 503's, its connection is closed, not kept.
+            heading.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            refused_head = read_response(heading)
+            head_closed = heading.recv(1)
             busy_answers = [read_response(connection) for connection in busy]
             keeping.sendall(raw_post(key))
             served = read_response(keeping)
             closed = closing.recv(1)
         finally:
-            for connection in (*busy, keeping, closing):
+            for connection in (*busy, keeping, closing, heading):
                 connection.close()
     assert all(answer.startswith(b"HTTP/1.1 202") for answer in busy_answers), busy_answers
     assert refused.startswith(b"HTTP/1.1 503") and b"Retry-After: 1" in refused, refused[:200]
@@ -139,6 +144,7 @@ def test_a_shed_request_read_whole_keeps_its_connection_for_the_retry():
     assert served.startswith(b"HTTP/1.1 202"), served[:200]
     assert refused_closing.startswith(b"HTTP/1.1 503") and b"Connection: close" in refused_closing
     assert closed == b""
+    assert refused_head.startswith(b"HTTP/1.1 503") and head_closed == b""
 
 
 def raw_post(key: str, extra_headers: bytes = b"") -> bytes:

@@ -149,6 +149,7 @@ def _nested(depth: int) -> dict:
         ({"template": "login-code", "data": {"code": 1}, "body": "literal"}, "body", "Not together"),
         ({"body": "hi", "data": {"code": 1}}, "data", "Only together with `template`"),
         ({"template": "login-code", "data": ["not", "an", "object"]}, "data", "JSON object"),
+        ({"template": "login-code", "data": None}, "data", "JSON object"),
         ({"template": "login-code", "data": {"code": "1", "x": "\x00"}}, "data", "NUL"),  # as metadata
         ({"template": "login-code", "data": {"code": "1", "x": _nested(40)}}, "data", "levels deep"),
         ({"template": "login-code", "data": {"code": "1", "x": "y" * 70_000}}, "data", "65536 bytes"),

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from webhooks.events import webhook_event_of
+from webhooks.events import EVENT_TYPES, webhook_event_of
 
 MESSAGE_ID = str(uuid.uuid4())
 
@@ -59,3 +59,18 @@ def test_the_same_status_change_always_has_the_same_webhook_id():
     other = webhook_event_of(log_event("delivery.dead_lettered"))
     assert first and again and other
     assert first.webhook_id == again.webhook_id != other.webhook_id
+
+
+def test_the_event_types_are_the_documented_ones():
+    """They come from the timeline's statuses: a new status there must not become a webhook unseen."""
+    assert EVENT_TYPES == (
+        "message.sent",
+        "message.failed",
+        "message.delivered",
+        "message.undelivered",
+        "message.bounced",
+        "message.complained",
+        "message.unknown",
+        "message.suppressed",
+        "message.canceled",
+    )
