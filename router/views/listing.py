@@ -2,19 +2,24 @@
 
 Filters on the router's own rows (channel, recipient, time, template) run in the database. The
 status lives in each channel's delivery records (another database), so a `status` filter is applied
-to each page as it is read: such a page may hold fewer items than its size (even none) while `next`
-still leads on; follow `next` until it is null.
+to the rows as they are read: a page is filled from the pages that follow (each read as a DRF page of
+its own, of the size still missing, so every cursor is DRF's and no row is skipped or repeated), up to
+STATUS_SCAN_READS reads; past that, or on a page reached through `previous`, it may hold fewer items
+than its size (even none) while `next` still leads on. Follow `next` until it is null.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -63,11 +68,40 @@ class MessagePageSerializer(serializers.Serializer):
     results = MessageSummarySerializer(many=True)
 
 
+# With `status=`: how many reads of rows may go into one page (a bound on one request's work).
+STATUS_SCAN_READS = 10
+
+
 class MessageCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "pageSize"
     max_page_size = 500
+
+    def __init__(self) -> None:
+        self._cursor: Cursor | None = None  # set while the following page is read
+        self._size = 0
+
+    def get_page_size(self, request: Request) -> int | None:
+        return self._size or super().get_page_size(request)
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        return self._cursor or super().decode_cursor(request)
+
+    def following_page(self, queryset: QuerySet[Message], request: Request, view: APIView, size: int) -> list[Message]:
+        """The `size` rows after the page just read, read as the page its `next` link names (empty
+        when there is none); the links are then this page's."""
+        link = self.get_next_link()
+        if link is None:
+            return []
+        encoded = parse_qs(urlsplit(link).query)[self.cursor_query_param][0]
+        holder = SimpleNamespace(query_params={self.cursor_query_param: encoded})  # all decode_cursor reads
+        self._cursor = super().decode_cursor(holder)  # type: ignore[arg-type]
+        self._size = size
+        try:
+            return self.paginate_queryset(queryset, request, view=view) or []
+        finally:
+            self._cursor, self._size = None, 0
 
 
 def message_summaries(messages: Sequence[Message]) -> list[dict[str, Any]]:
@@ -97,19 +131,20 @@ def message_list_response(request: Request, view: APIView) -> Response:
     filters = MessageListFilters(data=request.query_params.dict())
     filters.is_valid(raise_exception=True)
     paginator = MessageCursorPagination()
-    page = (
-        paginator.paginate_queryset(
-            messages_list(client=client_of(request), filters=filters.validated_data), request, view=view
-        )
-        or []
-    )
-    summaries = message_summaries(page)
+    messages = messages_list(client=client_of(request), filters=filters.validated_data)
+    page = paginator.paginate_queryset(messages, request, view=view) or []
     wanted = filters.validated_data.get("status")
-    if wanted is not None:
-        # After the page is cut: its cursors stay those of the rows read, so the next page starts
-        # after the last row read, whether it matched or not.
-        summaries = [summary for summary in summaries if summary["status"] == wanted]
-    return paginator.get_paginated_response(summaries)
+    if wanted is None:
+        return paginator.get_paginated_response(message_summaries(page))
+    previous, size = paginator.get_previous_link(), paginator.page_size
+    backwards = paginator.cursor is not None and paginator.cursor.reverse
+    kept = [summary for summary in message_summaries(page) if summary["status"] == wanted]
+    reads = 1
+    while page and len(kept) < size and reads < STATUS_SCAN_READS and not backwards:
+        page = paginator.following_page(messages, request, view, size - len(kept))
+        kept += [summary for summary in message_summaries(page) if summary["status"] == wanted]
+        reads += 1
+    return Response({"next": paginator.get_next_link(), "previous": previous, "results": kept})
 
 
 LIST_PARAMETERS = [
@@ -118,7 +153,8 @@ LIST_PARAMETERS = [
         "status",
         OpenApiTypes.STR,
         enum=[status.value for status in MessageStatus],
-        description="Applied to each page as read: a page may hold fewer items (even none); follow `next`.",
+        description="Applied to the rows as read; a page is filled from the following rows up to a bound, so it "
+        "may hold fewer items (even none) while `next` leads on: follow `next` until it is null.",
     ),
     OpenApiParameter("to", OpenApiTypes.STR, description="The recipient, matched exactly."),
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="Accepted at or after (RFC 3339)."),

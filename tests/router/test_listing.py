@@ -26,8 +26,13 @@ def _pages(api: APIClient, url: str) -> list[list[dict]]:
         assert response.status_code == 200, response.json()
         pages.append(response.json()["results"])
         next_url = response.json()["next"]
-        url = urlsplit(next_url)._replace(scheme="", netloc="").geturl() if next_url else ""
+        url = _path(next_url) if next_url else ""
     return pages
+
+
+def _path(url: str) -> str:
+    """A link of the API's answer as the test client takes it (path and query)."""
+    return urlsplit(url)._replace(scheme="", netloc="").geturl()
 
 
 def _send(api: APIClient, factory, **fields) -> dict:
@@ -96,6 +101,25 @@ def test_the_status_filter_reads_the_delivery_records_across_pages(api):
     assert {(item["status"], item["attempts"]) for item in matching} == {("sent", 1)}
     accepted = [item for page in _pages(api, "/api/v1/messages?status=accepted&pageSize=2") for item in page]
     assert [item["id"] for item in accepted] == [sent[3]["id"], sent[1]["id"]]
+
+
+def test_a_status_filtered_page_is_filled_from_the_rows_that_follow(api, monkeypatch):
+    """Sparse matches: each page but the last is full, and every match comes once, in order; past the
+    bound on reads a page comes back short, and `next` leads on to the rest."""
+    sent = [_send(api, SmsRequestFactory) for _ in range(9)]
+    for message in sent[::4]:  # 0, 4, 8 sent; the others never reached their channel
+        SmsDeliveryFactory(message_id=message["id"], status=DeliveryStatus.SENT, attempt_count=1)
+    pages = _pages(api, "/api/v1/messages?status=sent&pageSize=2")
+    assert [[item["id"] for item in page] for page in pages] == [[sent[8]["id"], sent[4]["id"]], [sent[0]["id"]]]
+    # Back through `previous` (read as it comes, not filled): still only matches.
+    second = api.get(_path(api.get("/api/v1/messages?status=sent&pageSize=2").json()["next"])).json()
+    back = api.get(_path(second["previous"]))
+    assert back.status_code == 200 and {item["status"] for item in back.json()["results"]} <= {"sent"}
+
+    monkeypatch.setattr("router.views.listing.STATUS_SCAN_READS", 2)
+    pages = _pages(api, "/api/v1/messages?status=sent&pageSize=2")
+    assert [item["id"] for page in pages for item in page] == [sent[8]["id"], sent[4]["id"], sent[0]["id"]]
+    assert any(len(page) < 2 for page in pages[:-1]), "bounded: some page before the last is short"
 
 
 @pytest.mark.parametrize(
