@@ -245,22 +245,21 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
                 "provider_message_id": call.provider_message_id,
             }
         )
-    reported = _REPORTED
     settled: set[int] = set()
     with transaction.atomic(using=spec.database), connection.cursor() as cursor:
         if sent_rows:
             cursor.executemany(
-                f"UPDATE {table} SET status = CASE WHEN {reported} THEN status ELSE '{DeliveryStatus.SENT}' END, "
+                f"UPDATE {table} SET status = CASE WHEN {_REPORTED} THEN status ELSE '{DeliveryStatus.SENT}' END, "
                 "provider_message_id = %s, sent_at = %s, updated_at = %s, "
-                f"last_error = CASE WHEN {reported} THEN last_error ELSE '' END, "
+                f"last_error = CASE WHEN {_REPORTED} THEN last_error ELSE '' END, "
                 "attempt_count = attempt_count + 1 WHERE id = %s",
                 sent_rows,
             )
         if failed_rows:
             cursor.executemany(
-                f"UPDATE {table} SET status = CASE WHEN {reported} THEN status ELSE %s END, "
-                f"last_error = CASE WHEN {reported} THEN last_error ELSE %s END, updated_at = %s, "
-                f"attempt_count = attempt_count + 1, outcome_published = {reported} WHERE id = %s",
+                f"UPDATE {table} SET status = CASE WHEN {_REPORTED} THEN status ELSE %s END, "
+                f"last_error = CASE WHEN {_REPORTED} THEN last_error ELSE %s END, updated_at = %s, "
+                f"attempt_count = attempt_count + 1, outcome_published = {_REPORTED} WHERE id = %s",
                 failed_rows,
             )
             failed_pks = [row[-1] for row in failed_rows]
