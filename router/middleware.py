@@ -1,6 +1,8 @@
 """Middleware of the API: JSON errors under /api/, and the request counter of /metrics.
 
-Under /api/, an unexpected error answers JSON in DRF's error format, in DEBUG too.
+Under /api/, an unexpected error answers JSON in DRF's error format, in DEBUG too, and so does an
+error another view answered otherwise (a wrong method on anymail's webhooks or the docs pages), unless
+the client asked for HTML.
 
 DRF renders its own exceptions as JSON; anything else (a bug, a broken dependency) reaches Django,
 which would answer its HTML error page (the technical one in DEBUG). API clients get
@@ -28,12 +30,42 @@ class ApiJsonErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code >= 400 and request.path.startswith(API_PREFIX) and _json_wanted(request, response):
+            return _as_json_error(request, response)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX):
             return None  # Django's own handling (admin, pages)
         return api_error_response(request, exception)
+
+
+def _json_wanted(request: HttpRequest, response: HttpResponse) -> bool:
+    """An error answered in something else than JSON — Django's empty 405 of a view that is not DRF's
+    (anymail's webhooks), the docs pages' HTML, the schema view's YAML — that the client did not ask
+    for as HTML (a browser on the browsable API keeps its page)."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        return False
+    return "text/html" not in request.META.get("HTTP_ACCEPT", "")
+
+
+def _as_json_error(request: HttpRequest, response: HttpResponse) -> JsonResponse:
+    """The same error in DRF's JSON format, with the original's headers (Allow, Retry-After, …)."""
+    data = getattr(response, "data", None)  # a DRF Response rendered otherwise: its own detail
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if detail is None:
+        if response.status_code == 405:
+            detail = f'Method "{request.method}" not allowed.'  # as DRF's MethodNotAllowed says it
+        elif response.status_code == 404:
+            detail = "Not found."
+        else:
+            detail = f"{response.reason_phrase}."
+    answer = JsonResponse({"detail": detail}, status=response.status_code)
+    for name, value in response.items():
+        if name.lower() not in ("content-type", "content-length"):
+            answer[name] = value
+    return answer
 
 
 def api_error_response(request: HttpRequest, exception: Exception) -> JsonResponse:

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.mail.message import sanitize_address
 from django.core.validators import EmailValidator
 from django.utils import timezone as django_timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from logging_service.timeline import MessageStatus
@@ -49,8 +49,13 @@ ALLOWED_CHANNELS = ", ".join(channel.value for channel in Channel)
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 # A header value must not carry line breaks (header injection: "hi\r\nBcc: eve@…", which Django's
-# email backends refuse with BadHeaderError at send time) nor any other control character.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# email backends refuse with BadHeaderError at send time) nor any other control character: C0, DEL,
+# C1 (NEL, U+0085, is a line break to Unicode) and the Unicode line and paragraph separators, which
+# str.splitlines() and so parts of Python's email package treat as line ends too.
+_CONTROL_CHARACTERS_CLASS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_CONTROL_CHARACTERS = re.compile(f"[{_CONTROL_CHARACTERS_CLASS}]")
+# The same rule as a JSON Schema pattern (ECMA-262, which reads \xNN and \uNNNN as Python does).
+ONE_LINE_PATTERN = f"^[^{_CONTROL_CHARACTERS_CLASS}]*$"
 
 
 class StrictCharField(serializers.CharField):
@@ -60,6 +65,19 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+@extend_schema_field({"type": "string", "pattern": ONE_LINE_PATTERN})
+class OneLineCharField(StrictCharField):
+    """Text for a header line: no line breaks or other control characters."""
+
+    default_error_messages = {"not_one_line": "Must not contain line breaks or other control characters."}
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if _CONTROL_CHARACTERS.search(value):
+            self.fail("not_one_line")
+        return value
 
 
 @extend_schema_field({"type": "string", "pattern": _E164.pattern, "example": "+14155552671"})
@@ -231,7 +249,7 @@ class _MessageSerializer(StrictSerializer):
 class EmailMessageSerializer(_MessageSerializer):
     channel = _channel_field(Channel.EMAIL)
     to = serializers.EmailField(max_length=320, help_text="An email address.")  # type: ignore[assignment]  # narrower
-    subject = StrictCharField(
+    subject = OneLineCharField(
         max_length=EMAIL_SUBJECT_MAX_CHARS,
         required=False,
         help_text="Required unless `template` gives it. One line: no line breaks or other control characters.",
@@ -257,11 +275,6 @@ class EmailMessageSerializer(_MessageSerializer):
             sanitize_address(value, "utf-8")
         except ValueError as error:
             raise serializers.ValidationError(f"This address cannot be sent to: {error}") from None
-        return value
-
-    def validate_subject(self, value: str) -> str:
-        if _CONTROL_CHARACTERS.search(value):
-            raise serializers.ValidationError("Must not contain line breaks or other control characters.")
         return value
 
     def validate_body(self, value: str) -> str:
@@ -468,11 +481,24 @@ def message_request_validate(data: Any, *, templates: TemplateSource = _no_templ
     return validator.validate(data, templates=templates)
 
 
+# A message request in the schema: one branch per channel, chosen by `channel`.
+MESSAGE_REQUEST_SCHEMA = PolymorphicProxySerializer(
+    component_name="Message",
+    serializers={channel.value: serializer for channel, serializer in CHANNEL_SERIALIZERS.items()},
+    resource_type_field_name="channel",
+)
+
+
+@extend_schema_field(MESSAGE_REQUEST_SCHEMA)
+class BatchItemField(serializers.JSONField):
+    """A batch item: any JSON value, null included, is taken here and judged on its own by
+    MessageRequestValidator (an invalid item is a rejected result in the 202, never failing the whole
+    batch); the schema states what a valid item is, so a client generated from it sends valid ones."""
+
+
 class BatchRequestSerializer(StrictSerializer):
     messages = serializers.ListField(
-        # Any item, null included, is judged on its own and reported in its result (202), never
-        # failing the whole batch.
-        child=serializers.JSONField(allow_null=True),
+        child=BatchItemField(allow_null=True),
         min_length=1,
         max_length=BATCH_MAX_MESSAGES,
         help_text="Message requests.",

@@ -22,6 +22,7 @@ from router.errors import IdempotencyConflict
 from router.permissions import client_of
 from router.selectors import template_get
 from router.serializers import (
+    MESSAGE_REQUEST_SCHEMA,
     AcceptedMessage,
     AcceptedMessageSerializer,
     BatchRequestSerializer,
@@ -43,7 +44,6 @@ from router.views.schema_docs import (
     BATCH_EXAMPLES,
     COMMON_ERRORS,
     IDEMPOTENCY_KEY,
-    MESSAGE_REQUEST,
     POST_ERRORS,
     REQUEST_EXAMPLES,
     TRACEPARENT,
@@ -115,7 +115,7 @@ class MessagesView(RouterAPIView):
         summary="Send a message",
         description="Accepts one message for email, SMS or WhatsApp. A 202 means it is durably stored and "
         "will reach its channel service; the `Location` header points at the message.",
-        request=MESSAGE_REQUEST,
+        request=MESSAGE_REQUEST_SCHEMA,
         parameters=[IDEMPOTENCY_KEY, TRACEPARENT],
         responses={
             202: AcceptedMessageSerializer,

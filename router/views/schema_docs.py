@@ -3,19 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer
-
-from router.serializers import EmailMessageSerializer, SmsMessageSerializer, WhatsAppMessageSerializer
-
-MESSAGE_REQUEST = PolymorphicProxySerializer(
-    component_name="Message",
-    serializers={
-        "email": EmailMessageSerializer,
-        "sms": SmsMessageSerializer,
-        "whatsapp": WhatsAppMessageSerializer,
-    },
-    resource_type_field_name="channel",
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 EMAIL_EXAMPLE = {
     "channel": "email",
@@ -108,9 +96,12 @@ def error_response(description: str) -> OpenApiResponse:
     return OpenApiResponse(OpenApiTypes.OBJECT, description=description)
 
 
+# Any request may meet a server at capacity (config/gunicorn_worker.py), whatever its operation.
+AT_CAPACITY = {503: error_response("The server is at capacity: retry after the time the `Retry-After` header gives.")}
 COMMON_ERRORS = {
     401: error_response('No API key, or an invalid or revoked one (`{"detail": ...}`).'),
     429: error_response("Too many requests for this API key; see the `Retry-After` header."),
+    **AT_CAPACITY,
 }
 POST_ERRORS = {
     **COMMON_ERRORS,

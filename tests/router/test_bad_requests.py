@@ -47,6 +47,10 @@ CASES = [
     ("email-subject-crlf", email(subject="hi\r\nBcc: eve@example.com"), JSON, "key", {}, 400, "subject", "line breaks"),
     ("email-subject-lf", email(subject="hi\nthere"), JSON, "key", {}, 400, "subject", "line breaks"),
     ("email-subject-escape", email(subject="hi\x1b[31m"), JSON, "key", {}, 400, "subject", "control characters"),
+    # Line breaks outside ASCII: NEL (a C1 control) and the Unicode line and paragraph separators.
+    ("email-subject-nel", email(subject="hi\x85Bcc: eve@example.com"), JSON, "key", {}, 400, "subject", "line breaks"),
+    ("email-subject-u2028", email(subject="hi\u2028there"), JSON, "key", {}, 400, "subject", "line breaks"),
+    ("email-subject-u2029", email(subject="hi\u2029there"), JSON, "key", {}, 400, "subject", "line breaks"),
     ("email-body-256k", email(body="b" * (256 * 1024 + 1)), JSON, "key", {}, 400, "body", "262144 bytes"),
     ("email-body-multibyte", email(body="é" * (128 * 1024 + 1)), JSON, "key", {}, 400, "body", "262144 bytes"),
     ("sms-no-plus", sms(to="14155552671"), JSON, "key", {}, 400, "to", "E.164"),

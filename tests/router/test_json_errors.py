@@ -33,11 +33,29 @@ def test_unknown_paths_under_api_answer_a_json_404(api, debug, path):
     assert response.json() == {"detail": "Not found."}
 
 
-def test_a_wrong_method_answers_a_json_405(api, debug):
-    response = api.delete("/api/v1/messages")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("delete", "/api/v1/messages"),
+        # Not DRF's views: anymail's receipt webhooks answer Django's empty 405, the docs pages HTML.
+        ("get", "/api/v1/providers/anymail/postmark/tracking/"),
+        ("post", "/api/docs/"),
+        ("post", "/api/redoc/"),
+        ("put", "/api/schema/"),
+    ],
+)
+def test_a_wrong_method_answers_a_json_405(api, debug, method, path):
+    response = getattr(api, method)(path)
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
-    assert "not allowed" in response.json()["detail"]
+    assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}
+    assert method.upper() not in response["Allow"]
+
+
+def test_the_browsable_api_keeps_its_html_errors_for_a_browser(client, debug):
+    response = client.get("/api/v1/messages", HTTP_ACCEPT="text/html")
+    assert response.status_code in (401, 403)
+    assert response["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("fast_lane", [True, False], ids=["fast lane", "view"])
