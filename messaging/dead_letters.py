@@ -17,6 +17,9 @@ from messaging.record_position import RecordPosition
 from messaging.tracing import TraceContext
 
 PREFIX = "dlq-"
+# Kafka headers have no size limit of their own, but a record does (the API keeps room for this one:
+# router.serializers): the error text is cut to this many bytes of UTF-8.
+DEAD_LETTER_ERROR_MAX_BYTES = 3 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,7 @@ class DeadLetterInfo:
             f"{PREFIX}original-offset": str(self.original_offset),
             f"{PREFIX}attempts": str(self.attempts),
             f"{PREFIX}error-type": self.error_type,
-            # Kafka headers have no size limit of their own, but a record does: keep messages short.
-            f"{PREFIX}error-message": self.error_message[:2000],
+            f"{PREFIX}error-message": _cut_to_bytes(self.error_message, DEAD_LETTER_ERROR_MAX_BYTES),
             f"{PREFIX}failed-at": self.failed_at.isoformat().replace("+00:00", "Z"),
         }
 
@@ -69,6 +71,11 @@ class DeadLetterInfo:
             )
         except (KeyError, ValueError):
             return None
+
+
+def _cut_to_bytes(text: str, limit: int) -> str:
+    """At most `limit` bytes of `text` as UTF-8, never cutting a character in two."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 def dead_letter_record(

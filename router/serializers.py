@@ -25,6 +25,7 @@ from rest_framework import serializers
 
 from logging_service.timeline import MessageStatus
 from messaging.channels import Channel
+from messaging.dead_letters import DEAD_LETTER_ERROR_MAX_BYTES
 from messaging.envelope import MessageEnvelope
 from router.domain import MessageRequest, TemplateUse
 from router.models import CHANNEL_CHOICES, Message, Template
@@ -434,8 +435,11 @@ def _blame_template(error: serializers.ValidationError, content_fields: Sequence
     return serializers.ValidationError(detail)
 
 
-# Ids, trace id, timestamps and headers the record adds to the request's own fields, generously.
-_RECORD_OVERHEAD_BYTES = 1024
+# What a message's records add to the request's own fields, generously: ids, trace id, timestamps
+# and attempt count in the envelope; the trace and content-type headers; on the way, a retry's due
+# time or a dead letter's headers (its error text at most DEAD_LETTER_ERROR_MAX_BYTES); Kafka's
+# framing. So the last record of a message that fails for good, its dead letter, fits too.
+_RECORD_OVERHEAD_BYTES = 1024 + DEAD_LETTER_ERROR_MAX_BYTES
 _PLACEHOLDER_ENVELOPE = {"id": uuid.UUID(int=0), "trace_id": "0" * 32, "created_at": datetime(2000, 1, 1, tzinfo=UTC)}
 
 

@@ -2,14 +2,20 @@
 
 import orjson
 import pytest
+from rest_framework.exceptions import ValidationError
 
 from delivery.models import AttemptOutcome, CallOutcome, DeliveryStatus
 from messaging.channels import Channel
-from messaging.dead_letters import DeadLetterInfo
+from messaging.clients import build_producer
+from messaging.dead_letters import DeadLetterInfo, dead_letter_record
 from messaging.due_time import DUE_AT_HEADER
 from messaging.envelope import MessageEnvelope
 from messaging.headers import decode_headers
+from messaging.publisher import publish_all_or_raise
 from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_topic
+from messaging.tracing import TraceContext
+from router.domain import MessageRequest
+from router.serializers import EMAIL_BODY_MAX_BYTES, message_request_validate
 from tests.delivery.support import (
     CHANNEL_DBS,
     actions,
@@ -144,3 +150,51 @@ def test_poison_records_are_dead_lettered_and_the_next_record_is_still_sent():
         assert reason in info.error_message
         assert info.original_topic == topic
     assert records_with_key(dlq_topic(Channel.WHATSAPP), good.key) == []
+
+
+# Far more attempts than any retry policy makes: the attempt count is written into the envelope.
+EMAIL_MAX_ATTEMPTS_CEILING = 999
+
+
+def _largest_accepted_email() -> MessageRequest:
+    """The largest email the API accepts: a body of control characters (six bytes each once JSON
+    escapes them), grown until the envelope check at the door refuses it."""
+    low, high, largest = 1, EMAIL_BODY_MAX_BYTES, None
+    while low <= high:
+        middle = (low + high) // 2
+        try:
+            largest = message_request_validate(
+                {"channel": "email", "to": "ada@example.com", "subject": "Hello", "body": "\x01" * middle}
+            )
+            low = middle + 1
+        except ValidationError:
+            high = middle - 1
+    assert largest is not None
+    return largest
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
+def test_the_largest_message_the_api_accepts_fits_its_dead_letter_with_the_longest_error():
+    # A 202 promises a final status: a message that fails for good must fit on its DLQ, whatever
+    # the provider's error text (kept in a header) and however many attempts it took.
+    request = _largest_accepted_email()
+    envelope = make_envelope(
+        Channel.EMAIL, to=request.to, subject=request.subject, body=request.body, attempt=EMAIL_MAX_ATTEMPTS_CEILING
+    )
+    publish_envelopes([envelope])
+    (record,) = records_with_key(send_topic(Channel.EMAIL), envelope.key)
+
+    dead_letter = dead_letter_record(
+        record,
+        topic=dlq_topic(Channel.EMAIL),
+        value=envelope.to_json(),
+        attempts=envelope.attempt,
+        error_type="SMTPDataError",
+        error_message="550 Mailbox unavailable: " + "é" * 10_000,  # a provider's long, non-ASCII answer
+        trace=TraceContext.continuing(envelope.trace_id),
+    )
+    publish_all_or_raise(build_producer(), [dead_letter], what="dead letters")
+
+    (kept,) = records_with_key(dlq_topic(Channel.EMAIL), envelope.key)
+    assert kept.value() == envelope.to_json()
+    assert DeadLetterInfo.from_headers(decode_headers(kept.headers())).error_message.startswith("550 Mailbox")
