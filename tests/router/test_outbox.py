@@ -11,6 +11,7 @@ from messaging.envelope import MessageEnvelope
 from messaging.topics import send_topic
 from router.kafka import clients_reset
 from router.models import OutboxEntry
+from tests.delivery.support import CHANNEL_DBS
 from tests.processes import manage_py, wait_for
 from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
 from tests.router.kafka import read_records
@@ -65,8 +66,8 @@ def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(c
         assert (envelope.trace_id, envelope.to, envelope.body) == (body["traceId"], payload["to"], payload["body"])
 
 
-@pytest.mark.django_db(databases=["default"], transaction=True)
-def test_an_entry_kafka_refuses_for_good_ends_failed_and_never_holds_the_relay():
+@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)  # GET reads the channels' records too
+def test_an_entry_kafka_refuses_for_good_ends_failed_and_never_holds_the_relay(admin_client):
     """An entry too large for any record (written before the API checked sizes, say) is refused by
     Kafka: it ends `failed` with its error and a `message.failed` event, the entry behind it is
     published in the same pass, and the next pass leaves it alone."""
@@ -102,6 +103,12 @@ def test_an_entry_kafka_refuses_for_good_ends_failed_and_never_holds_the_relay()
     router_log().flush()
     events = [orjson.loads(r.value()) for r in records_with_key(router_log_topic(), huge.key.encode())]
     assert "message.failed" in [event["event"]["action"] for event in events]
+    # What the API and the admin say of it.
+    assert admin_client.get(f"/api/v1/messages/{huge.message_id}").json()["status"] == "failed"
+    assert admin_client.get(f"/api/v1/messages/{fine.message_id}").json()["status"] == "accepted"
+    changelist = admin_client.get("/admin/router/outboxentry/", {"failed_at__isempty": "0"}).content.decode()
+    assert huge.key in changelist and fine.key not in changelist
+    assert "MSG_SIZE_TOO_LARGE" in changelist or "too large" in changelist.lower()
 
 
 @pytest.mark.django_db(databases=["default"])
