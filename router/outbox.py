@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 
 from django.db import router as db_router
 from django.db.models import F
@@ -21,6 +22,17 @@ from router.models import OutboxEntry
 logger = logging.getLogger(__name__)
 
 LAST_ERROR_MAX_CHARS = 2000
+# After a transient failure an entry is due again this much later, doubling with each failure up to
+# the cap: entries that keep failing (a topic gone missing) move behind the others instead of filling
+# every relay batch, and once Kafka takes them again the relay is back on them within the cap.
+RELAY_RETRY_FIRST_SECONDS = 1.0
+RELAY_RETRY_MAX_SECONDS = 10.0
+
+
+def relay_retry_delay(failures: int) -> timedelta:
+    """How long after its `failures`-th transient failure an entry is due again."""
+    exponent = min(failures - 1, 16)  # beyond it the cap holds anyway; keeps the power small
+    return timedelta(seconds=min(RELAY_RETRY_FIRST_SECONDS * 2**exponent, RELAY_RETRY_MAX_SECONDS))
 
 
 def outbox_record(entry: OutboxEntry) -> OutgoingRecord:
@@ -46,9 +58,11 @@ def outbox_entries_settle(
     """
     if not acked and not failed:
         return
-    by_error: dict[tuple[str, bool], list[int]] = defaultdict(list)
+    # One UPDATE per error text, and for transient ones per failure count (their next due time).
+    by_error: dict[tuple[str, bool, int], list[int]] = defaultdict(list)
     for entry, error in failed:
-        by_error[(str(error)[:LAST_ERROR_MAX_CHARS], error.permanent)].append(entry.pk)
+        failures = 0 if error.permanent else entry.attempts + 1
+        by_error[(str(error)[:LAST_ERROR_MAX_CHARS], error.permanent, failures)].append(entry.pk)
     now = timezone.now()
     with write_transaction(db_router.db_for_write(OutboxEntry)):
         if acked:
@@ -56,11 +70,13 @@ def outbox_entries_settle(
             OutboxEntry.objects.filter(pk__in=[entry.pk for entry in acked], published_at__isnull=True).update(
                 published_at=now
             )
-        for (text, permanent), pks in by_error.items():
-            OutboxEntry.objects.filter(pk__in=pks).update(
-                attempts=F("attempts") + 1, last_error=text, failed_at=now if permanent else None
-            )
-    for (text, permanent), pks in by_error.items():
+        for (text, permanent, failures), pks in by_error.items():
+            entries = OutboxEntry.objects.filter(pk__in=pks)
+            if permanent:
+                entries.update(attempts=F("attempts") + 1, last_error=text, failed_at=now)
+            else:
+                entries.update(attempts=F("attempts") + 1, last_error=text, due_at=now + relay_retry_delay(failures))
+    for (text, permanent, _), pks in by_error.items():
         if permanent:
             logger.error("%d message(s) refused by Kafka for good (%s): failed", len(pks), text)
         else:

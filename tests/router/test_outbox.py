@@ -1,17 +1,26 @@
 """With Kafka unreachable the API still accepts (into the outbox); the relay publishes it all later."""
 
 import time
+from datetime import timedelta
 
 import orjson
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from messaging.channels import Channel
+from messaging.clients import build_producer
 from messaging.envelope import MessageEnvelope
-from messaging.topics import send_topic
-from router.kafka import clients_reset
+from messaging.errors import PublishError
+from messaging.topics import router_log_topic, send_topic
+from messaging.tracing import TraceContext
+from router.domain import Client, MessageRequest
+from router.kafka import clients_reset, router_log
 from router.models import OutboxEntry
-from tests.delivery.support import CHANNEL_DBS
+from router.outbox import RELAY_RETRY_MAX_SECONDS, outbox_entries_settle
+from router.selectors import outbox_pending_list
+from router.services import _store_with_outbox, message_prepare, outbox_relay_pending
+from tests.delivery.support import CHANNEL_DBS, records_with_key
 from tests.processes import manage_py, wait_for
 from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
 from tests.router.kafka import read_records
@@ -66,31 +75,55 @@ def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(c
         assert (envelope.trace_id, envelope.to, envelope.body) == (body["traceId"], payload["to"], payload["body"])
 
 
+def _stored_entry(body: str) -> OutboxEntry:
+    """An SMS's outbox entry as the API leaves it when Kafka did not acknowledge, past the grace period."""
+    request = MessageRequest(channel=Channel.SMS, to="+14155552671", body=body)
+    prepared = message_prepare(request=request, client=Client(id="key:test"), trace=TraceContext.new())
+    (outbox,) = _store_with_outbox([prepared])
+    OutboxEntry.objects.filter(pk=outbox.pk).update(created_at=timezone.now() - timedelta(minutes=1))
+    outbox.refresh_from_db()
+    return outbox
+
+
+@pytest.mark.django_db(databases=["default"], transaction=True)
+def test_entries_that_keep_failing_move_behind_the_others():
+    """A transient failure (a topic gone missing, a broker that does not answer) puts an entry back by
+    a delay that doubles with each failure, up to a cap: entries that keep failing cannot fill every
+    relay batch and hold up the ones behind them."""
+    failing = [_stored_entry(f"failing {n}") for n in range(3)]  # the oldest: listed first so far
+    behind = _stored_entry("behind")
+
+    delays = []
+    for _ in range(3):
+        failed_at = timezone.now()
+        outbox_entries_settle(
+            acked=[],
+            failed=[(entry, PublishError("no acknowledgement within 10.0s")) for entry in failing],
+            log=router_log(),
+        )
+        for entry in failing:
+            entry.refresh_from_db()
+        delays.append(min(entry.due_at for entry in failing) - failed_at)
+        listed = outbox_pending_list(due_by=timezone.now(), created_before=timezone.now(), limit=2)
+        assert [entry.pk for entry in listed] == [behind.pk]
+    assert timedelta(seconds=1) <= delays[0] < delays[1] < delays[2]
+    assert [entry.attempts for entry in failing] == [3, 3, 3]
+
+    # However often it failed, it is tried again within the cap.
+    OutboxEntry.objects.filter(pk=failing[0].pk).update(attempts=50)
+    failing[0].refresh_from_db()
+    failed_at = timezone.now()
+    outbox_entries_settle(acked=[], failed=[(failing[0], PublishError("still nothing"))], log=router_log())
+    failing[0].refresh_from_db()
+    assert failing[0].due_at - failed_at <= timedelta(seconds=RELAY_RETRY_MAX_SECONDS + 1)
+
+
 @pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)  # GET reads the channels' records too
 def test_an_entry_kafka_refuses_for_good_ends_failed_and_never_holds_the_relay(admin_client):
     """An entry too large for any record (written before the API checked sizes, say) is refused by
     Kafka: it ends `failed` with its error and a `message.failed` event, the entry behind it is
     published in the same pass, and the next pass leaves it alone."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from messaging.clients import build_producer
-    from messaging.topics import router_log_topic
-    from messaging.tracing import TraceContext
-    from router.domain import Client, MessageRequest
-    from router.kafka import router_log
-    from router.services import _store_with_outbox, message_prepare, outbox_relay_pending
-    from tests.delivery.support import records_with_key
-
-    def entry(body: str) -> OutboxEntry:
-        request = MessageRequest(channel=Channel.SMS, to="+14155552671", body=body)
-        prepared = message_prepare(request=request, client=Client(id="key:test"), trace=TraceContext.new())
-        (outbox,) = _store_with_outbox([prepared])
-        OutboxEntry.objects.filter(pk=outbox.pk).update(created_at=timezone.now() - timedelta(minutes=1))
-        return outbox
-
-    huge, fine = entry("x" * 2_000_000), entry("hello")
+    huge, fine = _stored_entry("x" * 2_000_000), _stored_entry("hello")
     result = outbox_relay_pending(producer=build_producer(), batch_size=10, grace_seconds=0)
     assert (result.published, result.failed) == (1, 1)
 
