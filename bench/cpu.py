@@ -74,3 +74,13 @@ def usage(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, Any]:
         "machine_busy_seconds": round(busy, 2),
         "by_process": spent,
     }
+
+
+def ms_per_request(usage: dict[str, Any], requests: int) -> dict[str, float]:
+    """Each process's CPU per request (ms), and `total` over the system's own: the load generator and
+    the rest of the machine are left out of the total (and listed, so a reader sees what they took)."""
+    if requests <= 0:
+        return {}
+    per = {name: round(seconds * 1000 / requests, 3) for name, seconds in usage["by_process"].items() if seconds > 0}
+    per["total"] = round(sum(value for name, value in per.items() if name not in (REAPED, ELSEWHERE)), 3)
+    return per

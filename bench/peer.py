@@ -33,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 
+from bench import cpu
 from engines.polling import wait_until
 from engines.process import free_port
 
@@ -107,8 +108,15 @@ def peer_python(var_dir: Path) -> Path:
     return python
 
 
+@dataclass(frozen=True)
+class RedisServer:
+    port: int
+    pid: int
+
+
 @contextmanager
-def redis_server() -> Iterator[int]:
+def redis_server() -> Iterator[RedisServer]:
+    """A throw-away redis-server on a free port."""
     port = free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -117,7 +125,7 @@ def redis_server() -> Iterator[int]:
     )
     try:
         wait_until(lambda: _redis(port, "PING") == "PONG", timeout=20, what="redis-server")
-        yield port
+        yield RedisServer(port=port, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -152,7 +160,8 @@ def run_celery_peer(home: Path, load: WrkLoad, *, worker_processes: int) -> dict
     require_tools()
     python = peer_python(Path(settings.BASE_DIR) / "var")
     database = home / "peer_celery.sqlite3"
-    with redis_server() as redis_port:
+    with redis_server() as redis:
+        redis_port = redis.port
         env = {"PEER_DB": str(database), "PEER_BROKER": f"redis://127.0.0.1:{redis_port}/0", "PATH": "/usr/bin:/bin"}
         create = "import peer; from django.db import connection; from peer_app.models import Delivery\n"
         create += "with connection.schema_editor() as editor: editor.create_model(Delivery)"
@@ -164,7 +173,9 @@ def run_celery_peer(home: Path, load: WrkLoad, *, worker_processes: int) -> dict
         api = subprocess.Popen([str(python), *gunicorn, "peer:application"], cwd=PEER_DIR, env=env)
         try:
             wait_until(lambda: _answers(url), timeout=60, what="the peer's API")
+            before = cpu.snapshot({"api": api.pid, "redis": redis.pid})
             wrk = run_wrk(url, load)
+            accepting = cpu.usage(before, cpu.snapshot({"api": api.pid, "redis": redis.pid}))
         finally:
             api.send_signal(signal.SIGTERM)
             api.wait(timeout=30)
@@ -190,6 +201,7 @@ def run_celery_peer(home: Path, load: WrkLoad, *, worker_processes: int) -> dict
         "delivered": sent,
         "worker_processes": worker_processes,
         "delivered_per_second": sent / (last - first) if last > first else 0.0,
+        "accept_cpu_ms_per_request": cpu.ms_per_request(accepting, queued),
     }
 
 

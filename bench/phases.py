@@ -20,6 +20,7 @@ from confluent_kafka import TopicPartition
 from django.conf import settings
 from elasticsearch import ApiError, Elasticsearch
 
+from bench import cpu
 from bench.ledger import Delivery, Ledger
 from bench.loadgen import LoadResult, LoadSpec, spec_json
 from bench.peer import WrkLoad, drained_per_second, run_wrk, slow_header_senders
@@ -222,7 +223,9 @@ def peer_shape(bench: Bench, *, seconds: float) -> dict[str, Any]:
     for name in workers:
         bench.system.stop(name)
     since = datetime.now(UTC)
+    before = cpu.snapshot(bench.system.pids())
     wrk = run_wrk(bench.system.api_url + "/api/v1/messages", WrkLoad(seconds), auth=f"Api-Key {bench.key}")
+    accepting = cpu.usage(before, cpu.snapshot(bench.system.pids()))
     until = datetime.now(UTC)
     for name in workers:
         bench.system.start(name)
@@ -234,6 +237,8 @@ def peer_shape(bench: Bench, *, seconds: float) -> dict[str, Any]:
         "queued": len(deliveries),
         "worker_processes": len(workers),
         "delivered_per_second": drained_per_second([d.sent_at for d in deliveries]),
+        # While wrk ran (the drain after it not counted): what each accepted POST cost each process.
+        "accept_cpu_ms_per_request": cpu.ms_per_request(accepting, len(deliveries)),
     }
 
 

@@ -165,8 +165,22 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"{row.figure:<58} {row.value:>12,.1f} {row.unit:<9} {row.target:<10} {met:<4} {ratio:>7}  {row.baseline}"
         )
-    lines += ["", *cpu_lines(results)]
+    lines += ["", *cpu_lines(results), *accept_cpu_lines(results)]
     return "\n".join(lines)
+
+
+def accept_cpu_lines(results: dict[str, Any]) -> list[str]:
+    """`--peer celery`: CPU per accepted POST while wrk ran, by process, for both systems."""
+    lines = []
+    for label, key in (("this system", "peer_shape"), ("celery peer", "peer_celery")):
+        per = results.get(key, {}).get("accept_cpu_ms_per_request")
+        if not per:
+            continue
+        parts = ", ".join(
+            f"{name} {ms:.2f}" for name, ms in sorted(per.items(), key=lambda item: -item[1]) if name != "total"
+        )
+        lines.append(f"  {label}: {per['total']:.2f} ms of its processes' CPU per accepted POST ({parts})")
+    return ["", "CPU per accepted POST while wrk ran (ms):", *lines] if lines else []
 
 
 PHASES = (
