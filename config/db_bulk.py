@@ -17,6 +17,8 @@ from typing import Any
 from django.db import connections, models, transaction
 from django.utils import timezone
 
+from config.db_writes import write_transaction
+
 _Adapter = Callable[[Any], Any]
 
 
@@ -120,7 +122,7 @@ class GroupInserter:
             by_model.setdefault(model, []).extend(rows)
         try:
             connections[self.using].close_if_unusable_or_obsolete()
-            with transaction.atomic(using=self.using):
+            with write_transaction(self.using):
                 for model, rows in by_model.items():
                     self._inserter(model).insert(rows)
         except Exception as error:
