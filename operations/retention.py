@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
+from config.db_writes import write_transaction
 from delivery.models import DeliveryStatus
 from delivery.registry import registered_channels
 from logging_service.connection import elasticsearch
@@ -114,7 +115,7 @@ def purge(*, older_than: timedelta | None = None, dry_run: bool = False, now: da
             continue
         deleted = 0
         while pks := list(target.rows.values_list("pk", flat=True)[:CHUNK]):
-            with transaction.atomic(using=target.using):
+            with write_transaction(target.using):
                 deleted += target.rows.model._default_manager.using(target.using).filter(pk__in=pks).delete()[0]
         results.append(Purged(target.what, deleted))
     return results

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 
+from django.db import router as db_router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+from config.db_writes import write_transaction
 from router.kafka import api_acks
 from router.models import ReadinessProbe
 
@@ -22,7 +24,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def _database_ok() -> bool:
     """The router database must accept writes (a full disk or a read-only file passes SELECT 1)."""
     try:
-        ReadinessProbe.objects.update_or_create(pk=1, defaults={"checked_at": timezone.now()})
+        # In turn with the API's other writers (config.db_writes): outside it, a probe under load
+        # would rarely find SQLite's write lock free and could fail readiness for nothing.
+        with write_transaction(db_router.db_for_write(ReadinessProbe)):
+            ReadinessProbe.objects.update_or_create(pk=1, defaults={"checked_at": timezone.now()})
         return True
     except Exception:
         return False

@@ -51,7 +51,7 @@ def _json_wanted(request: HttpRequest, response: HttpResponse) -> bool:
 
 
 def _as_json_error(request: HttpRequest, response: HttpResponse) -> JsonResponse:
-    """The same error in DRF's JSON format, with the original's headers (Allow, Retry-After, …)."""
+    """The same error in DRF's JSON format, with the original's Allow, Retry-After, WWW-Authenticate and Vary."""
     data = getattr(response, "data", None)  # a DRF Response rendered otherwise: its own detail
     detail = data.get("detail") if isinstance(data, dict) else None
     if detail is None:
@@ -62,10 +62,13 @@ def _as_json_error(request: HttpRequest, response: HttpResponse) -> JsonResponse
         else:
             detail = f"{response.reason_phrase}."
     answer = JsonResponse({"detail": detail}, status=response.status_code)
-    for name, value in response.items():
-        if name.lower() not in ("content-type", "content-length"):
-            answer[name] = value
+    for name in _KEPT_HEADERS:  # what says how to go on; not those of the replaced body
+        if name in response:
+            answer[name] = response[name]
     return answer
+
+
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
 
 
 def api_error_response(request: HttpRequest, exception: Exception) -> JsonResponse:

@@ -55,8 +55,9 @@ _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 # str.splitlines() and so parts of Python's email package treat as line ends too.
 _CONTROL_CHARACTERS_CLASS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 _CONTROL_CHARACTERS = re.compile(f"[{_CONTROL_CHARACTERS_CLASS}]")
-# The same rule as a JSON Schema pattern (ECMA-262, which reads \xNN and \uNNNN as Python does).
-ONE_LINE_PATTERN = f"^[^{_CONTROL_CHARACTERS_CLASS}]*$"
+# The same rule for JSON Schema: no such character anywhere. Said as `not` a search, which ECMA-262
+# and Python's re read alike (an anchored `^[^…]*$` would let Python's `$` pass a final "\n").
+ONE_LINE_SCHEMA = {"not": {"pattern": f"[{_CONTROL_CHARACTERS_CLASS}]"}}
 
 
 class StrictCharField(serializers.CharField):
@@ -68,17 +69,17 @@ class StrictCharField(serializers.CharField):
         return str(super().to_internal_value(data))
 
 
-@extend_schema_field({"type": "string", "pattern": ONE_LINE_PATTERN})
+@extend_schema_field({"type": "string", **ONE_LINE_SCHEMA})
 class OneLineCharField(StrictCharField):
-    """Text for a header line: no line breaks or other control characters."""
+    """Text for a header line: no line breaks or other control characters, at its ends included
+    (checked before trimming, which would quietly drop a "\n" or "\t" there)."""
 
     default_error_messages = {"not_one_line": "Must not contain line breaks or other control characters."}
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if _CONTROL_CHARACTERS.search(value):
+        if isinstance(data, str) and _CONTROL_CHARACTERS.search(data):
             self.fail("not_one_line")
-        return value
+        return super().to_internal_value(data)
 
 
 @extend_schema_field({"type": "string", "pattern": _E164.pattern, "example": "+14155552671"})

@@ -7,8 +7,10 @@ import secrets
 import uuid
 from collections.abc import Iterable
 
+from django.db import router as db_router
 from django.db.models import QuerySet
 
+from config.db_writes import write_transaction
 from router.domain import Client
 from webhooks.models import WebhookEndpoint
 
@@ -24,9 +26,11 @@ def webhook_endpoint_get(*, client: Client, endpoint_id: uuid.UUID) -> WebhookEn
 def webhook_endpoint_create(*, client: Client, url: str, events: Iterable[str]) -> WebhookEndpoint:
     """A new endpoint with a new signing secret (Standard Webhooks: `whsec_` + base64 of 32 random bytes)."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    return WebhookEndpoint.objects.create(client=client.id, url=url, events=sorted(set(events)), secret=secret)
+    with write_transaction(db_router.db_for_write(WebhookEndpoint)):
+        return WebhookEndpoint.objects.create(client=client.id, url=url, events=sorted(set(events)), secret=secret)
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Its jobs still queued find no endpoint and are dropped (webhooks.pipeline.DeliverJobs)."""
-    endpoint.delete()
+    with write_transaction(db_router.db_for_write(WebhookEndpoint)):
+        endpoint.delete()

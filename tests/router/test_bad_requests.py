@@ -51,6 +51,7 @@ CASES = [
     ("email-subject-nel", email(subject="hi\x85Bcc: eve@example.com"), JSON, "key", {}, 400, "subject", "line breaks"),
     ("email-subject-u2028", email(subject="hi\u2028there"), JSON, "key", {}, 400, "subject", "line breaks"),
     ("email-subject-u2029", email(subject="hi\u2029there"), JSON, "key", {}, 400, "subject", "line breaks"),
+    ("email-subject-trailing-lf", email(subject="hi\n"), JSON, "key", {}, 400, "subject", "line breaks"),
     ("email-body-256k", email(body="b" * (256 * 1024 + 1)), JSON, "key", {}, 400, "body", "262144 bytes"),
     ("email-body-multibyte", email(body="é" * (128 * 1024 + 1)), JSON, "key", {}, 400, "body", "262144 bytes"),
     # Within the body's limit and the request's (1 MiB), but six bytes a character once JSON-escaped:

@@ -73,6 +73,9 @@ AGREED_ON = [
     ("email-subject-nel", {**EMAIL, "subject": "hi\x85there"}, False),
     ("email-subject-u2028", {**EMAIL, "subject": "hi\u2028there"}, False),
     ("email-subject-tab", {**EMAIL, "subject": "hi\tthere"}, False),
+    # At the ends too, where trimming would drop them (and Python's `$` matches before a final "\n").
+    ("email-subject-trailing-lf", {**EMAIL, "subject": "hi\n"}, False),
+    ("email-subject-leading-tab", {**EMAIL, "subject": "\thi"}, False),
     ("email-subject-unicode", {**EMAIL, "subject": "Crème brûlée — ready ✓"}, True),
 ]
 
