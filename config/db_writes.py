@@ -20,13 +20,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import OperationalError, connections, transaction
 
 # Keyed by process: a lock or descriptor inherited through fork would be shared with the parent.
 _locks: dict[tuple[int, str], threading.Lock] = {}
 _lock_files: dict[tuple[int, str], int] = {}
 _guard = threading.Lock()
-DEFAULT_WAIT_SECONDS = 5.0
 
 
 def _is_sqlite(using: str) -> bool:
@@ -51,15 +51,12 @@ def serialized_writes(using: str) -> Iterator[None]:
         # caller further out holds the turn: taking it again here could only deadlock.
         yield
         return
-    connection = connections[using]
-    timeout = float(connection.settings_dict.get("OPTIONS", {}).get("timeout", DEFAULT_WAIT_SECONDS))
-    key = (os.getpid(), using)
-    with _guard:
-        lock = _locks.setdefault(key, threading.Lock())
+    database = connections[using].settings_dict
+    timeout = float(database["OPTIONS"].get("timeout", settings.SQLITE_BUSY_TIMEOUT_SECONDS))
+    lock, descriptor = _turn_of(using, str(database["NAME"] or ""))
     if not lock.acquire(timeout=timeout):
         raise OperationalError(f"database is locked: no write turn within {timeout:g}s")
     try:
-        descriptor = _writer_lock_file(str(connection.settings_dict["NAME"] or ""))
         if descriptor is None:
             yield
             return
@@ -72,16 +69,21 @@ def serialized_writes(using: str) -> Iterator[None]:
         lock.release()
 
 
-def _writer_lock_file(name: str) -> int | None:
-    """This process's descriptor of `<database>.writer-lock`; None for a database in memory."""
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return None
-    key = (os.getpid(), name)
+def _turn_of(using: str, name: str) -> tuple[threading.Lock, int | None]:
+    """This process's lock for `using` and its descriptor of `<database>.writer-lock` (None for a
+    database in memory, which only this process sees)."""
+    pid = os.getpid()
+    in_memory = not name or name == ":memory:" or name.startswith("file:")
     with _guard:
-        descriptor = _lock_files.get(key)
+        lock = _locks.setdefault((pid, using), threading.Lock())
+        if in_memory:
+            return lock, None
+        descriptor = _lock_files.get((pid, name))
         if descriptor is None:
-            descriptor = _lock_files[key] = os.open(f"{name}.writer-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    return descriptor
+            descriptor = _lock_files[(pid, name)] = os.open(
+                f"{name}.writer-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+        return lock, descriptor
 
 
 @contextmanager
