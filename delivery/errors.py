@@ -14,6 +14,16 @@ class TransientProviderError(ProviderError):
     """Timeouts, throttling, 5xx: the same request may succeed later."""
 
 
+class ProviderThrottled(TransientProviderError):
+    """The provider asks us to slow down (SMTP 421/451/454 with a 4.7.x enhanced code, HTTP 429,
+    Twilio 20429/14107): not a failed attempt. The worker lowers its rate and tries the message
+    again later without spending an attempt; `retry_after` is the provider's hint in seconds, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermanentProviderError(ProviderError):
     """The request can never succeed as it is (bad recipient, rejected content): dead-letter it."""
 
