@@ -79,6 +79,18 @@ class DeliveryLog:
             failure=failure,
         )
 
+    def throttled(self, envelope: MessageEnvelope, *, duration_ns: int, failure: Failure) -> None:
+        """The provider asked us to slow down: no attempt spent, the message is tried again later."""
+        self._emit(
+            "delivery.throttled",
+            envelope,
+            f"{self.channel} provider asked to slow down; attempt {envelope.attempt} will be tried again",
+            outcome=Outcome.UNKNOWN,
+            level="warning",
+            duration_ns=duration_ns,
+            failure=failure,
+        )
+
     def retry_scheduled(self, envelope: MessageEnvelope, *, delay: float, failure: Failure) -> None:
         self._emit(
             "delivery.retry_scheduled",

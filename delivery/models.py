@@ -151,3 +151,19 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient} ({self.reason})"
+
+
+class ProviderPace(models.Model):
+    """The shared token bucket of one provider's rate limit (delivery.pacing): every instance of the
+    channel's worker takes its calls from this row, so `<CHANNEL>_RATE_LIMIT` holds across them all."""
+
+    key = models.CharField(max_length=255, unique=True, help_text="The provider the limit is for.")
+    tat = models.FloatField(default=0.0, help_text="GCRA: when (Unix time) the next call is due.")
+
+    objects = models.Manager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.key

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import router
 from django.utils.module_loading import import_string
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
+from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, SimulatedSend, Suppression
 from delivery.providers import Provider
 from messaging.channels import Channel
+from messaging.envelope import MessageEnvelope
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,10 @@ class ChannelSpec:
     attempt_model: type[DeliveryAttempt]
     ledger_model: type[SimulatedSend]
     suppression_model: type[Suppression]
+    pace_model: type[ProviderPace]
     validate_recipient: Callable[[str], None]
+    # What one message costs against the provider's rate: 1 an email, its segments for SMS/WhatsApp.
+    rate_cost: Callable[[MessageEnvelope], int] = lambda envelope: 1
 
     @property
     def service_name(self) -> str:

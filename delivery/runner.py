@@ -11,17 +11,12 @@ from django.db import InterfaceError, OperationalError
 from delivery.dead_letters import ChannelDeadLetters
 from delivery.decisions import UnknownOutcomePolicy
 from delivery.events import DeliveryLog
-from delivery.pipeline import (
-    ClaimDeliveries,
-    DecodeEnvelopes,
-    InFlight,
-    ProduceOutcomes,
-    RecordOutcomes,
-    SendDeliveries,
-)
+from delivery.pacing import Pace, SharedBucket, shared_burst
+from delivery.pipeline import DecodeEnvelopes, InFlight, ProduceOutcomes
 from delivery.providers import Provider, ProviderPool
 from delivery.registry import ChannelSpec, get_channel
 from delivery.retry_policy import RetryPolicy
+from delivery.waves import DeliverInWaves
 from messaging.channels import Channel
 from messaging.clients import build_consumer, build_producer
 from messaging.consumption.due_gate import DueGate
@@ -59,19 +54,19 @@ def channel_chain(
     shutdown: GracefulShutdown,
 ) -> tuple[list[Step], StepGuard]:
     """The channel's steps and the guard that runs them (`consume`, and bench.handler in process)."""
-    in_flight = InFlight()
     steps: list[Step] = [
         DecodeEnvelopes(channel=spec.channel, log=log),
-        ClaimDeliveries(
+        DeliverInWaves(
             spec=spec,
             on_unknown=UnknownOutcomePolicy(settings.DELIVERY_ON_UNKNOWN_OUTCOME[spec.channel.value]),
             provider=provider,
             policy=policy,
+            pool=pool,
+            pace=channel_pace(spec, wave_size=pool.size),
             log=log,
-            in_flight=in_flight,
+            in_flight=InFlight(),
+            shutdown=shutdown,
         ),
-        SendDeliveries(spec=spec, provider=provider, policy=policy, pool=pool),
-        RecordOutcomes(spec=spec, log=log, in_flight=in_flight),
         ProduceOutcomes(spec=spec, producer=producer, log=log),
     ]
     guard = StepGuard(
@@ -81,6 +76,21 @@ def channel_chain(
         shutdown=shutdown,
     )
     return steps, guard
+
+
+def channel_pace(spec: ChannelSpec, *, wave_size: int) -> Pace:
+    """The provider's pace: `<CHANNEL>_RATE_LIMIT` shared through the channel database, if set."""
+    cap = settings.DELIVERY_RATE_LIMITS[spec.channel.value]
+    shared = None
+    if cap is not None:
+        shared = SharedBucket(
+            model=spec.pace_model,
+            database=spec.database,
+            key=f"{spec.channel.value}:provider",
+            rate=cap,
+            burst=shared_burst(cap, wave_size),
+        )
+    return Pace(cap=cap, shared=shared)
 
 
 def _report_dlq_size(consumer: Consumer, channel: Channel) -> None:
@@ -124,6 +134,7 @@ def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) ->
             batch=BatchLimits(
                 max_records=settings.DELIVERY_BATCH_SIZE[channel.value],
                 max_wait_seconds=settings.DELIVERY_BATCH_WAIT_MS[channel.value] / 1000,
+                records_wanted=next(s for s in steps if isinstance(s, DeliverInWaves)).records_wanted,
             ),
             due_gate=DueGate(consumer, max_delay_seconds=policy.longest_delay + 1.0),
             before_commit=log_flusher(emitter),

@@ -269,6 +269,25 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
     return settled
 
 
+def deliveries_release_claims(*, spec: ChannelSpec, claims: Sequence[tuple[int, int]]) -> None:
+    """Give back claims whose provider call was refused with a slow-down answer: (pk, attempt) →
+    `pending` with the attempt not spent, so the record of that attempt is claimed afresh later (by this
+    process, or by whichever reads it again after a crash: never an unknown outcome). A claim that is
+    no longer this attempt's `sending` is left alone."""
+    if not claims:
+        return
+    connection = connections[spec.database]
+    table = connection.ops.quote_name(spec.record_model._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [(attempt - 1, now, pk, attempt) for pk, attempt in claims]
+    with transaction.atomic(using=spec.database), connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET status = '{DeliveryStatus.PENDING}', current_attempt = %s, claimed_at = NULL, "
+            f"updated_at = %s WHERE id = %s AND status = '{DeliveryStatus.SENDING}' AND current_attempt = %s",
+            rows,
+        )
+
+
 def deliveries_mark_outcomes_published(*, spec: ChannelSpec, pks: Collection[int]) -> None:
     """Kafka acknowledged these records' retry or dead-letter records."""
     spec.record_model.objects.using(spec.database).filter(pk__in=pks).update(outcome_published=True)

@@ -2,7 +2,13 @@
 
 from delivery.recipients import validate_email_address
 from delivery.registry import ChannelSpec
-from email_service.models import EmailDelivery, EmailDeliveryAttempt, EmailSimulatedSend, EmailSuppression
+from email_service.models import (
+    EmailDelivery,
+    EmailDeliveryAttempt,
+    EmailProviderPace,
+    EmailSimulatedSend,
+    EmailSuppression,
+)
 from messaging.channels import Channel
 
 EMAIL_CHANNEL = ChannelSpec(
@@ -11,5 +17,6 @@ EMAIL_CHANNEL = ChannelSpec(
     attempt_model=EmailDeliveryAttempt,
     ledger_model=EmailSimulatedSend,
     suppression_model=EmailSuppression,
+    pace_model=EmailProviderPace,
     validate_recipient=validate_email_address,
 )

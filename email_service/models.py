@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
+from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, SimulatedSend, Suppression
 
 
 class EmailDelivery(DeliveryRecord):
@@ -25,3 +25,8 @@ class EmailSimulatedSend(SimulatedSend):
 class EmailSuppression(Suppression):
     class Meta(Suppression.Meta):
         verbose_name = "email suppression"
+
+
+class EmailProviderPace(ProviderPace):
+    class Meta(ProviderPace.Meta):
+        verbose_name = "Email provider rate bucket"

@@ -3,7 +3,7 @@
 from delivery.recipients import validate_e164_phone_number
 from delivery.registry import ChannelSpec
 from messaging.channels import Channel
-from sms_service.models import SmsDelivery, SmsDeliveryAttempt, SmsSimulatedSend, SmsSuppression
+from sms_service.models import SmsDelivery, SmsDeliveryAttempt, SmsProviderPace, SmsSimulatedSend, SmsSuppression
 
 SMS_CHANNEL = ChannelSpec(
     channel=Channel.SMS,
@@ -11,5 +11,6 @@ SMS_CHANNEL = ChannelSpec(
     attempt_model=SmsDeliveryAttempt,
     ledger_model=SmsSimulatedSend,
     suppression_model=SmsSuppression,
+    pace_model=SmsProviderPace,
     validate_recipient=validate_e164_phone_number,
 )

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
+from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, SimulatedSend, Suppression
 
 
 class SmsDelivery(DeliveryRecord):
@@ -25,3 +25,8 @@ class SmsSimulatedSend(SimulatedSend):
 class SmsSuppression(Suppression):
     class Meta(Suppression.Meta):
         verbose_name = "SMS suppression"
+
+
+class SmsProviderPace(ProviderPace):
+    class Meta(ProviderPace.Meta):
+        verbose_name = "SMS provider rate bucket"

@@ -6,6 +6,7 @@ from messaging.channels import Channel
 from whatsapp_service.models import (
     WhatsAppDelivery,
     WhatsAppDeliveryAttempt,
+    WhatsAppProviderPace,
     WhatsAppSimulatedSend,
     WhatsAppSuppression,
 )
@@ -16,5 +17,6 @@ WHATSAPP_CHANNEL = ChannelSpec(
     attempt_model=WhatsAppDeliveryAttempt,
     ledger_model=WhatsAppSimulatedSend,
     suppression_model=WhatsAppSuppression,
+    pace_model=WhatsAppProviderPace,
     validate_recipient=validate_e164_phone_number,
 )

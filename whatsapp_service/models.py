@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from delivery.models import DeliveryAttempt, DeliveryRecord, SimulatedSend, Suppression
+from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, SimulatedSend, Suppression
 
 
 class WhatsAppDelivery(DeliveryRecord):
@@ -25,3 +25,8 @@ class WhatsAppSimulatedSend(SimulatedSend):
 class WhatsAppSuppression(Suppression):
     class Meta(Suppression.Meta):
         verbose_name = "WhatsApp suppression"
+
+
+class WhatsAppProviderPace(ProviderPace):
+    class Meta(ProviderPace.Meta):
+        verbose_name = "WhatsApp provider rate bucket"

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from delivery.rates import Rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -109,6 +112,14 @@ SQLITE_SYNCHRONOUS = {
 }
 
 
+def _rate_setting(name: str) -> Rate | None:
+    """A `<CHANNEL>_RATE_LIMIT`-style setting; one that does not parse stops start-up, naming it."""
+    try:
+        return Rate.parse(env(name, default=""))
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
 def tune_sqlite(database: dict[str, Any], *, synchronous: str) -> dict[str, Any]:
     """WAL lets readers run beside the single writer; IMMEDIATE takes the write lock at BEGIN,
     so two writers queue on the busy timeout instead of failing mid-transaction."""
@@ -191,6 +202,10 @@ DELIVERY_MAX_IN_FLIGHT = {channel: env.int(f"{channel.upper()}_MAX_IN_FLIGHT", d
 # outcome when a worker dies mid-send.
 DELIVERY_BATCH_SIZE = {channel: env.int(f"{channel.upper()}_BATCH_SIZE", default=200) for channel in CHANNELS}
 DELIVERY_BATCH_WAIT_MS = {channel: env.int(f"{channel.upper()}_BATCH_WAIT_MS", default=20) for channel in CHANNELS}
+# The most calls (SMS/WhatsApp: segments) a channel's provider takes, across every instance of its
+# worker together: `20/s`, `1200/min`; empty: no limit (the worker still slows down when the provider
+# says so). A value that does not parse stops the process here, naming the setting.
+DELIVERY_RATE_LIMITS = {channel: _rate_setting(f"{channel.upper()}_RATE_LIMIT") for channel in CHANNELS}
 # A redelivered record whose attempt a dead worker had claimed: `resend` (at least once) or `hold`
 # (at most once: status `unknown`, settled with `manage.py dlq resolve`).
 DELIVERY_ON_UNKNOWN_OUTCOME = {

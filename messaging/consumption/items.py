@@ -31,6 +31,8 @@ class Item:
     value: Any = None
     done: bool = False
     rejection: Rejection | None = None
+    # Not processed: the runner rewinds its partition to it, so it is fetched (and processed) again.
+    deferred: bool = False
 
     @classmethod
     def of(cls, record: Message) -> Item:
@@ -42,6 +44,12 @@ class Item:
         self.done = True
 
     def finish(self) -> None:
+        self.done = True
+
+    def defer(self) -> None:
+        """Leave this record for a later batch (a step ran out of time for it): nothing of it was
+        done, and it, and every later record of its partition in this batch, is fetched again."""
+        self.deferred = True
         self.done = True
 
 

@@ -42,6 +42,12 @@ class BatchLimits:
     max_records: int
     # How long a batch may wait to fill up: the latency a quiet stream adds to each record.
     max_wait_seconds: float
+    # Fewer records than max_records when the consumer can take only so many now (a paced provider);
+    # called with max_records before each consume.
+    records_wanted: Callable[[int], int] | None = None
+
+    def size(self) -> int:
+        return self.max_records if self.records_wanted is None else self.records_wanted(self.max_records)
 
 
 @dataclass
@@ -95,9 +101,7 @@ class ConsumerRunner:
             while not shutdown.requested:
                 if self._due_gate is not None:
                     self._due_gate.resume_due()
-                records = self._consumer.consume(
-                    num_messages=self._batch.max_records, timeout=self._batch.max_wait_seconds
-                )
+                records = self._consumer.consume(num_messages=self._batch.size(), timeout=self._batch.max_wait_seconds)
                 items = self._admit(records)
                 if items:
                     self.guard.run(self._steps, items)
@@ -152,13 +156,29 @@ class ConsumerRunner:
     # --- offsets ----------------------------------------------------------------------------------
     def _processed(self, items: list[Item]) -> None:
         """Within a partition the items are consecutive (the due gate only cuts a partition's tail),
-        so one past the last is the position to commit."""
+        so one past the last is the position to commit. A deferred item rewinds its partition to it:
+        it and what follows are fetched again, and only what came before it is committed."""
         if not self._unstored:
             self._unstored_since = time.monotonic()
+        rewind: dict[PartitionKey, int] = {}
+        for item in items:
+            if item.deferred:
+                key = item.position.partition_key
+                rewind[key] = min(rewind.get(key, item.position.offset), item.position.offset)
+        done = 0
         for item in items:
             position = item.position
+            first_deferred = rewind.get(position.partition_key)
+            if first_deferred is not None and position.offset >= first_deferred:
+                continue
             self._unstored[position.partition_key] = position.offset + 1
-        self.stats.records += len(items)
+            done += 1
+        for (topic, partition), offset in rewind.items():
+            try:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as error:  # revoked meanwhile: its next owner reads from the commit
+                logger.warning("%s: could not rewind %s[%d] to %d: %s", self.name, topic, partition, offset, error)
+        self.stats.records += done
         self.stats.batches += 1
 
     def _store(self, *, block: bool, partitions: set[PartitionKey] | None = None) -> None:

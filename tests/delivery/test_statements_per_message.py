@@ -1,6 +1,7 @@
-"""A behaviour guard on the worker's database work (not a timing): a consume batch costs the same
-statements whatever its size — one claim transaction, one call-log insert, one outcome transaction.
-A change that adds per-message statements should be a conscious one."""
+"""A behaviour guard on the worker's database work (not a timing): a wave of calls (up to the worker's
+MAX_IN_FLIGHT) costs the same statements whatever its size — one claim transaction, one call-log
+insert, one outcome transaction — and a consume batch costs one wave's statements per wave. A change
+that adds per-message statements should be a conscious one."""
 
 from collections import Counter
 
@@ -25,14 +26,17 @@ pytestmark = [
 BATCH_STATEMENTS = Counter({"BEGIN": 3, "SELECT": 3, "INSERT": 3, "UPDATE": 1})
 
 
-@pytest.mark.parametrize("size", [1, 50])
-def test_a_batch_of_sent_messages_costs_the_same_statements_whatever_its_size(size):
-    steps, guard = in_process_chain(Channel.SMS)
+WAVE = 32  # the pool's size: MAX_IN_FLIGHT
+
+
+@pytest.mark.parametrize(("size", "waves"), [(1, 1), (WAVE, 1), (50, 2), (3 * WAVE, 3)])
+def test_a_wave_of_sent_messages_costs_the_same_statements_whatever_its_size(size, waves):
+    steps, guard = in_process_chain(Channel.SMS, pool_size=WAVE)
     envelopes = [make_envelope(Channel.SMS) for _ in range(size)]
     with counting_statements() as count:
         guard.run(steps, items_for(envelopes))
     assert {r.status for r in records(Channel.SMS, [e.id for e in envelopes])} == {DeliveryStatus.SENT}
-    assert count.verbs == BATCH_STATEMENTS
+    assert count.verbs == Counter({verb: n * waves for verb, n in BATCH_STATEMENTS.items()})
 
 
 def test_a_redelivered_batch_of_sent_messages_costs_one_read_and_no_write():

@@ -41,7 +41,7 @@ SCALES = {
         provider_outage_seconds=6,
         worker_kills=3,
         settle_seconds=90,
-        smtp_messages=500,
+        smtp_messages=1000,
         smtp_stops=5,
     ),
     "full": FaultsScale(
