@@ -16,11 +16,12 @@ from delivery.pipeline import DecodeEnvelopes, InFlight, ProduceOutcomes
 from delivery.providers import Provider, ProviderPool
 from delivery.registry import ChannelSpec, get_channel
 from delivery.retry_policy import RetryPolicy
-from delivery.waves import DeliverInWaves
+from delivery.waves import DeliverInWaves, send_lane
 from messaging.channels import Channel
 from messaging.clients import build_consumer, build_producer
 from messaging.consumption.due_gate import DueGate
 from messaging.consumption.guard import GuardPolicy, StepGuard
+from messaging.consumption.lane_gate import LaneGate
 from messaging.consumption.runner import BatchLimits, ConsumerRunner, run_then_close
 from messaging.consumption.settings import guard_policy
 from messaging.consumption.steps import Step
@@ -137,6 +138,7 @@ def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) ->
                 records_wanted=next(s for s in steps if isinstance(s, DeliverInWaves)).records_wanted,
             ),
             due_gate=DueGate(consumer, max_delay_seconds=policy.longest_delay + 1.0),
+            lane_gate=LaneGate(consumer, lane_of=send_lane),
             before_commit=log_flusher(emitter),
             group=consumer_group(spec.service_name),
             every_few_seconds=lambda: _report_dlq_size(consumer, channel),

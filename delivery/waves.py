@@ -51,6 +51,12 @@ def lane_rank(topic: str) -> int:
     return _LANE_RANK.get(topic.rsplit(".", 1)[-1], 1)
 
 
+def send_lane(topic: str) -> int | None:
+    """The lane of a send topic (0 high, 1 normal, 2 low) for the lane gate; None for a retry topic,
+    whose partitions the due gate pauses and resumes."""
+    return None if ".retry." in topic else lane_rank(topic)
+
+
 class DeliverInWaves(Step):
     name = "deliver"
 

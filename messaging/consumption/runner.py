@@ -23,6 +23,7 @@ from django.db import connections
 from messaging.consumption.due_gate import DueGate
 from messaging.consumption.guard import StepGuard
 from messaging.consumption.items import Item
+from messaging.consumption.lane_gate import LaneGate
 from messaging.consumption.steps import Aborted, Step
 from messaging.log_events import LogEmitter
 from messaging.record_position import PartitionKey, RecordPosition
@@ -67,6 +68,7 @@ class ConsumerRunner:
         guard: StepGuard,
         batch: BatchLimits,
         due_gate: DueGate | None = None,
+        lane_gate: LaneGate | None = None,
         before_commit: BeforeCommit = lambda block: True,
         commit_interval_seconds: float = 0.5,
         group: str = "",
@@ -79,6 +81,7 @@ class ConsumerRunner:
         self.guard = guard
         self._batch = batch
         self._due_gate = due_gate
+        self._lane_gate = lane_gate
         self._before_commit = before_commit
         self._commit_interval = commit_interval_seconds
         self._unstored: dict[PartitionKey, int] = {}
@@ -101,6 +104,8 @@ class ConsumerRunner:
             while not shutdown.requested:
                 if self._due_gate is not None:
                     self._due_gate.resume_due()
+                if self._lane_gate is not None:
+                    self._lane_gate.hold_lower_lanes()
                 records = self._consumer.consume(num_messages=self._batch.size(), timeout=self._batch.max_wait_seconds)
                 items = self._admit(records)
                 if items:
@@ -209,6 +214,8 @@ class ConsumerRunner:
     # --- rebalance callbacks (inside consume(), so between batches) ---------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         logger.info("%s assigned %s", self.name, [f"{p.topic}[{p.partition}]" for p in partitions])
+        if self._lane_gate is not None:
+            self._lane_gate.assigned(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Store and commit what was processed on the revoked partitions before they move on, so the
@@ -229,6 +236,8 @@ class ConsumerRunner:
             self._unstored.pop(key, None)
         if self._due_gate is not None:
             self._due_gate.forget(partitions)
+        if self._lane_gate is not None:
+            self._lane_gate.forget(partitions)
 
 
 def run_then_close(runner: ConsumerRunner, *, emitter: LogEmitter, producer: Producer) -> None:

@@ -63,6 +63,7 @@ def running(runner_args: dict, group: str) -> Iterator[ConsumerRunner]:
     shutdown = GracefulShutdown()
     consumer = build_consumer(group)
     due_gate = runner_args.pop("due_gate", None)
+    runner_args.update(runner_args.pop("lane_gate_for", lambda consumer: {})(consumer))
     runner = ConsumerRunner(
         name="test-runner",
         consumer=consumer,
@@ -153,3 +154,33 @@ def test_a_due_time_beyond_the_longest_delay_is_clamped():
     with running({"topics": [name], "steps": [step], "due_gate": 2.0}, group):
         wait_for(lambda: step.keys == [b"far"], timeout=20, what="the far-future record processed")
     assert step.at[b"far"] - started < 15
+
+
+class TakesTwoAtATime(Step):
+    """Processes the first two live records of a batch and defers the rest (a step out of time)."""
+
+    name = "two at a time"
+
+    def __init__(self) -> None:
+        self.keys: list[bytes] = []
+        self.batches: list[int] = []
+
+    def run(self, items: list[Item]) -> None:
+        self.batches.append(len(items))
+        for index, item in enumerate(items):
+            if index < 2:
+                self.keys.append(item.record.key() or b"")
+            else:
+                item.defer()
+
+
+def test_deferred_records_are_fetched_again_and_committed_only_once_processed():
+    name, group = new_topic("defer"), f"test-{uuid.uuid4().hex}"
+    keys = [f"d{n}" for n in range(7)]
+    produce(name, keys)
+    step = TakesTwoAtATime()
+    with running({"topics": [name], "steps": [step]}, group):
+        wait_for(lambda: len(step.keys) == 7, what="every record processed, two per batch")
+        wait_for(lambda: committed(group, name) == 7, what="all committed")
+    assert step.keys == [key.encode() for key in keys]  # each once, in order: none skipped, none repeated
+    assert max(step.batches) > 2  # the batches held more than the step took
