@@ -30,8 +30,22 @@ from prometheus_client import multiprocess  # noqa: E402
 
 environ.Env.read_env(Path(__file__).resolve().parent / ".env")  # as the settings do; the environment wins
 
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+
+def _count(name: str, default: int) -> int:
+    """A positive whole number from the environment; anything else stops the server naming the setting."""
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
+# One setting for the worker processes wherever the API starts (Procfile under bin/run, the image,
+# compose): WEB_CONCURRENCY, the name gunicorn and most hosting platforms already use. Command lines
+# leave --workers out, since a flag would win over this file.
+if "GUNICORN_WORKERS" in os.environ:
+    raise ValueError("GUNICORN_WORKERS is no longer read: set WEB_CONCURRENCY (the API's worker processes)")
+workers = _count("WEB_CONCURRENCY", 2)
+threads = _count("GUNICORN_THREADS", 8)
 # gthread with a bounded queue (overload answered 503 + Retry-After at once) and request heads read
 # without holding a thread (slow clients): config/gunicorn_worker.py. API_QUEUE_LIMIT (default 4 x
 # threads) and API_HEADER_TIMEOUT_SECONDS (10) tune it.

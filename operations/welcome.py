@@ -65,9 +65,9 @@ def welcome_text(base_url: str, dev_key: DevKey, key_file: Path) -> str:
             "",
             f" Swagger UI:       {base_url}/api/docs/",
             f" Browsable API:    {base_url}/api/v1/messages  (log in to admin as staff first)",
-            f" Admin:            {base_url}/admin/   (create a user: python manage.py createsuperuser)",
+            f" Admin:            {base_url}/admin/   (create a user: bin/manage createsuperuser)",
             f" Health:           {base_url}/healthz   {base_url}/readyz",
-            " Ctrl-C stops everything (the engines too); data stays in var/.",
+            " Ctrl-C stops everything (and the engines this run started); data stays in var/.",
             "=" * 78,
             "",
         ]

@@ -18,7 +18,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Api-Key <key>`; create a key with `python manage.py create_api_key <name>`.",
+            "description": "`Api-Key <key>`; create a key with `bin/manage create_api_key <name>`.",
         }
 
 

@@ -92,7 +92,7 @@ TEMPLATES = [
     }
 ]
 
-# --- Databases: one per service (DESIGN §3) --------------------------------------------------
+# --- Databases: one per service --------------------------------------------------
 DATABASE_ENV_VARS = {
     "default": ("ROUTER_DATABASE_URL", "router"),
     "email": ("EMAIL_DATABASE_URL", "email"),
@@ -171,7 +171,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
-# --- Kafka (DESIGN §4) -----------------------------------------------------------------------
+# --- Kafka -----------------------------------------------------------------------
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
 KAFKA_TOPIC_PREFIX = env("KAFKA_TOPIC_PREFIX", default="")
 KAFKA_TOPIC_PARTITIONS = env.int("KAFKA_TOPIC_PARTITIONS", default=3)
@@ -186,7 +186,7 @@ KAFKA_DELIVERY_TIMEOUT_SECONDS = env.float("KAFKA_DELIVERY_TIMEOUT_SECONDS", def
 # heartbeats run on librdkafka's own thread, so a slow handler does not count against this.
 KAFKA_SESSION_TIMEOUT_MS = env.int("KAFKA_SESSION_TIMEOUT_MS", default=10_000)
 
-# --- Delivery (per channel; DESIGN §4) -------------------------------------------------------
+# --- Delivery (per channel) -------------------------------------------------------
 CHANNELS = ("email", "sms", "whatsapp")
 DELIVERY_MAX_ATTEMPTS = {channel: env.int(f"{channel.upper()}_MAX_ATTEMPTS", default=4) for channel in CHANNELS}
 DELIVERY_RETRY_DELAYS = {
@@ -207,7 +207,7 @@ DELIVERY_BATCH_WAIT_MS = {channel: env.int(f"{channel.upper()}_BATCH_WAIT_MS", d
 # says so). A value that does not parse stops the process here, naming the setting.
 DELIVERY_RATE_LIMITS = {channel: _rate_setting(f"{channel.upper()}_RATE_LIMIT") for channel in CHANNELS}
 # A redelivered record whose attempt a dead worker had claimed: `resend` (at least once) or `hold`
-# (at most once: status `unknown`, settled with `manage.py dlq resolve`).
+# (at most once: status `unknown`, settled with `bin/manage dlq resolve`).
 DELIVERY_ON_UNKNOWN_OUTCOME = {
     channel: env(f"{channel.upper()}_ON_UNKNOWN_OUTCOME", default="resend") for channel in CHANNELS
 }
@@ -231,7 +231,7 @@ DELIVERY_PROVIDERS = {
         for name in [env(f"{channel.upper()}_PROVIDER", default="simulator")]
     },
 }
-# Status webhooks to clients (webhooks app, `manage.py consume webhooks`).
+# Status webhooks to clients (webhooks app, `bin/manage consume webhooks`).
 INSTALLED_APPS += ["webhooks"]
 # Loopback and private addresses as endpoints: for development only (production settings refuse them).
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
@@ -294,11 +294,11 @@ CONSUMER_MAX_BACKOFF_SECONDS = env.float("CONSUMER_MAX_BACKOFF_SECONDS", default
 # More dead letters than this in a row stops the consumer loudly (0: no limit).
 CONSUMER_MAX_CONSECUTIVE_DEAD_LETTERS = env.int("CONSUMER_MAX_CONSECUTIVE_DEAD_LETTERS", default=100)
 
-# --- Elasticsearch (DESIGN §6) ---------------------------------------------------------------
+# --- Elasticsearch ---------------------------------------------------------------
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
 LOG_INDEX_PREFIX = env("LOG_INDEX_PREFIX", default="comms-logs")
 
-# --- Kibana (DESIGN §8; manage.py kibana_setup) ------------------------------------------------
+# --- Kibana (bin/manage kibana_setup) ------------------------------------------------
 # Base URL of Kibana, e.g. http://127.0.0.1:5601; empty = no Kibana, kibana_setup has nothing to do.
 KIBANA_URL = env("KIBANA_URL", default="")
 
@@ -332,8 +332,9 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 ROUTER_THROTTLE_RATE = env("ROUTER_THROTTLE_RATE", default="6000/min")
 # Failed API-key attempts per client address; beyond it, 429 with Retry-After (router.rate_limits).
 ROUTER_AUTH_FAILURE_RATE = env("ROUTER_AUTH_FAILURE_RATE", default="20/min")
-# How long the API's producer tries to deliver a record (the request never waits for it) before
-# leaving the entry to the outbox relay; keep it well below ROUTER_RELAY_GRACE_SECONDS.
+# How long a request waits for Kafka's acknowledgement of its record (a 202 follows it, by design:
+# router.publishing) before committing the record to the outbox for the relay instead; keep it well
+# below ROUTER_RELAY_GRACE_SECONDS.
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
 # router.fast_accept: valid single POSTs answered before DRF's dispatch (off: every request through it).
 ROUTER_FAST_ACCEPT = env.bool("ROUTER_FAST_ACCEPT", default=True)
@@ -351,14 +352,14 @@ ROUTER_RELAY_INTERVAL_SECONDS = env.float("ROUTER_RELAY_INTERVAL_SECONDS", defau
 ROUTER_RELAY_BATCH_SIZE = env.int("ROUTER_RELAY_BATCH_SIZE", default=500)
 # --- end Router API ---------------------------------------------------------------------------
 
-# --- Retention (manage.py purge; operations.retention) -----------------------------------------
+# --- Retention (bin/manage purge; operations.retention) -----------------------------------------
 RETENTION_DAYS = {
     "outbox": env.int("RETENTION_OUTBOX_DAYS", default=7),  # published entries: they hold the whole message
     "idempotency": env.int("RETENTION_IDEMPOTENCY_DAYS", default=2),  # never before the key's TTL ends
     "deliveries": env.int("RETENTION_DELIVERIES_DAYS", default=30),  # final ones, with their attempts
     "simulator_calls": env.int("RETENTION_SIMULATOR_CALLS_DAYS", default=30),
 }
-# Daily log indices are deleted by Elasticsearch this many days after they were created (ILM).
+# Daily log indices older than this are deleted by `purge`, by their date in the name (no ILM policy).
 LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
 
 # Where `bin/run` keeps the development API key it prints (created on the first run).

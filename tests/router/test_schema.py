@@ -30,7 +30,7 @@ def test_examples_for_every_channel_and_the_api_key_scheme(schema):
         "type": "apiKey",
         "in": "header",
         "name": "Authorization",
-        "description": "`Api-Key <key>`; create a key with `python manage.py create_api_key <name>`.",
+        "description": "`Api-Key <key>`; create a key with `bin/manage create_api_key <name>`.",
     }
     assert {"ApiKeyAuth": []} in schema["paths"]["/api/v1/messages"]["post"]["security"]
 

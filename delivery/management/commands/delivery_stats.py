@@ -32,7 +32,7 @@ class Command(BaseCommand):
             )
             if s.statuses.get("unknown"):
                 self.stdout.write(
-                    self.style.WARNING(f"  {s.statuses['unknown']} unknown: settle with `manage.py dlq resolve`")
+                    self.style.WARNING(f"  {s.statuses['unknown']} unknown: settle with `bin/manage dlq resolve`")
                 )
             for message_id in s.sent_more_than_once:
                 self.stdout.write(self.style.ERROR(f"  sent more than once: {message_id}"))
