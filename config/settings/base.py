@@ -197,7 +197,7 @@ DELIVERY_RETRY_DELAYS = {
 # Provider calls one worker makes at a time (its pool); with provider latency L, a worker sends
 # about this many / L per second.
 DELIVERY_MAX_IN_FLIGHT = {channel: env.int(f"{channel.upper()}_MAX_IN_FLIGHT", default=32) for channel in CHANNELS}
-# Records a worker takes per batch (one claim transaction, one outcome transaction, …), and how long a
+# Records a worker takes per consume batch (read, logged and committed together), and how long a
 # batch waits to fill up. The batch size also bounds how many messages can be left with an unknown
 # outcome when a worker dies mid-send.
 DELIVERY_BATCH_SIZE = {channel: env.int(f"{channel.upper()}_BATCH_SIZE", default=200) for channel in CHANNELS}
