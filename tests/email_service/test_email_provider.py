@@ -6,6 +6,7 @@ import uuid
 import pytest
 import requests
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail.backends.base import BaseEmailBackend
 
 from delivery.errors import PermanentProviderError, ProviderThrottled, TransientProviderError
@@ -163,3 +164,9 @@ def test_a_burst_at_a_capped_smtp_server_comes_back_throttled_for_exactly_what_d
     # Throttled is exactly what the server refused, and none of it arrived.
     assert sink.refusals() == dict.fromkeys(throttled, 1)
     assert sink.arrivals() == dict.fromkeys({str(sent.message_id) for sent in requests_} - throttled, 1)
+
+
+def test_the_email_simulator_refuses_a_rate_limit_that_does_not_parse_naming_the_setting(settings):
+    settings.DELIVERY_SIMULATOR = {**settings.DELIVERY_SIMULATOR, "email": {"rate_limit": "lots/s"}}
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_SIMULATOR_RATE_LIMIT"):
+        EmailBackendProvider("email_service.backends.SimulatedEmailBackend")
