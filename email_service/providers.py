@@ -32,6 +32,7 @@ _SMTP_PERMANENT_FLOOR = 500
 # ordinary transient failures (a 421 shutting down, a 451 local error).
 _SMTP_THROTTLING_CODES = {421, 451, 454}
 _POLICY_STATUS = re.compile(rb"(?:^|\s)4\.7\.\d{1,3}(?=\s|$)")
+_ENHANCED_STATUS = re.compile(rb"(?:^|\s)([245]\.\d{1,3}\.\d{1,3})(?=\s|$)")
 # An ESP's HTTP answer asking us to slow down (anymail's AnymailAPIError.status_code).
 _HTTP_TOO_MANY_REQUESTS = 429
 
@@ -114,18 +115,18 @@ def classify(error: Exception) -> ProviderError:
     if isinstance(error, ProviderError):
         return error
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        # The text reaches log events: addresses masked as they are there.
+        # The text reaches log events: addresses masked as they are there, and the server's words
+        # (which may repeat the address) reduced to its codes.
         refused = ", ".join(recipient_for_logs(address) for address in error.recipients)
-        answers = [
-            (code, text if isinstance(text, bytes) else str(text).encode()) for code, text in error.recipients.values()
-        ]
+        answers = [(code, _as_bytes(text)) for code, text in error.recipients.values()]
+        codes = ", ".join(sorted({_smtp_codes(code, text) for code, text in answers}))
         if answers and all(_smtp_throttling(code, text) for code, text in answers):
-            return ProviderThrottled(f"recipient deferred for the sending rate: {refused}: {_smtp_answer(*answers[0])}")
+            return ProviderThrottled(f"recipient deferred for the sending rate: {refused} ({codes})")
         if answers and all(code < _SMTP_PERMANENT_FLOOR for code, _ in answers):
-            return TransientProviderError(f"recipient deferred: {refused}: {_smtp_answer(*answers[0])}")
+            return TransientProviderError(f"recipient deferred: {refused} ({codes})")
         return PermanentProviderError(f"recipient refused: {refused}")
     if isinstance(error, smtplib.SMTPResponseException):
-        text = error.smtp_error if isinstance(error.smtp_error, bytes) else str(error.smtp_error).encode()
+        text = _as_bytes(error.smtp_error)
         if _smtp_throttling(error.smtp_code, text):
             return ProviderThrottled(_smtp_answer(error.smtp_code, text))
         kind = PermanentProviderError if error.smtp_code >= _SMTP_PERMANENT_FLOOR else TransientProviderError
@@ -143,6 +144,16 @@ def classify(error: Exception) -> ProviderError:
 
 def _smtp_throttling(code: int, text: bytes) -> bool:
     return code in _SMTP_THROTTLING_CODES and _POLICY_STATUS.search(text) is not None
+
+
+def _smtp_codes(code: int, text: bytes) -> str:
+    """`SMTP 454 4.7.0`: the reply code and its enhanced status code, if any."""
+    enhanced = _ENHANCED_STATUS.search(text)
+    return f"SMTP {code} {enhanced.group(1).decode()}" if enhanced else f"SMTP {code}"
+
+
+def _as_bytes(text: bytes | str) -> bytes:
+    return text if isinstance(text, bytes) else str(text).encode()
 
 
 def _smtp_answer(code: int, text: bytes) -> str:

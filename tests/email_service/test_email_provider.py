@@ -170,3 +170,10 @@ def test_the_email_simulator_refuses_a_rate_limit_that_does_not_parse_naming_the
     settings.DELIVERY_SIMULATOR = {**settings.DELIVERY_SIMULATOR, "email": {"rate_limit": "lots/s"}}
     with pytest.raises(ImproperlyConfigured, match="EMAIL_SIMULATOR_RATE_LIMIT"):
         EmailBackendProvider("email_service.backends.SimulatedEmailBackend")
+
+
+def test_a_recipient_deferred_for_the_rate_is_logged_with_codes_not_the_servers_words():
+    refusal = smtplib.SMTPRecipientsRefused({"ada@example.com": (451, b"4.7.1 <ada@example.com>: slow down")})
+    classified = classify(refusal)
+    assert isinstance(classified, ProviderThrottled)
+    assert "ada@example.com" not in str(classified) and "SMTP 451 4.7.1" in str(classified)
