@@ -83,7 +83,8 @@ class SmtpSink:
 
     def restart(self) -> None:
         """Start the server again on the same port with the same options (after `kill()` or `stop()`;
-        a running one is stopped first). Returns once it answers NOOP."""
+        a running one is stopped first): its rate bucket starts full, what it received and refused is
+        kept. Returns once it answers NOOP."""
         if self.process.popen.poll() is None:
             self.process.stop()
         self.process = start_on_port(f"smtp-sink-{self.port}", self._argv, self._answers, "the SMTP server")
