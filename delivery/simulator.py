@@ -7,6 +7,12 @@ idempotency keys) and from `metadata.simulate` of a message (deterministic, for 
 `{"latencyMs": m}` overrides the latency. Attempts are counted from the envelope's attempt number,
 so the outcome is the same in whichever process or restart handles it.
 
+With `<CHANNEL>_SIMULATOR_RATE_LIMIT` (`20/s`, `1200/min`) it caps its rate like a real provider: a
+call above it is answered ProviderThrottled (SES's 454, Twilio's 429), with the wait as retry_after.
+SMS and WhatsApp count segments, as Twilio does. The cap is per process (a token bucket in memory,
+one per channel): enough to show throttling by hand with `bin/run`, not a provider shared by several
+worker processes — with N workers the simulated provider takes up to N times the rate.
+
 Like SMTP, Twilio or SES it does not deduplicate: a repeated call sends again, and the call log shows
 it, which is what the fault suite counts. Only with `<CHANNEL>_SIMULATOR_IDEMPOTENT=true` does it
 behave like a provider that honours an idempotency key (answers the first result, sends nothing).
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,13 +30,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, router, transaction
 
 from config.db_bulk import RowInserter
 from delivery.decisions import CallResult
-from delivery.errors import PermanentProviderError, ProviderError, TransientProviderError
+from delivery.errors import PermanentProviderError, ProviderError, ProviderThrottled, TransientProviderError
 from delivery.models import CallOutcome, SimulatedSend
 from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
+from delivery.rates import Rate
+from delivery.segments import SEGMENTED_CHANNELS, message_segments
+from delivery.token_bucket import TokenBucket
 from messaging.channels import Channel
 
 
@@ -38,10 +49,29 @@ class SimulatorSettings:
     latency_ms: float = 0.0
     failure_rate: float = 0.0
     idempotent: bool = False
+    rate_limit: Rate | None = None
 
     @classmethod
     def for_channel(cls, channel: Channel) -> SimulatorSettings:
-        return cls(**settings.DELIVERY_SIMULATOR[channel.value])
+        """Raises ImproperlyConfigured naming `<CHANNEL>_SIMULATOR_RATE_LIMIT` if it does not parse:
+        the worker building this provider refuses to start rather than run uncapped."""
+        values = dict(settings.DELIVERY_SIMULATOR[channel.value])
+        try:
+            rate = Rate.parse(values.pop("rate_limit", ""))
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{channel.value.upper()}_SIMULATOR_RATE_LIMIT: {error}") from error
+        return cls(**values, rate_limit=rate)
+
+
+# One bucket per call log and rate, per process: the simulator's cap is not shared between workers.
+_buckets: dict[tuple[str, float], TokenBucket] = {}
+_buckets_lock = threading.Lock()
+
+
+def _bucket(ledger_model: type[SimulatedSend], rate: Rate) -> TokenBucket:
+    key = (ledger_model._meta.label, rate.per_second)
+    with _buckets_lock:
+        return _buckets.setdefault(key, TokenBucket(rate.per_second))
 
 
 @dataclass(frozen=True)
@@ -72,9 +102,15 @@ class SimulateControls:
 class SimulatedLedger:
     """The simulated service behind one channel: answers calls and logs each one (its call log)."""
 
-    def __init__(self, ledger_model: type[SimulatedSend], config: SimulatorSettings) -> None:
+    def __init__(
+        self, ledger_model: type[SimulatedSend], config: SimulatorSettings, *, per_segment: bool = False
+    ) -> None:
+        """`per_segment`: a call costs its body's SMS segments against the rate (else one)."""
         self.ledger_model = ledger_model
         self.config = config
+        self.per_segment = per_segment
+        # Every ledger of a channel in this process (the email backend builds one per connection) shares it.
+        self._bucket = _bucket(ledger_model, config.rate_limit) if config.rate_limit else None
         self._alias = router.db_for_write(ledger_model)
         self._calls = RowInserter(ledger_model, self._alias)
 
@@ -114,6 +150,9 @@ class SimulatedLedger:
     def _answer(
         self, request: SendRequest, control: SimulateControls, earlier: dict[str, str]
     ) -> tuple[CallOutcome, str, ProviderError | None]:
+        throttled = self._throttled(request)
+        if throttled is not None:
+            return CallOutcome.TRANSIENT_FAILURE, "", throttled
         key = request.idempotency_key
         if key in earlier:
             return CallOutcome.DEDUPLICATED, earlier[key], None
@@ -132,6 +171,18 @@ class SimulatedLedger:
         if self.config.idempotent:
             earlier[key] = provider_message_id  # a twin later in the same batch is deduplicated too
         return CallOutcome.ACCEPTED, provider_message_id, None
+
+    def _throttled(self, request: SendRequest) -> ProviderThrottled | None:
+        """Above the rate: refused before anything else, as a real provider's API does. Logged as a
+        transient failure with the throttling words (the call log has no outcome of its own for it)."""
+        if self._bucket is None:
+            return None
+        cost = message_segments(request.body) if self.per_segment else 1
+        wait = self._bucket.take(cost)
+        if wait <= 0:
+            return None
+        unit = "segments" if self.per_segment else "calls"
+        return ProviderThrottled(f"simulated throttling: above {self.config.rate_limit} ({unit})", retry_after=wait)
 
     def _accepted_before(self, requests: Sequence[SendRequest]) -> dict[str, str]:
         return dict(
@@ -164,7 +215,11 @@ class SimulatedProvider(Provider):
     ledger_model: type[SimulatedSend]
 
     def __init__(self, config: SimulatorSettings | None = None) -> None:
-        self.ledger = SimulatedLedger(self.ledger_model, config or SimulatorSettings.for_channel(self.channel))
+        self.ledger = SimulatedLedger(
+            self.ledger_model,
+            config or SimulatorSettings.for_channel(self.channel),
+            per_segment=self.channel in SEGMENTED_CHANNELS,
+        )
         self.idempotent = self.ledger.config.idempotent
 
     def send(self, request: SendRequest) -> SendResult:

@@ -23,8 +23,15 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from delivery.errors import PermanentProviderError, ProviderError, RecipientUnsubscribed, TransientProviderError
+from delivery.errors import (
+    PermanentProviderError,
+    ProviderError,
+    ProviderThrottled,
+    RecipientUnsubscribed,
+    TransientProviderError,
+)
 from delivery.providers import Provider, SendRequest, SendResult
+from delivery.retry_after import retry_after_seconds
 from messaging.channels import Channel
 
 # Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
@@ -41,7 +48,9 @@ PERMANENT_CODES = {
 }
 UNSUBSCRIBED_CODE = 21610  # the recipient replied STOP: put on the suppression list too
 # Codes Twilio answers with a 4xx that may still succeed later.
-TRANSIENT_CODES = {20429: "too many requests", 30001: "queue overflow"}
+TRANSIENT_CODES = {30001: "queue overflow"}
+# Twilio asking us to slow down: not a failed attempt (with HTTP 429, whatever its code).
+THROTTLING_CODES = {20429: "too many requests", 14107: "message rate limit exceeded"}
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -50,18 +59,27 @@ class BaseUrlHttpClient(TwilioHttpClient):
     def __init__(self, *, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/")
+        # The library's error keeps no headers: the last answer is where a 429's Retry-After is read.
+        # One client per thread (TwilioProvider._client), so "last" is this thread's call.
+        self.last_response: Response | None = None
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         if self.base_url:
             url = re.sub(r"^https://[^/]+", self.base_url, url)
-        return super().request(method, url, *args, **kwargs)
+        self.last_response = None
+        self.last_response = super().request(method, url, *args, **kwargs)
+        return self.last_response
 
 
-def classify(error: TwilioRestException) -> ProviderError:
-    """Throttling and server errors are transient; a known permanent code, or any other 4xx, is not."""
+def classify(error: TwilioRestException, *, retry_after: str | None = None) -> ProviderError:
+    """HTTP 429 and Twilio's rate codes ask us to slow down (ProviderThrottled, with the `Retry-After`
+    header's hint); server errors are transient; a known permanent code, or any other 4xx, is not."""
     code = error.code or 0
-    text = f"Twilio {error.status} error {code}: {PERMANENT_CODES.get(code) or TRANSIENT_CODES.get(code) or error.msg}"
-    if code in TRANSIENT_CODES or error.status == 429 or error.status >= 500:
+    known = PERMANENT_CODES.get(code) or TRANSIENT_CODES.get(code) or THROTTLING_CODES.get(code)
+    text = f"Twilio {error.status} error {code}: {known or error.msg}"
+    if code in THROTTLING_CODES or error.status == 429:
+        return ProviderThrottled(text, retry_after=retry_after_seconds(retry_after))
+    if code in TRANSIENT_CODES or error.status >= 500:
         return TransientProviderError(text)
     if code == UNSUBSCRIBED_CODE:
         return RecipientUnsubscribed(text)
@@ -126,7 +144,9 @@ class TwilioProvider(Provider):
         try:
             message = self._client().messages.create(**params)
         except TwilioRestException as error:
-            raise classify(error) from error
+            answer = self._client().http_client.last_response
+            headers = answer.headers if answer is not None and answer.headers is not None else {}
+            raise classify(error, retry_after=headers.get("Retry-After")) from error
         except (TwilioException, OSError) as error:  # connection refused, timeouts (requests' errors are OSErrors)
             raise TransientProviderError(f"Twilio unreachable: {error}") from error
         return SendResult(provider_message_id=str(message.sid))

@@ -5,6 +5,7 @@ default backend is the simulator (email_service.backends.SimulatedEmailBackend).
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import time
 from collections.abc import Sequence
@@ -15,14 +16,25 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connectio
 from django.core.mail.backends.base import BaseEmailBackend
 
 from delivery.decisions import CallResult
-from delivery.errors import PermanentProviderError, ProviderError, TransientProviderError
+from delivery.errors import PermanentProviderError, ProviderError, ProviderThrottled, TransientProviderError
 from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
+from delivery.retry_after import retry_after_seconds
 from messaging.masking import recipient_for_logs
 
 # anymail's errors, matched by name so that anymail stays an optional dependency.
 _PERMANENT_BACKEND_ERRORS = {"AnymailRecipientsRefused", "AnymailInvalidAddress"}
+_API_ERRORS = {"AnymailAPIError", "AnymailRequestsAPIError"}
 # SMTP replies 5xx are permanent (RFC 5321 §4.2.1); 4xx may succeed later.
 _SMTP_PERMANENT_FLOOR = 500
+# A server asking us to slow down: 421/451/454 with an enhanced status code 4.7.x (RFC 3463's
+# "security or policy status", where SES, Gmail and Microsoft put their rate limits), e.g.
+# `454 4.7.0 Throttling failure: Maximum sending rate exceeded.` Without 4.7.x these codes are
+# ordinary transient failures (a 421 shutting down, a 451 local error).
+_SMTP_THROTTLING_CODES = {421, 451, 454}
+_POLICY_STATUS = re.compile(rb"(?:^|\s)4\.7\.\d{1,3}(?=\s|$)")
+_ENHANCED_STATUS = re.compile(rb"(?:^|\s)([245]\.\d{1,3}\.\d{1,3})(?=\s|$)")
+# An ESP's HTTP answer asking us to slow down (anymail's AnymailAPIError.status_code).
+_HTTP_TOO_MANY_REQUESTS = 429
 
 
 class EmailBackendProvider(Provider):
@@ -98,19 +110,55 @@ class EmailBackendProvider(Provider):
 
 
 def classify(error: Exception) -> ProviderError:
-    """A backend's exception as a provider error: SMTP 5xx and refused recipients are permanent."""
+    """A backend's exception as a provider error: a slow-down answer (SMTP 4.7.x, HTTP 429) is
+    ProviderThrottled; SMTP 5xx and recipients refused with a 5xx are permanent; other 4xx transient."""
     if isinstance(error, ProviderError):
         return error
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        # The text reaches log events: addresses masked as they are there.
+        # The text reaches log events: addresses masked as they are there, and the server's words
+        # (which may repeat the address) reduced to its codes.
         refused = ", ".join(recipient_for_logs(address) for address in error.recipients)
+        answers = [(code, _as_bytes(text)) for code, text in error.recipients.values()]
+        codes = ", ".join(sorted({_smtp_codes(code, text) for code, text in answers}))
+        if answers and all(_smtp_throttling(code, text) for code, text in answers):
+            return ProviderThrottled(f"recipient deferred for the sending rate: {refused} ({codes})")
+        if answers and all(code < _SMTP_PERMANENT_FLOOR for code, _ in answers):
+            return TransientProviderError(f"recipient deferred: {refused} ({codes})")
         return PermanentProviderError(f"recipient refused: {refused}")
     if isinstance(error, smtplib.SMTPResponseException):
+        text = _as_bytes(error.smtp_error)
+        if _smtp_throttling(error.smtp_code, text):
+            return ProviderThrottled(_smtp_answer(error.smtp_code, text))
         kind = PermanentProviderError if error.smtp_code >= _SMTP_PERMANENT_FLOOR else TransientProviderError
         return kind(f"SMTP {error.smtp_code}: {error.smtp_error!r}")
     if type(error).__name__ in _PERMANENT_BACKEND_ERRORS:
         return PermanentProviderError(str(error))
+    if type(error).__name__ in _API_ERRORS and getattr(error, "status_code", None) == _HTTP_TOO_MANY_REQUESTS:
+        response = getattr(error, "response", None)
+        headers = getattr(response, "headers", None) or {}
+        return ProviderThrottled(
+            f"{type(error).__name__}: {error}", retry_after=retry_after_seconds(headers.get("Retry-After"))
+        )
     return TransientProviderError(f"{type(error).__name__}: {error}")
+
+
+def _smtp_throttling(code: int, text: bytes) -> bool:
+    return code in _SMTP_THROTTLING_CODES and _POLICY_STATUS.search(text) is not None
+
+
+def _smtp_codes(code: int, text: bytes) -> str:
+    """`SMTP 454 4.7.0`: the reply code and its enhanced status code, if any."""
+    enhanced = _ENHANCED_STATUS.search(text)
+    return f"SMTP {code} {enhanced.group(1).decode()}" if enhanced else f"SMTP {code}"
+
+
+def _as_bytes(text: bytes | str) -> bytes:
+    return text if isinstance(text, bytes) else str(text).encode()
+
+
+def _smtp_answer(code: int, text: bytes) -> str:
+    """The server's own words (they reach the timeline): `SMTP 454 4.7.0 Throttling failure: …`."""
+    return f"SMTP {code} {text.decode(errors='replace')}"
 
 
 def provider_message_id(message: EmailMessage) -> str:

@@ -281,6 +281,9 @@ DELIVERY_SIMULATOR = {
         "failure_rate": env.float(f"{channel.upper()}_SIMULATOR_FAILURE_RATE", default=0.0),
         # Behave like a provider that honours idempotency keys (a repeated key sends nothing).
         "idempotent": env.bool(f"{channel.upper()}_SIMULATOR_IDEMPOTENT", default=False),
+        # A rate cap like a real provider's (20/s, 1200/min; SMS/WhatsApp in segments), per worker
+        # process: above it, ProviderThrottled. Parsed by delivery.simulator (a bad value stops the worker).
+        "rate_limit": env(f"{channel.upper()}_SIMULATOR_RATE_LIMIT", default=""),
     }
     for channel in CHANNELS
 }

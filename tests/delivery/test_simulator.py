@@ -1,14 +1,19 @@
 """The simulated provider: a call log like a real provider's view — every call it receives is a row,
 a repeated call sends again unless it is configured to honour idempotency keys."""
 
+import dataclasses
+import time
 import uuid
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
-from delivery.errors import PermanentProviderError, TransientProviderError
+from delivery.errors import PermanentProviderError, ProviderThrottled, TransientProviderError
 from delivery.models import CallOutcome
 from delivery.providers import SendRequest
+from delivery.rates import Rate
 from delivery.simulator import SimulateControls, SimulatedLedger, SimulatorSettings
+from messaging.channels import Channel
 from sms_service.models import SmsSimulatedSend
 from sms_service.providers import SimulatedSmsProvider
 from tests.delivery.support import CHANNEL_DBS
@@ -110,8 +115,6 @@ def test_simulator_settings_come_from_the_environment_backed_settings(settings):
         **settings.DELIVERY_SIMULATOR,
         "sms": {"latency_ms": 25.0, "failure_rate": 0.1, "idempotent": True},
     }
-    from messaging.channels import Channel
-
     assert SimulatorSettings.for_channel(Channel.SMS) == SimulatorSettings(
         latency_ms=25.0, failure_rate=0.1, idempotent=True
     )
@@ -124,3 +127,49 @@ def test_calls_of_a_batch_wait_out_the_latency_in_rounds_of_the_callers_concurre
     ledger = SimulatedLedger(SmsSimulatedSend, SimulatorSettings(latency_ms=40))
     results = ledger.call_many([request() for _ in range(5)], concurrency=2)
     assert all(result.duration_ns >= 120_000_000 for result in results)
+
+
+@pytest.fixture
+def fresh_buckets(monkeypatch):
+    """Each test its own buckets: they live as long as the process, as in a worker."""
+    monkeypatch.setattr("delivery.simulator._buckets", {})
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_above_its_rate_limit_the_simulator_throttles_and_the_call_is_logged_as_not_sent(fresh_buckets):
+    provider = SimulatedSmsProvider(SimulatorSettings(rate_limit=Rate.parse("5/s")))
+    started = time.monotonic()
+    results = provider.ledger.call_many([request() for _ in range(20)])
+    elapsed = time.monotonic() - started
+    throttled = [result.error for result in results if result.error is not None]
+    assert 5 <= 20 - len(throttled) <= 5 + 5 * elapsed + 1
+    assert throttled and all(isinstance(error, ProviderThrottled) for error in throttled)
+    assert all(0 < error.retry_after <= 0.2 + 1e-9 for error in throttled)  # type: ignore[attr-defined]
+    assert "above 5/s (segments)" in str(throttled[0])
+    outcomes = list(SmsSimulatedSend.objects.values_list("outcome", flat=True))
+    assert outcomes.count(CallOutcome.ACCEPTED) == 20 - len(throttled)
+    assert outcomes.count(CallOutcome.TRANSIENT_FAILURE) == len(throttled)
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_sms_counts_segments_against_the_rate_and_providers_of_a_channel_share_it(fresh_buckets):
+    config = SimulatorSettings(rate_limit=Rate.parse("3/s"))
+    long_sms = dataclasses.replace(request(), body="a" * 161)  # two segments
+    first = SimulatedSmsProvider(config).ledger.call_many([long_sms])
+    second = SimulatedSmsProvider(config).ledger.call_many([request(), request()])  # 1 token left
+    assert first[0].error is None
+    assert second[0].error is None and isinstance(second[1].error, ProviderThrottled)
+
+
+@pytest.mark.parametrize("value", ["fast", "20", "0/s", "-1/s", "20/fortnight"])
+def test_a_rate_limit_that_does_not_parse_stops_the_provider_naming_the_setting(settings, value):
+    settings.DELIVERY_SIMULATOR = {**settings.DELIVERY_SIMULATOR, "sms": {"rate_limit": value}}
+    with pytest.raises(ImproperlyConfigured, match="SMS_SIMULATOR_RATE_LIMIT"):
+        SimulatedSmsProvider()
+
+
+def test_the_rate_limit_setting_is_read_from_the_environment_backed_settings(settings):
+    settings.DELIVERY_SIMULATOR = {**settings.DELIVERY_SIMULATOR, "sms": {"rate_limit": "1200/min"}}
+    assert SimulatorSettings.for_channel(Channel.SMS).rate_limit == Rate(per_second=20.0)
+    settings.DELIVERY_SIMULATOR = {**settings.DELIVERY_SIMULATOR, "sms": {"rate_limit": ""}}
+    assert SimulatorSettings.for_channel(Channel.SMS).rate_limit is None

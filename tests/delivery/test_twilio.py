@@ -4,18 +4,21 @@ receives, the SIDs the records keep, and Twilio's errors as retries and dead let
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlencode
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from delivery.errors import PermanentProviderError, RecipientUnsubscribed, TransientProviderError
+from delivery.errors import PermanentProviderError, ProviderThrottled, RecipientUnsubscribed, TransientProviderError
 from delivery.models import DeliveryStatus
+from delivery.providers import SendRequest
 from delivery.registry import get_channel
 from delivery.twilio import classify
 from messaging.channels import Channel
 from messaging.groups import consumer_group
 from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_topic
+from sms_service.providers import TwilioSmsProvider
 from tests.delivery.support import (
     CHANNEL_DBS,
     actions,
@@ -199,12 +202,55 @@ def test_a_status_callback_is_taken_only_with_twilios_signature(client, settings
         (400, 21610, RecipientUnsubscribed),  # and the recipient is suppressed
         (400, 63016, PermanentProviderError),
         (401, 20003, PermanentProviderError),  # bad credentials: no retry fixes them
-        (429, 20429, TransientProviderError),
+        (429, 20429, ProviderThrottled),  # slow down: not a failed attempt
+        (429, None, ProviderThrottled),
+        (400, 14107, ProviderThrottled),  # the message rate limit
+        (400, 30001, TransientProviderError),
         (500, 20500, TransientProviderError),
         (503, None, TransientProviderError),
     ],
 )
-def test_twilio_errors_are_transient_or_permanent(status, code, expected):
+def test_twilio_errors_are_throttled_transient_or_permanent(status, code, expected):
     error = classify(TwilioRestException(status, "https://api.twilio.com/…", msg="boom", code=code))
     assert type(error) is expected
     assert str(status) in str(error)
+
+
+def sms_request(*, to: str, body: str) -> SendRequest:
+    return SendRequest(
+        message_id=uuid.uuid4(), trace_id="c" * 32, to=to, body=body, subject=None, metadata={}, attempt=1
+    )
+
+
+def test_a_throttling_answer_carries_its_retry_after():
+    error = classify(
+        TwilioRestException(429, "https://api.twilio.com/…", msg="Too Many Requests", code=20429), retry_after="3"
+    )
+    assert isinstance(error, ProviderThrottled) and error.retry_after == 3.0
+    assert "too many requests" in str(error)
+    unreadable = classify(TwilioRestException(429, "https://api.twilio.com/…", code=20429), retry_after="soon")
+    assert isinstance(unreadable, ProviderThrottled) and unreadable.retry_after is None
+
+
+def test_the_provider_answers_a_capped_twilio_with_throttled_sends_that_were_not_accepted(tmp_path, settings):
+    server = FakeTwilioServer(tmp_path, rate_limit="3/s")
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT, TOKEN
+    settings.TWILIO_SMS_FROM, settings.TWILIO_API_BASE_URL = "+15005550006", server.url
+    settings.TWILIO_STATUS_CALLBACK_URL = ""
+    provider = TwilioSmsProvider()
+    outcomes: dict[str, ProviderThrottled | None] = {}
+    try:
+        for n in range(12):
+            body = f"burst {n}"
+            try:
+                provider.send(sms_request(to=f"+1555010{n:04d}", body=body))
+                outcomes[body] = None
+            except ProviderThrottled as error:
+                outcomes[body] = error
+    finally:
+        server.stop()
+    throttled = {body for body, error in outcomes.items() if error is not None}
+    assert throttled and len(throttled) < 12
+    assert all(outcomes[body].retry_after == 1.0 for body in throttled)  # type: ignore[union-attr]
+    assert {sent["body"] for sent in server.accepted()} == set(outcomes) - throttled
+    assert {refused["body"] for refused in server.refusals()} == throttled

@@ -4,6 +4,10 @@ account SID and auth token), answering as Twilio does — 201 with the message r
 body `{"code", "message", "more_info", "status"}`. Twilio's magic test numbers give its errors:
 +15005550001 → 21211 (invalid number), +15005550009 → 21614 (not a mobile), +15005550004 → 21610
 (unsubscribed). `--fail-first N` answers the first N sends 503 (Twilio having a bad minute).
+`--rate-limit 1/s` caps the segments it accepts a second (Twilio's rate is per segment, counted as
+delivery.segments counts them), all requests together, with a token bucket of one second's worth
+refilled continuously: a send above it is answered 429 with Twilio's error 20429 and a `Retry-After`
+(whole seconds until the bucket would take it), and is not accepted.
 
 A send with a `StatusCallback` gets its receipts posted there, signed as Twilio signs them
 (`X-Twilio-Signature`, HMAC-SHA1 with the auth token, computed by the library's RequestValidator):
@@ -13,9 +17,10 @@ overtakes its answer to our call; `--answer-delay S` then waits S seconds before
 than the client's timeout: Twilio took the message, the caller saw a timeout).
 
     python -m tests.peers.fake_twilio --port 8099 --account AC… --token … --out calls.jsonl [--fail-first N]
-        [--receipts-first] [--answer-delay S]
+        [--receipts-first] [--answer-delay S] [--rate-limit 1/s]
 
-Every request it receives is one JSON line in `--out` (what a test counts as provider calls).
+Every request it receives is one JSON line in `--out` (what a test counts as provider calls), and so
+is each send it accepted (`accepted`) or refused for the rate (`throttled`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import re
 import threading
 import time
@@ -37,6 +43,9 @@ from urllib.parse import parse_qs
 
 from twilio.request_validator import RequestValidator
 
+from delivery.rates import Rate
+from delivery.segments import message_segments
+from delivery.token_bucket import TokenBucket
 from tests.peers.http_peer import serve_until_stopped
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
@@ -51,7 +60,15 @@ UNDELIVERABLE = "+15005550010"  # accepted, then reported undelivered (30003: un
 
 class FakeTwilio:
     def __init__(
-        self, *, account: str, token: str, out: Path, fail_first: int, receipts_first: bool, answer_delay: float
+        self,
+        *,
+        account: str,
+        token: str,
+        out: Path,
+        fail_first: int,
+        receipts_first: bool,
+        answer_delay: float,
+        rate: Rate | None = None,
     ) -> None:
         self.account, self.token = account, token
         self.receipts_first = receipts_first
@@ -59,6 +76,7 @@ class FakeTwilio:
         self.out = out.open("a", encoding="utf-8")
         self.failures_left = fail_first
         self.lock = threading.Lock()
+        self.bucket = TokenBucket(rate.per_second) if rate else None
 
     def record(self, line: dict[str, Any]) -> None:
         with self.lock:
@@ -104,10 +122,12 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
+        def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body).encode()
             try:
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -115,9 +135,9 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the caller gave up waiting (--answer-delay)
 
-        def _error(self, status: int, code: int, message: str) -> None:
+        def _error(self, status: int, code: int, message: str, headers: dict[str, str] | None = None) -> None:
             info = f"https://www.twilio.com/docs/errors/{code}"
-            self._answer(status, {"code": code, "message": message, "more_info": info, "status": status})
+            self._answer(status, {"code": code, "message": message, "more_info": info, "status": status}, headers)
 
         def do_POST(self) -> None:
             match = MESSAGES_PATH.match(self.path)
@@ -141,6 +161,12 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 return self._error(400, code, message)
             if not body:
                 return self._error(400, 21602, "Message body is required.")
+            segments = message_segments(body)
+            wait = twilio.bucket.take(segments) if twilio.bucket else 0.0
+            if wait > 0:
+                twilio.record({"throttled": {"to": to, "body": body, "segments": segments}})
+                retry_after = str(max(1, math.ceil(wait)))
+                return self._error(429, 20429, "Too Many Requests", {"Retry-After": retry_after})
             now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
             sid = "SM" + uuid.uuid4().hex
             message = {
@@ -151,7 +177,7 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 "messaging_service_sid": form.get("MessagingServiceSid"),
                 "body": body,
                 "status": "queued",
-                "num_segments": "1",
+                "num_segments": str(segments),
                 "direction": "outbound-api",
                 "api_version": "2010-04-01",
                 "date_created": now,
@@ -162,6 +188,7 @@ def _handler(twilio: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 "price": None,
                 "uri": f"/2010-04-01/Accounts/{twilio.account}/Messages/{sid}.json",
             }
+            twilio.record({"accepted": {"sid": sid, "to": to, "body": body, "segments": segments}})
             callback = form.get("StatusCallback")
             if callback and twilio.receipts_first:
                 twilio.post_receipts(callback, message)
@@ -183,6 +210,7 @@ def main() -> None:
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--receipts-first", action="store_true")
     parser.add_argument("--answer-delay", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=Rate.parse, default=None)
     args = parser.parse_args()
     twilio = FakeTwilio(
         account=args.account,
@@ -191,6 +219,7 @@ def main() -> None:
         fail_first=args.fail_first,
         receipts_first=args.receipts_first,
         answer_delay=args.answer_delay,
+        rate=args.rate_limit,
     )
     serve_until_stopped(args.port, _handler(twilio), "fake Twilio")
 
