@@ -111,3 +111,12 @@ def test_the_cap_holds_across_worker_instances_sharing_the_channel_database():
             granted += bucket.take([1] * 8, now)[0]
         now += 0.01
     assert 40 <= granted <= 40 + burst + 1
+
+
+def test_sms_and_whatsapp_pay_their_rate_in_segments_email_per_message():
+    from tests.delivery.support import make_envelope
+
+    long_text = "x" * 161  # GSM-7: two parts
+    assert get_channel(Channel.SMS).rate_cost(make_envelope(Channel.SMS, body=long_text)) == 2
+    assert get_channel(Channel.WHATSAPP).rate_cost(make_envelope(Channel.WHATSAPP, body="hi")) == 1
+    assert get_channel(Channel.EMAIL).rate_cost(make_envelope(Channel.EMAIL, body=long_text)) == 1
