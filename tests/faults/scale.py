@@ -19,6 +19,7 @@ class FaultsScale:
     settle_seconds: float
     smtp_messages: int  # the real-SMTP scenarios: emails published, and the worker stopped this often
     smtp_stops: int  # deadline for every message to reach its final state after the fault
+    throttled_messages: int  # low-priority emails by batch against a server taking 20/s (issue 23: 2,000)
 
     @classmethod
     def from_env(cls) -> FaultsScale:
@@ -43,6 +44,7 @@ SCALES = {
         settle_seconds=90,
         smtp_messages=1000,
         smtp_stops=5,
+        throttled_messages=600,
     ),
     "full": FaultsScale(
         name="full",
@@ -55,6 +57,7 @@ SCALES = {
         settle_seconds=300,
         smtp_messages=1000,
         smtp_stops=5,
+        throttled_messages=2000,
     ),
 }
 

@@ -25,6 +25,7 @@ import json
 import signal
 import ssl
 import threading
+import time
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -69,6 +70,7 @@ class Keeper:
             "parts": parts,
             "tls": session.ssl is not None,
             "authenticated_as": session.auth_data.decode() if isinstance(session.auth_data, bytes) else None,
+            "received_at": time.time(),  # when the server had it: what a recipient's latency ends at
         }
         if self.bucket is not None and self.bucket.take() > 0:
             self._keep(self.refusals, {"message_id": line["message_id"], "to": line["to"], "answer": THROTTLED})
