@@ -258,6 +258,7 @@ class RecordOutcomes(Step):
                     delivery.envelope,
                     duration_ns=delivery.call.duration_ns,
                     provider_message_id=delivery.outcome.provider_message_id,
+                    provider=delivery.call.provider,
                 )
             elif delivery.outcome is not None:
                 self.log.failed(
