@@ -4,6 +4,7 @@ with STARTTLS (a certificate from a throwaway CA, `trustme`) and AUTH, as an SMT
 from __future__ import annotations
 
 import json
+import signal
 import smtplib
 import sys
 from collections import Counter
@@ -36,8 +37,18 @@ class SmtpSink:
             argv += ["--tls-cert", str(cert_file), "--tls-key", str(cert_file)]
         if auth:
             argv += ["--auth", auth]
+        self._argv = argv
         self.process = ManagedProcess(f"smtp-sink-{self.port}", argv, process_env())
         wait_for(self._answers, timeout=30, what="the SMTP server")
+
+    def kill(self) -> None:
+        """SIGKILL: connections drop mid-session, the port refuses until `restart()`."""
+        self.process.stop(signal.SIGKILL, timeout=10)
+
+    def restart(self) -> None:
+        """The same server again on the same port, appending to the same file."""
+        self.process = ManagedProcess(f"smtp-sink-{self.port}", self._argv, process_env())
+        wait_for(self._answers, timeout=30, what="the SMTP server (restarted)")
 
     def _answers(self) -> bool:
         try:
