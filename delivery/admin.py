@@ -39,9 +39,9 @@ class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Subclass with `inlines = [<the channel's DeliveryAttemptInline>]`."""
 
-    list_display = ("message_id", "recipient", "status", "attempt_count", "created_at", "sent_at", "trace")
+    list_display = ("message_id", "recipient", "status", "provider", "attempt_count", "created_at", "sent_at", "trace")
     # `status` lists every DeliveryStatus, `unknown` (held mid-send, see `manage.py dlq resolve`) among them.
-    list_filter = ("status", "created_at", "sent_at")
+    list_filter = ("status", "provider", "created_at", "sent_at")
     search_fields = ("=message_id", "=trace_id", "recipient")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -61,6 +61,7 @@ class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "claimed_at",
         "outcome_published",
         "last_error",
+        "provider",
         "provider_message_id",
         "payload",
         "created_at",

@@ -109,6 +109,8 @@ class CallResult:
     duration_ns: int
     provider_message_id: str = ""
     error: Exception | None = None
+    # The name of the provider that answered (a channel may fail over between several).
+    provider: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ class DeliveryLog:
         level: str = "info",
         duration_ns: int | None = None,
         failure: Failure | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
         self.emitter.emit(
             action,
@@ -45,18 +46,23 @@ class DeliveryLog:
             duration_ns=duration_ns,
             error_type=failure.type if failure else None,
             error_message=failure.message if failure else None,
+            labels=labels or {},
         )
 
     def received(self, envelope: MessageEnvelope) -> None:
         self._emit("delivery.received", envelope, f"{self.channel} message received (attempt {envelope.attempt})")
 
-    def sent(self, envelope: MessageEnvelope, *, duration_ns: int, provider_message_id: str) -> None:
+    def sent(
+        self, envelope: MessageEnvelope, *, duration_ns: int, provider_message_id: str, provider: str = ""
+    ) -> None:
+        """`labels.provider`: which of the channel's providers took it (it may fail over)."""
         self._emit(
             "delivery.sent",
             envelope,
-            f"{self.channel} message sent to provider as {provider_message_id}",
+            f"{self.channel} message sent to provider {provider + ' ' if provider else ''}as {provider_message_id}",
             outcome=Outcome.SUCCESS,
             duration_ns=duration_ns,
+            labels={"provider": provider} if provider else None,
         )
 
     def resolved_as_sent(self, envelope: MessageEnvelope) -> None:

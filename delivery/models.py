@@ -62,6 +62,12 @@ class DeliveryRecord(models.Model):
     last_error = models.TextField(blank=True, default="")
     # Indexed: a provider's receipt finds the record by it (delivery.receipts).
     provider_message_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    provider = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The provider that took the message, as the channel's settings name it (smtp://host:port, twilio).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)

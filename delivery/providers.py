@@ -69,6 +69,8 @@ class Provider(ABC):
     # True when a repeated `idempotency_key` sends nothing again: after a worker died mid-send, the
     # message is then always resent (safely) whatever `<CHANNEL>_ON_UNKNOWN_OUTCOME` says.
     idempotent: bool = False
+    # How the channel's settings name it (delivery.provider_lists); each CallResult carries it.
+    name: str = ""
 
     @abstractmethod
     def send(self, request: SendRequest) -> SendResult:
@@ -91,9 +93,12 @@ class Provider(ABC):
         try:
             result = self.send(request)
         except Exception as error:
-            return CallResult(started_at=started_at, duration_ns=time.perf_counter_ns() - clock, error=error)
+            return CallResult(
+                started_at=started_at, duration_ns=time.perf_counter_ns() - clock, error=error, provider=self.name
+            )
         return CallResult(
             started_at=started_at,
             duration_ns=time.perf_counter_ns() - clock,
             provider_message_id=result.provider_message_id,
+            provider=self.name,
         )

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import router
 from django.utils.module_loading import import_string
 
+from delivery.failover import BreakerPolicy, FailoverProvider
 from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, SimulatedSend, Suppression
 from delivery.providers import Provider
 from messaging.channels import Channel
@@ -38,9 +39,19 @@ class ChannelSpec:
         return router.db_for_write(self.record_model)
 
     def build_provider(self) -> Provider:
-        """The provider class named by settings.DELIVERY_PROVIDERS (env `<CHANNEL>_PROVIDER`)."""
-        provider_class: type[Provider] = import_string(settings.DELIVERY_PROVIDERS[self.channel.value])
-        return provider_class()
+        """The providers settings.DELIVERY_PROVIDERS names (`<CHANNEL>_PROVIDER`, `EMAIL_URL`), in
+        order; several fail over from one to the next (delivery.failover). Raises ImproperlyConfigured
+        for breaker settings that do not parse, even with one provider: a typo is found at once."""
+        policy = BreakerPolicy.for_channel(self.channel.value)
+        providers = []
+        for choice in settings.DELIVERY_PROVIDERS[self.channel.value]:
+            provider_class: type[Provider] = import_string(choice.path)
+            provider = provider_class(**choice.options)
+            provider.name = choice.name
+            providers.append(provider)
+        if len(providers) == 1:
+            return providers[0]
+        return FailoverProvider(providers, channel=self.channel.value, policy=policy)
 
 
 _registry: dict[Channel, ChannelSpec] = {}

@@ -229,7 +229,7 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
     for report in reports:
         outcome, call = report.outcome, report.call
         if isinstance(outcome, Sent):
-            sent_rows.append((outcome.provider_message_id, now, now, report.pk))
+            sent_rows.append((outcome.provider_message_id, call.provider, now, now, report.pk))
         else:
             status = DeliveryStatus.PENDING if isinstance(outcome, RetryLater) else DeliveryStatus.FAILED
             failed_rows.append((str(status), str(outcome.failure)[:10_000], now, report.pk))
@@ -250,7 +250,7 @@ def deliveries_record_outcomes(*, spec: ChannelSpec, reports: Sequence[AttemptOu
         if sent_rows:
             cursor.executemany(
                 f"UPDATE {table} SET status = CASE WHEN {_REPORTED} THEN status ELSE '{DeliveryStatus.SENT}' END, "
-                "provider_message_id = %s, sent_at = %s, updated_at = %s, "
+                "provider_message_id = %s, provider = %s, sent_at = %s, updated_at = %s, "
                 f"last_error = CASE WHEN {_REPORTED} THEN last_error ELSE '' END, "
                 "attempt_count = attempt_count + 1 WHERE id = %s",
                 sent_rows,

@@ -25,7 +25,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -229,4 +229,5 @@ class SimulatedProvider(Provider):
         return SendResult(provider_message_id=result.provider_message_id)
 
     def send_many(self, requests: Sequence[SendRequest], pool: ProviderPool) -> list[CallResult]:
-        return self.ledger.call_many(requests, concurrency=pool.size)
+        results = self.ledger.call_many(requests, concurrency=pool.size)
+        return [replace(result, provider=self.name) for result in results]

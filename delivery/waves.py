@@ -279,6 +279,7 @@ class DeliverInWaves(Step):
                     delivery.envelope,
                     duration_ns=delivery.call.duration_ns,
                     provider_message_id=delivery.outcome.provider_message_id,
+                    provider=delivery.call.provider,
                 )
             elif delivery.outcome is not None:
                 self.log.failed(

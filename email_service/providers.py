@@ -8,8 +8,10 @@ import contextlib
 import re
 import smtplib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
@@ -38,9 +40,12 @@ _HTTP_TOO_MANY_REQUESTS = 429
 
 
 class EmailBackendProvider(Provider):
-    def __init__(self, backend: str | None = None) -> None:
+    def __init__(self, backend: str | None = None, *, connection: Mapping[str, Any] | None = None) -> None:
+        """`connection`: the backend's keyword arguments (host, port, username, … of one EMAIL_URL),
+        else the backend reads Django's settings (EMAIL_HOST, …)."""
         self.backend = backend or settings.EMAIL_DELIVERY_BACKEND
-        probe = get_connection(self.backend)
+        self.connection = dict(connection or {})
+        probe = self._connect()
         self.idempotent = bool(getattr(probe, "idempotent", False))
         # The simulator answers a whole batch in one call; other backends send one message at a time.
         self._batch_backend = bool(getattr(probe, "reports_each_message", False))
@@ -56,8 +61,8 @@ class EmailBackendProvider(Provider):
         goes over one connection (one SMTP session for many messages, as Django's backends allow)."""
         messages = [self.build_message(request) for request in requests]
         if self._batch_backend:
-            get_connection(self.backend, fail_silently=True, concurrency=pool.size).send_messages(messages)
-            return [message.call_result for message in messages]  # type: ignore[attr-defined]
+            self._connect(fail_silently=True, concurrency=pool.size).send_messages(messages)
+            return [replace(message.call_result, provider=self.name) for message in messages]  # type: ignore[attr-defined]
         size = -(-len(messages) // pool.size)  # ceil: at most pool.size groups
         groups = [messages[start : start + size] for start in range(0, len(messages), size)]
         if len(groups) == 1:
@@ -66,7 +71,7 @@ class EmailBackendProvider(Provider):
 
     def _send_group(self, messages: Sequence[EmailMessage]) -> list[CallResult]:
         # One connection per group: backends are not thread-safe, and each group runs on its own thread.
-        connection = get_connection(self.backend, fail_silently=False)
+        connection = self._connect(fail_silently=False)
         results: list[CallResult] = []
         try:
             for message in messages:
@@ -76,6 +81,9 @@ class EmailBackendProvider(Provider):
                 connection.close()
         return results
 
+    def _connect(self, **kwargs: Any) -> BaseEmailBackend:
+        return get_connection(self.backend, **self.connection, **kwargs)
+
     def _send_one(self, connection: BaseEmailBackend, message: EmailMessage) -> CallResult:
         started_at, clock = datetime.now(UTC), time.perf_counter_ns()
         try:
@@ -83,8 +91,8 @@ class EmailBackendProvider(Provider):
             if not sent:
                 raise TransientProviderError("the email backend reported nothing sent")
         except Exception as error:
-            return CallResult(started_at, time.perf_counter_ns() - clock, error=classify(error))
-        return CallResult(started_at, time.perf_counter_ns() - clock, provider_message_id(message))
+            return CallResult(started_at, time.perf_counter_ns() - clock, error=classify(error), provider=self.name)
+        return CallResult(started_at, time.perf_counter_ns() - clock, provider_message_id(message), provider=self.name)
 
     @staticmethod
     def build_message(request: SendRequest) -> EmailMessage:

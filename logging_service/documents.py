@@ -53,12 +53,14 @@ class LogEventDocument(Document):
     message = _text_and_keyword()
     labels = Object(
         dynamic=True,
-        # delivery_status: the record's status a receipt or a skipped duplicate reports.
+        # delivery_status: the record's status a receipt or a skipped duplicate reports; provider: which
+        # of a channel's providers took a sent message.
         properties={
             "message_id": _keyword(),
             "channel": _keyword(),
             "attempt": Integer(),
             "delivery_status": _keyword(),
+            "provider": _keyword(),
         },
     )
     error = Object(properties={"type": _keyword(), "message": _text_and_keyword()})

@@ -86,6 +86,8 @@ class TimelineEvent:
     error: str | None
     # The delivery record's status a `delivery.duplicate_skipped` reports (labels.delivery_status).
     reported_status: str | None = None
+    # Which of the channel's providers took the message (`delivery.sent`'s labels.provider).
+    provider: str | None = None
 
     @classmethod
     def from_source(cls, source: dict[str, Any]) -> TimelineEvent:
@@ -99,6 +101,7 @@ class TimelineEvent:
             attempt=(source.get("labels") or {}).get("attempt"),
             error=f"{error.get('type')}: {message}" if message and error.get("type") else message,
             reported_status=(source.get("labels") or {}).get("delivery_status"),
+            provider=(source.get("labels") or {}).get("provider"),
         )
 
     @property

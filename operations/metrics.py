@@ -37,6 +37,18 @@ CONSUMER_LAG = Gauge(
 DLQ_RECORDS = Gauge(
     "comms_dlq_records", "Records on a channel's dead-letter topic", ["channel"], multiprocess_mode="max"
 )
+# A channel with several providers (delivery.failover) has a circuit breaker per provider.
+BREAKER_STATE = Gauge(
+    "comms_provider_breaker_state",
+    "A provider's circuit breaker: 0 closed, 1 open, 2 half-open (its probe call out)",
+    ["channel", "provider"],
+    multiprocess_mode="max",
+)
+BREAKER_SWITCHES = Counter(
+    "comms_provider_breaker_switches",
+    "A provider's circuit breaker changing state (closed, open, half-open), by from and to state",
+    ["channel", "provider", "from", "to"],
+)
 INDEXED_EVENTS = Counter("comms_indexer_events", "Log events the indexer wrote, by result", ["result"])
 OUTBOX = Gauge(
     "comms_outbox_entries",

@@ -98,6 +98,7 @@ def outbox_report() -> None:
 class DeliveryState:
     status: MessageStatus
     attempts: int
+    provider: str = ""  # the provider that took it, once sent
 
 
 def api_status(status: str, current_attempt: int) -> MessageStatus:
@@ -125,10 +126,12 @@ def delivery_states_get(*, messages: Iterable[Message]) -> dict[uuid.UUID, Deliv
         rows = (
             spec.record_model.objects.using(spec.database)
             .filter(message_id__in=ids)
-            .values_list("message_id", "status", "current_attempt", "attempt_count")
+            .values_list("message_id", "status", "current_attempt", "attempt_count", "provider")
         )
-        for message_id, status, current_attempt, attempts in rows:
-            states[message_id] = DeliveryState(status=api_status(status, current_attempt), attempts=attempts)
+        for message_id, status, current_attempt, attempts, provider in rows:
+            states[message_id] = DeliveryState(
+                status=api_status(status, current_attempt), attempts=attempts, provider=provider
+            )
     return states
 
 

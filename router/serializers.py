@@ -566,6 +566,7 @@ class TimelineEventSerializer(serializers.Serializer):
     outcome = serializers.CharField(help_text="success | failure | unknown")
     attempt = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(allow_null=True)
+    provider = serializers.CharField(allow_null=True, help_text="delivery.sent: the provider that took the message.")
 
 
 class MessageDetailSerializer(AcceptedMessageSerializer):
@@ -574,6 +575,9 @@ class MessageDetailSerializer(AcceptedMessageSerializer):
     status = serializers.SerializerMethodField()
     attempts = serializers.SerializerMethodField(help_text="Delivery attempts made so far.")
     events = serializers.SerializerMethodField()
+    provider = serializers.SerializerMethodField(
+        help_text="The provider that took the message (smtp://host:port, twilio, …); empty until it is sent."
+    )
     sendAt = serializers.DateTimeField(source="send_at", allow_null=True)
     template = serializers.CharField(allow_null=True, help_text="The template it was rendered from, if any.")
     templateVersion = serializers.IntegerField(source="template_version", allow_null=True)
@@ -588,6 +592,7 @@ class MessageDetailSerializer(AcceptedMessageSerializer):
             "templateVersion",
             "metadata",
             "attempts",
+            "provider",
             "events",
             "traceUrl",
         ]
@@ -601,6 +606,9 @@ class MessageDetailSerializer(AcceptedMessageSerializer):
 
     def get_attempts(self, message: Message) -> int:
         return int(self.context["attempts"])
+
+    def get_provider(self, message: Message) -> str:
+        return str(self.context.get("provider") or "")
 
     @extend_schema_field(TimelineEventSerializer(many=True))
     def get_events(self, message: Message) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from delivery.provider_lists import ProviderChoice, email_providers, named_providers
 from delivery.rates import Rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -211,8 +212,10 @@ DELIVERY_RATE_LIMITS = {channel: _rate_setting(f"{channel.upper()}_RATE_LIMIT") 
 DELIVERY_ON_UNKNOWN_OUTCOME = {
     channel: env(f"{channel.upper()}_ON_UNKNOWN_OUTCOME", default="resend") for channel in CHANNELS
 }
-# The provider class per channel (a delivery.providers.Provider): a name below, or a dotted path.
-# The defaults are the simulators (email: Django's email backends, the simulated one unless EMAIL_URL).
+# The providers per channel, in order (delivery.provider_lists.ProviderChoice): SMS_PROVIDER and
+# WHATSAPP_PROVIDER name them, separated by commas (`twilio,simulator`), each a name below or a dotted
+# path to a delivery.providers.Provider; email's come from EMAIL_URL (below). The defaults are the
+# simulators. With more than one, the channel fails over from each to the next (delivery.failover).
 PROVIDER_NAMES = {
     "sms": {
         "simulator": "sms_service.providers.SimulatedSmsProvider",
@@ -224,12 +227,24 @@ PROVIDER_NAMES = {
     },
 }
 DELIVERY_PROVIDERS = {
-    "email": env("EMAIL_PROVIDER", default="email_service.providers.EmailBackendProvider"),
-    **{
-        channel: PROVIDER_NAMES[channel].get(name, name)
-        for channel in ("sms", "whatsapp")
-        for name in [env(f"{channel.upper()}_PROVIDER", default="simulator")]
-    },
+    channel: named_providers(
+        env(f"{channel.upper()}_PROVIDER", default="simulator"),
+        names=PROVIDER_NAMES[channel],
+        setting=f"{channel.upper()}_PROVIDER",
+    )
+    for channel in ("sms", "whatsapp")
+}
+# A failing provider's circuit breaker (delivery.failover, only with several providers): it opens after
+# this many transient failures in a row (slow-down answers and permanent ones about a recipient do not
+# count), lets one probe call through after the cooldown, and doubles the cooldown (up to the maximum)
+# while the probes fail. Read when a worker starts: a value that does not parse stops it.
+DELIVERY_BREAKER = {
+    channel: {
+        "failures": env(f"{channel.upper()}_BREAKER_FAILURES", default="5"),
+        "cooldown": env(f"{channel.upper()}_BREAKER_COOLDOWN", default="10s"),
+        "max_cooldown": env(f"{channel.upper()}_BREAKER_MAX_COOLDOWN", default="5m"),
+    }
+    for channel in CHANNELS
 }
 # Status webhooks to clients (webhooks app, `bin/manage consume webhooks`).
 INSTALLED_APPS += ["webhooks"]
@@ -261,18 +276,25 @@ TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=15.0)
 # The Django email backend email deliveries go through (SMTP or an anymail backend drop in here);
 # separate from EMAIL_BACKEND, which Django's own mails (password resets, admins) use.
 # A real SMTP server: EMAIL_URL=smtp://user:password@host:25, smtp+tls://… (STARTTLS, 587) or
-# smtp+ssl://… (465). It sets Django's EMAIL_HOST, EMAIL_PORT, … and makes SMTP the delivery backend.
+# smtp+ssl://… (465); several, separated by whitespace, are tried in order (failover). It makes SMTP the
+# delivery backend, and the first one sets Django's EMAIL_HOST, EMAIL_PORT, … for Django's own mails.
 EMAIL_URL = env("EMAIL_URL", default="")
-if EMAIL_URL:
-    globals().update(env.email_url("EMAIL_URL"))
+EMAIL_PROVIDER = env("EMAIL_PROVIDER", default="email_service.providers.EmailBackendProvider")
+_EMAIL_URL_PROVIDERS = email_providers(EMAIL_URL, provider_path=EMAIL_PROVIDER)
+if _EMAIL_URL_PROVIDERS:
+    globals().update(environ.Env.email_url_config(EMAIL_URL.split()[0]))
 # Seconds an SMTP connection may block (Django's default, None, would hang a worker on a dead server).
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 EMAIL_DELIVERY_BACKEND = env(
     "EMAIL_DELIVERY_BACKEND",
     default="django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_URL
+    if _EMAIL_URL_PROVIDERS
     else "email_service.backends.SimulatedEmailBackend",
 )
+_SIMULATED_EMAIL = EMAIL_DELIVERY_BACKEND == "email_service.backends.SimulatedEmailBackend"
+DELIVERY_PROVIDERS["email"] = _EMAIL_URL_PROVIDERS or [
+    ProviderChoice(name="simulator" if _SIMULATED_EMAIL else EMAIL_DELIVERY_BACKEND, path=EMAIL_PROVIDER)
+]
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communication Aggregator <no-reply@comms.local>")
 # The simulated providers: latency per send and the rate of random transient failures (0..1).
 DELIVERY_SIMULATOR = {

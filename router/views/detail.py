@@ -51,5 +51,11 @@ class MessageDetailView(RouterAPIView):
             return Response({"detail": TIMELINE_UNAVAILABLE}, status=503, headers={"Retry-After": "5"})
         events = DeliveryState(status=timeline.status, attempts=timeline.attempts)
         state = message_state(message, delivery_state_get(message=message), events=events)
-        context = {"timeline": timeline, "request": request, "status": state.status, "attempts": state.attempts}
+        context = {
+            "timeline": timeline,
+            "request": request,
+            "status": state.status,
+            "attempts": state.attempts,
+            "provider": state.provider,
+        }
         return Response(MessageDetailSerializer(message, context=context).data)

@@ -38,6 +38,7 @@ def test_message_is_sent_once_with_log_events_in_order(channel):
     assert record.trace_id == envelope.trace_id
     assert record.attempt_count == 1
     assert record.sent_at is not None
+    assert record.provider == "simulator"  # which of the channel's providers took it
     (attempt,) = record.attempts.all()
     assert (attempt.number, attempt.outcome) == (1, AttemptOutcome.SENT)
     (sent,) = sends(channel, [envelope.id])
@@ -48,11 +49,13 @@ def test_message_is_sent_once_with_log_events_in_order(channel):
     for event in events:
         assert event["trace"] == {"id": envelope.trace_id}
         assert event["service"] == {"name": f"{channel}_service"}
+        sent_by = {"provider": "simulator"} if event["event"]["action"] == "delivery.sent" else {}
         assert event["labels"] == {
             "message_id": str(envelope.id),
             "channel": channel.value,
             "attempt": 1,
             "recipient": mask_recipient(envelope.to),
+            **sent_by,
         }
     assert events[1]["event"]["outcome"] == "success"
     assert events[1]["event"]["duration"] > 0

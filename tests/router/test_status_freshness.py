@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(databases=CHANNEL_DBS)
         (None, "accepted"),  # the channel has not seen it: the timeline says (nothing indexed yet)
         ({"status": DeliveryStatus.SENDING, "current_attempt": 1}, "pending"),
         ({"status": DeliveryStatus.PENDING, "current_attempt": 1, "attempt_count": 1}, "retrying"),
-        ({"status": DeliveryStatus.SENT, "current_attempt": 2, "attempt_count": 2}, "sent"),
+        ({"status": DeliveryStatus.SENT, "current_attempt": 2, "attempt_count": 2, "provider": "twilio"}, "sent"),
         ({"status": DeliveryStatus.FAILED, "current_attempt": 1, "attempt_count": 1}, "failed"),
         ({"status": DeliveryStatus.UNKNOWN, "current_attempt": 1, "attempt_count": 0}, "unknown"),
     ],
@@ -30,3 +30,13 @@ def test_the_status_is_the_delivery_records_as_soon_as_there_is_one(api, record,
     body = api.get(f"/api/v1/messages/{accepted['id']}").json()
     assert body["status"] == expected
     assert body["attempts"] == (record or {}).get("attempt_count", 0)
+    assert body["provider"] == (record or {}).get("provider", "")
+
+
+def test_the_trace_page_names_the_provider_that_took_the_message(api, admin_client):
+    accepted = api.post("/api/v1/messages", SmsRequestFactory(), format="json").json()
+    SmsDeliveryFactory(
+        message_id=accepted["id"], trace_id=accepted["traceId"], status=DeliveryStatus.SENT, provider="twilio"
+    )
+    page = admin_client.get(f"/messages/{accepted['id']}").content.decode()
+    assert '<td id="provider"><code>twilio</code></td>' in page

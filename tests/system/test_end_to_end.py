@@ -75,6 +75,9 @@ def test_a_message_is_sent_and_its_timeline_shows_every_step(api, pipeline):
 
     assert body["traceId"] == accepted["traceId"]
     assert body["attempts"] == 1
+    assert body["provider"] == "simulator"  # the provider that took it, from the delivery record
+    (sent,) = [event for event in body["events"] if event["action"] == "delivery.sent"]
+    assert sent["provider"] == "simulator"
     steps = actions(body)
     for step in ("message.accepted", "delivery.received", "delivery.sent"):
         assert step in steps, steps
@@ -133,6 +136,7 @@ def test_the_trace_page_shows_the_story_in_a_real_browser(api, pipeline, live_se
     assert 'id="status" class="status status-sent"' in dom
     assert dom.count('class="attempt"') == 2
     assert dom.count('class="event"') == len(body["events"])
+    assert '<td id="provider"><code>simulator</code></td>' in dom
     for action in ("message.accepted", "delivery.failed", "delivery.retry_scheduled", "delivery.sent"):
         assert action in dom
     # Without the signature it is staff only; a forged one is refused.
