@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bench.provider_limits import provider_limits_lines
+
 
 @dataclass(frozen=True)
 class Row:
@@ -147,6 +149,8 @@ def peer_rows(results: dict[str, Any]) -> list[Row]:
 
 
 def render(results: dict[str, Any]) -> str:
+    if "facts" not in results:  # `--only provider_limits`: the fault scenarios alone
+        return "\n".join(provider_limits_lines(results))
     lines = []
     facts = results["facts"]
     lines.append(
@@ -165,7 +169,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"{row.figure:<58} {row.value:>12,.1f} {row.unit:<9} {row.target:<10} {met:<4} {ratio:>7}  {row.baseline}"
         )
-    lines += ["", *cpu_lines(results), *accept_cpu_lines(results)]
+    lines += ["", *cpu_lines(results), *accept_cpu_lines(results), *provider_limits_lines(results)]
     return "\n".join(lines)
 
 
@@ -194,6 +198,7 @@ PHASES = (
     "slow_clients",
     "indexing",
     "peer_shape",
+    "provider_limits",
 )
 
 

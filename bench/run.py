@@ -22,6 +22,7 @@ from bench.engines import BenchEngines, bench_engines
 from bench.facts import machine_facts
 from bench.ledger import Ledger
 from bench.peer import WrkLoad, require_tools, run_celery_peer
+from bench.provider_limits import run_provider_limits
 from bench.sizes import SIZES, BenchSize
 from bench.system import DATABASE_ALIASES, BenchSystem, running_system
 from engines.polling import wait_until
@@ -69,14 +70,23 @@ def _measured(system: BenchSystem, phase: Callable[..., dict[str, Any]], *args: 
 def run_bench(
     size: BenchSize, *, reuse_engines: bool, peer: str | None = None, only: frozenset[str] | None = None
 ) -> dict[str, Any]:
-    """`only`: the phases to run (names as in the JSON), for a quick look at one figure; all by default."""
+    """`only`: the phases to run (names as in the JSON), for a quick look at one figure; all by default.
+    `provider_limits` (the fault scenarios against real SMTP servers, several minutes) runs only when
+    named, before and apart from the other phases."""
+    results: dict[str, Any] = {}
+    if only is not None and "provider_limits" in only:
+        _say("provider limits: throttling, crash and failover scenarios against real SMTP servers (full scale)")
+        results["provider_limits"] = run_provider_limits()
+        only = only - {"provider_limits"}
+        if not only:
+            return results
     with tempfile.TemporaryDirectory(prefix="comms-bench-") as folder:
         home = Path(folder)
         if peer:
             require_tools()  # before minutes of the project's phases, not after
         with bench_engines(home, reuse=reuse_engines) as engines:
             try:
-                results = _run_on(engines, home, size, peer=peer, only=only)
+                results |= _run_on(engines, home, size, peer=peer, only=only)
             finally:
                 if not engines.isolated:
                     _clean_up_shared(engines)
