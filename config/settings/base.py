@@ -299,6 +299,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+# /metrics on the API's port: with METRICS_TOKEN set, only to `Authorization: Bearer <token>`
+# (router.health). Production settings require it: without one they serve no /metrics (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_TOKEN_REQUIRED = False
 
 # --- Router API (issue 3): API keys, throttling, publishing, outbox relay -------------------
 INSTALLED_APPS += ["rest_framework_api_key"]

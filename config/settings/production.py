@@ -3,7 +3,7 @@
 Importing this module raises ImproperlyConfigured (so no process starts) when DEBUG is on, the
 secret key is missing, the development default, or too weak to sign sessions and CSRF tokens, or a
 provider in use has no secret for its webhooks (they would stay closed: no receipt, no opt-out would
-ever arrive).
+ever arrive). `/metrics` on the API's port answers only a bearer of METRICS_TOKEN (none set: 404).
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -64,3 +64,5 @@ if twilio_in_use(DELIVERY_PROVIDERS, PROVIDER_NAMES) and not TWILIO_AUTH_TOKEN:
         "is twilio: it checks the signature of Twilio's status callbacks and inbound messages, whose "
         "webhooks stay closed without it."
     )
+# /metrics on the API's port only to `Authorization: Bearer <METRICS_TOKEN>`; none set: no /metrics (404).
+METRICS_TOKEN_REQUIRED = True

@@ -101,3 +101,10 @@ def test_starts_with_providers_and_their_webhook_secrets():
         TWILIO_AUTH_TOKEN="t" * 32,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_metrics_need_a_token_in_production():
+    code = "import config.settings.production as s; print(s.METRICS_TOKEN_REQUIRED, repr(s.METRICS_TOKEN))"
+    result = import_production_settings(METRICS_TOKEN="<unset>", code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True ''"
