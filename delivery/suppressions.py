@@ -1,8 +1,12 @@
 """The suppression list of each channel (delivery.models.Suppression): who is added, and why.
 
 Added by a hard bounce or a complaint (delivery.receipts), by the provider refusing an unsubscribed
-recipient (Twilio 21610), or by the recipient replying STOP (Twilio's inbound message webhook);
-START takes the recipient off again, as do the admin and DELETE /api/v1/suppressions/{channel}/{recipient}.
+recipient (Twilio 21610), or by the recipient replying STOP (Twilio's inbound message webhook).
+
+Who may take a recipient off depends on why they are on it. An opt-out (STOP, an unsubscribe the
+provider reports, a spam complaint) is the recipient's own word: as carriers and CAN-SPAM / TCPA
+practice ask, only they lift it (START, suppression_opt_in) or staff in the admin, never a sender's
+API key (suppression_lift refuses). A bounce or an operator's entry any API key may lift.
 """
 
 from __future__ import annotations
@@ -13,13 +17,28 @@ from delivery.registry import ChannelSpec
 # Twilio's standard opt-out and opt-in keywords (case-insensitive, the whole message body).
 OPT_OUT_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 OPT_IN_KEYWORDS = {"START", "UNSTOP", "YES", "OPTIN"}
+OPT_OUT_REASONS = frozenset({SuppressionReason.UNSUBSCRIBED, SuppressionReason.COMPLAINED})
+
+
+class SuppressionIsOptOut(Exception):
+    """The suppression is the recipient's opt-out: a sender cannot lift it (→ 409)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"The recipient opted out ({reason}): only the recipient can lift it (an opt-in such as a START "
+            "reply), or staff in the admin."
+        )
+        self.reason = reason
 
 
 def suppression_add(*, spec: ChannelSpec, recipient: str, reason: SuppressionReason, detail: str = "") -> bool:
-    """True when the recipient was not suppressed before (the first reason is kept; get_or_create
-    settles a race with another process on the unique recipient)."""
+    """True when the recipient was not suppressed before (get_or_create settles a race with another
+    process on the unique recipient). The first reason is kept, but an opt-out replaces a reason an
+    API key could lift: the recipient's STOP must not go with an operator's earlier entry."""
     rows = spec.suppression_model.objects.using(spec.database)
     _, created = rows.get_or_create(recipient=recipient, defaults={"reason": reason, "detail": detail[:2000]})
+    if not created and reason in OPT_OUT_REASONS:
+        rows.filter(recipient=recipient).exclude(reason__in=OPT_OUT_REASONS).update(reason=reason, detail=detail[:2000])
     return bool(created)
 
 
@@ -27,8 +46,25 @@ def suppression_get(*, spec: ChannelSpec, recipient: str) -> Suppression | None:
     return spec.suppression_model.objects.using(spec.database).filter(recipient=recipient).first()
 
 
-def suppression_remove(*, spec: ChannelSpec, recipient: str) -> bool:
-    deleted, _ = spec.suppression_model.objects.using(spec.database).filter(recipient=recipient).delete()
+def suppression_lift(*, spec: ChannelSpec, recipient: str) -> bool:
+    """A sender lifts a bounce or an operator's entry: False when the recipient is not suppressed;
+    SuppressionIsOptOut for an opt-out, which stays."""
+    rows = spec.suppression_model.objects.using(spec.database).filter(recipient=recipient)
+    # One conditional DELETE: an opt-out recorded meanwhile is never removed by a check made before it.
+    deleted, _ = rows.exclude(reason__in=OPT_OUT_REASONS).delete()
+    if deleted:
+        return True
+    reason = rows.values_list("reason", flat=True).first()
+    if reason is not None:
+        raise SuppressionIsOptOut(reason)
+    return False
+
+
+def suppression_opt_in(*, spec: ChannelSpec, recipient: str) -> bool:
+    """The recipient opted in again (START …): lifts their opt-out, not a bounce or an operator's entry.
+    True when one was lifted."""
+    rows = spec.suppression_model.objects.using(spec.database).filter(recipient=recipient)
+    deleted, _ = rows.filter(reason__in=OPT_OUT_REASONS).delete()
     return deleted > 0
 
 

@@ -6,6 +6,7 @@ class RouterConfig(AppConfig):
     verbose_name = "Task router (API)"
 
     def ready(self) -> None:
-        from router import authentication, esp_receipts, schema  # noqa: F401  (OpenAPI extensions; key-cache signals)
+        # OpenAPI extensions; key-cache signals; the provider webhook secrets' system check.
+        from router import authentication, esp_receipts, provider_webhooks, schema  # noqa: F401
 
         esp_receipts.connect()

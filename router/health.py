@@ -1,10 +1,16 @@
 """Liveness (`/healthz`: the process answers), readiness (`/readyz`: its dependencies answer) and the
-Prometheus metrics of the API's processes (`/metrics`, operations.metrics)."""
+Prometheus metrics of the API's processes (`/metrics`, operations.metrics).
+
+`/metrics` is on the API's public port, so with METRICS_TOKEN set it answers only
+`Authorization: Bearer <token>` (Prometheus: `authorization` in the scrape_config), and production
+settings (METRICS_TOKEN_REQUIRED) serve it to nobody, a 404, until a token is set."""
 
 from __future__ import annotations
 
+import hmac
 import os
 
+from django.conf import settings
 from django.db import router as db_router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -49,9 +55,29 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
 
 
+def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
+    """Why this request gets no metrics, as the answer to give; None when it may have them."""
+    token: str = settings.METRICS_TOKEN
+    if not token:
+        return JsonResponse({"detail": "Not found."}, status=404) if settings.METRICS_TOKEN_REQUIRED else None
+    authorization = request.headers.get("Authorization")
+    if authorization is None:
+        refused = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
+        refused["WWW-Authenticate"] = "Bearer"
+        return refused
+    scheme, _, credentials = authorization.partition(" ")
+    # compare_digest: how long the comparison takes says nothing about the token.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(credentials.strip().encode(), token.encode()):
+        return JsonResponse({"detail": "Invalid metrics token."}, status=403)
+    return None
+
+
 def metrics(request: HttpRequest) -> HttpResponse:
     """Every gunicorn worker's metrics together (the client's multiprocess mode, gunicorn.conf.py), or
     this process's alone when it runs without it (runserver, tests)."""
+    refusal = _metrics_refusal(request)
+    if refusal is not None:
+        return refusal
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -258,11 +258,13 @@ WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 WEBHOOKS_MAX_IN_FLIGHT = env.int("WEBHOOKS_MAX_IN_FLIGHT", default=16)
 # An ESP through django-anymail: EMAIL_DELIVERY_BACKEND=anymail.backends.<esp>.EmailBackend and its
 # settings as JSON, e.g. ANYMAIL='{"POSTMARK_SERVER_TOKEN": "…"}'. Its tracking webhooks
-# (/api/v1/providers/anymail/<esp>/tracking/) take ANYMAIL_WEBHOOK_SECRET ("user:password") as basic auth.
+# (/api/v1/providers/anymail/<esp>/tracking/) take ANYMAIL_WEBHOOK_SECRET ("user:password") as basic auth;
+# without it they answer 404 (router.provider_webhooks), and production settings refuse an ESP.
 INSTALLED_APPS += ["anymail"]
 ANYMAIL = {**env.json("ANYMAIL", default={}), "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET", default="") or None}
 # Twilio (SMS_PROVIDER / WHATSAPP_PROVIDER=twilio, delivery.twilio). TWILIO_API_BASE_URL stays empty
-# for Twilio itself; tests point it at a local server that speaks Twilio's API.
+# for Twilio itself; tests point it at a local server that speaks Twilio's API. Without
+# TWILIO_AUTH_TOKEN, Twilio's webhooks (/api/v1/providers/twilio/…) answer 404.
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 TWILIO_SMS_FROM = env("TWILIO_SMS_FROM", default="")
@@ -337,6 +339,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+# /metrics on the API's port: with METRICS_TOKEN set, only to `Authorization: Bearer <token>`
+# (router.health). Production settings require it: without one they serve no /metrics (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_TOKEN_REQUIRED = False
 
 # --- Router API (issue 3): API keys, throttling, publishing, outbox relay -------------------
 INSTALLED_APPS += ["rest_framework_api_key"]

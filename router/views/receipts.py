@@ -1,9 +1,11 @@
 """Twilio's webhooks: POST /api/v1/providers/twilio/status (StatusCallback: the delivery receipts of
 SMS and WhatsApp messages sent through it, applied by delivery.receipts) and
-POST /api/v1/providers/twilio/inbound (a recipient's reply: STOP suppresses them, START lifts it).
+POST /api/v1/providers/twilio/inbound (a recipient's reply: STOP suppresses them, START lifts their
+opt-out).
 
 No API key: Twilio signs each request with the account's auth token (`X-Twilio-Signature`, checked
-with the library's RequestValidator); a bad or missing signature is a 403. The signature covers the
+with the library's RequestValidator); a bad or missing signature is a 403, and without
+TWILIO_AUTH_TOKEN both routes answer 404 (router.provider_webhooks). The signature covers the
 URL Twilio posted to: TWILIO_STATUS_CALLBACK_URL / TWILIO_INBOUND_URL when set (what Twilio was
 told) with the query string it was given per message (delivery.twilio.status_callback_url), else the
 URL as the API sees it.
@@ -28,7 +30,7 @@ from twilio.request_validator import RequestValidator
 from delivery.models import DeliveryStatus, SuppressionReason
 from delivery.receipts import Receipt, delivery_report_status
 from delivery.registry import get_channel
-from delivery.suppressions import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, suppression_add, suppression_remove
+from delivery.suppressions import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, suppression_add, suppression_opt_in
 from delivery.twilio import CALLBACK_MESSAGE_ID, twilio_address_split
 from router.kafka import channel_log
 
@@ -112,6 +114,6 @@ class TwilioInboundMessageView(TwilioWebhookView):
                 spec=get_channel(channel), recipient=recipient, reason=SuppressionReason.UNSUBSCRIBED, detail=detail
             )
         elif keyword in OPT_IN_KEYWORDS:
-            suppression_remove(spec=get_channel(channel), recipient=recipient)
+            suppression_opt_in(spec=get_channel(channel), recipient=recipient)
         # TwiML with nothing to say: Twilio sends no reply of ours (its own STOP answer still goes out).
         return HttpResponse(EMPTY_TWIML, content_type="text/xml")

@@ -1,16 +1,17 @@
 """GET and DELETE /api/v1/suppressions/{channel}/{recipient}: whether a recipient is on a channel's
-suppression list (delivery.suppressions), and taking them off it so they can be sent to again."""
+suppression list (delivery.suppressions), and taking them off it so they can be sent to again — a
+bounce or an operator's entry; an opt-out (STOP, complaint) only the recipient or staff lift (409)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from delivery.registry import ChannelSpec, get_channel
-from delivery.suppressions import suppression_get, suppression_remove
+from delivery.suppressions import SuppressionIsOptOut, suppression_get, suppression_lift
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, error_response
 
@@ -60,10 +61,33 @@ class SuppressionDetailView(RouterAPIView):
     @extend_schema(
         operation_id="suppressions_destroy",
         summary="Lift a suppression",
-        description="Messages to the recipient are sent again from now on (not those already `suppressed`).",
-        responses={204: None, 404: error_response("Not suppressed (or no such channel)."), **COMMON_ERRORS},
+        description="Messages to the recipient are sent again from now on (not those already `suppressed`). "
+        "Only a `bounced` or `manual` suppression: an opt-out (`unsubscribed`: a STOP reply; `complained`: a "
+        "spam complaint) is the recipient's to lift (a START reply) or staff's in the admin, and answers 409.",
+        responses={
+            204: None,
+            404: error_response("Not suppressed (or no such channel)."),
+            409: error_response('An opt-out, not lifted by an API key: `{"detail": ..., "reason": "<reason>"}`.'),
+            **COMMON_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "An opt-out",
+                value={
+                    "detail": "The recipient opted out (unsubscribed): only the recipient can lift it (an opt-in "
+                    "such as a START reply), or staff in the admin.",
+                    "reason": "unsubscribed",
+                },
+                response_only=True,
+                status_codes=["409"],
+            )
+        ],
     )
     def delete(self, request: Request, channel: str, recipient: str) -> Response:
-        if not suppression_remove(spec=_spec(channel), recipient=recipient):
+        try:
+            lifted = suppression_lift(spec=_spec(channel), recipient=recipient)
+        except SuppressionIsOptOut as opt_out:
+            return Response({"detail": str(opt_out), "reason": opt_out.reason}, status=409)
+        if not lifted:
             raise NotFound("This recipient is not suppressed.")
         return Response(status=204)

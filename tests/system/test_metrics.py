@@ -1,6 +1,7 @@
 """Every process's metrics, scraped by a real Prometheus (Debian's `prometheus`, which bin/test
-installs as root): the API's `/metrics` (gunicorn's two workers together), a channel worker's and the
-relay's METRICS_PORT; then Prometheus is asked what it holds."""
+installs as root): the API's `/metrics` (gunicorn's two workers together, behind METRICS_TOKEN: scraped
+with `authorization` as docs/operations.md shows), a channel worker's and the relay's METRICS_PORT; then
+Prometheus is asked what it holds."""
 
 from __future__ import annotations
 
@@ -27,10 +28,18 @@ pytestmark = [
 ]
 
 
-def start_prometheus(tmp_path: Path, targets: dict[str, str]) -> tuple[ManagedProcess, str]:
+METRICS_TOKEN = "scrape-" + "t0ken" * 8
+
+
+def start_prometheus(
+    tmp_path: Path, targets: dict[str, str], tokens: dict[str, str] | None = None
+) -> tuple[ManagedProcess, str]:
+    """Prometheus scraping each job's target every second; a job in `tokens` with that bearer token."""
     port = free_port()
+    tokens = tokens or {}
     scrape = "\n".join(
         f"  - job_name: {job}\n    scrape_interval: 1s\n    static_configs:\n      - targets: ['{target}']"
+        + (f"\n    authorization:\n      credentials: '{tokens[job]}'" if job in tokens else "")
         for job, target in targets.items()
     )
     config = tmp_path / "prometheus.yml"
@@ -59,14 +68,20 @@ def test_prometheus_scrapes_every_process(tmp_path):
     system = FaultSystem(name="metrics")
     worker_port, relay_port = free_port(), free_port()
     try:
-        system.start_api()
+        system.start_api(METRICS_TOKEN=METRICS_TOKEN)
         system.start_worker(Channel.SMS, METRICS_PORT=str(worker_port))
         system._manage_py("relay", "relay_outbox", METRICS_PORT=str(relay_port))
         system.wait_assigned(system.workers[Channel.SMS][-1])
         api_target = system.api_url.removeprefix("http://")
         prometheus, url = start_prometheus(
             tmp_path,
-            {"api": api_target, "sms": f"127.0.0.1:{worker_port}", "relay": f"127.0.0.1:{relay_port}"},
+            {
+                "api": api_target,
+                "api_no_token": api_target,
+                "sms": f"127.0.0.1:{worker_port}",
+                "relay": f"127.0.0.1:{relay_port}",
+            },
+            tokens={"api": METRICS_TOKEN},
         )
         try:
             traffic = Traffic(system.api_url, key, [Channel.SMS], 30, 2).start().join()
@@ -80,6 +95,7 @@ def test_prometheus_scrapes_every_process(tmp_path):
                 'comms_outbox_entries{state="pending"}': lambda value: value == 0,
                 'comms_dlq_records{channel="sms"}': lambda value: value >= 0,
                 'count(up{job=~"api|sms|relay"} == 1)': lambda value: value == 3,
+                'up{job="api_no_token"}': lambda value: value == 0,  # 401 without the token
             }
 
             def missing() -> list[str]:
