@@ -56,8 +56,10 @@ def private_elasticsearch(request: pytest.FixtureRequest) -> Iterator[Layout]:
     parametrisation may give its http.max_content_length."""
     base = load_layout()
     runtime = base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}"
-    layout = base.with_own_elasticsearch(runtime, "384m", max_content_length=getattr(request, "param", None))
-    es_engine.start(layout)
+    max_content_length = getattr(request, "param", None)
+    layout = manager.start_private(
+        es_engine, lambda: base.with_own_elasticsearch(runtime, "384m", max_content_length=max_content_length)
+    )
     try:
         yield layout
     finally:

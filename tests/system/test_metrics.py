@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engines.process import free_port
+from engines.process import free_port, free_ports
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS
 from tests.faults.system import FaultSystem
@@ -57,7 +57,7 @@ def query(prometheus: str, expression: str) -> float | None:
 def test_prometheus_scrapes_every_process(tmp_path):
     key = ApiKeyFactory().raw_key
     system = FaultSystem(name="metrics")
-    worker_port, relay_port = free_port(), free_port()
+    worker_port, relay_port = free_ports(2)
     try:
         system.start_api()
         system.start_worker(Channel.SMS, METRICS_PORT=str(worker_port))

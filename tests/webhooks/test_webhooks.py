@@ -13,7 +13,7 @@ import requests
 from rest_framework.test import APIClient
 
 from delivery.models import DeliveryStatus
-from engines.process import free_port
+from engines.process import free_port, free_ports
 from messaging.channels import Channel
 from messaging.dead_letters import DeadLetterInfo
 from messaging.headers import decode_headers
@@ -83,7 +83,7 @@ def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in
     env = own_run_topics(settings, "webhooks")
     api = _api()
     events = ["message.sent", "message.failed"]
-    port, dead_port = free_port(), free_port()  # nothing listens on the dead one
+    port, dead_port = free_ports(2)  # nothing listens on the dead one
     flaky_body = {"url": f"http://127.0.0.1:{port}/hooks", "events": events}
     receiver = WebhookReceiver(
         tmp_path, port, api.post("/api/v1/webhooks", flaky_body, format="json").json()["secret"], fail_first=3
