@@ -41,3 +41,20 @@ def test_admin_lists_searches_and_shows_attempts(admin_client, factory, app, mod
     assert "transient_failure" in detail.content.decode() or "Transient failure" in detail.content.decode()
     assert admin_client.get(reverse(f"admin:{app}_{model}_add")).status_code == 403
     assert admin_client.get(reverse(f"admin:{app}_{ledger}_changelist")).status_code == 200
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS)
+def test_the_admin_index_names_every_model_in_its_plural(client):
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+    from django.utils.text import capfirst
+
+    client.force_login(User.objects.create_user("ops", is_staff=True, is_superuser=True))
+    index = client.get(reverse("admin:index")).content.decode()
+    for plural in ("Email deliveries", "SMS deliveries", "WhatsApp deliveries", "Outbox entries"):
+        assert plural in index
+    assert "deliverys" not in index.lower()
+    for model in admin.site._registry:
+        plural = str(model._meta.verbose_name_plural)
+        assert capfirst(plural) in index, plural
+        assert not plural.endswith(("ys", "ss", "chs", "shs", "xs")) or plural.endswith(("ays", "eys", "oys")), plural
