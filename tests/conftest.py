@@ -16,6 +16,7 @@ from logging_service.connection import elasticsearch
 from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
 from messaging.topics import all_topics
+from tests.debian import debian_command
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,3 +66,15 @@ def private_elasticsearch(request: pytest.FixtureRequest) -> Iterator[Layout]:
     finally:
         es_engine.stop(layout)
         shutil.rmtree(layout.es_runtime_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def chromium_binary() -> str:
+    """Debian's chromium (tests/debian.py: skips, or fails where bin/test installs it)."""
+    return debian_command("chromium", "chromium-browser", package="chromium")
+
+
+@pytest.fixture
+def prometheus_binary() -> str:
+    """Debian's prometheus (tests/debian.py: skips, or fails where bin/test installs it)."""
+    return debian_command("prometheus", package="prometheus")

@@ -4,7 +4,6 @@ relay's METRICS_PORT; then Prometheus is asked what it holds."""
 
 from __future__ import annotations
 
-import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -14,15 +13,15 @@ import pytest
 
 from engines.process import free_port, free_ports
 from messaging.channels import Channel
+from tests.debian import debian_command
 from tests.delivery.support import CHANNEL_DBS
 from tests.faults.system import FaultSystem
 from tests.faults.traffic import Traffic
 from tests.processes import ManagedProcess, process_env, wait_for
 from tests.router.factories import ApiKeyFactory
 
-PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
-    pytest.mark.skipif(PROMETHEUS is None, reason="Debian's prometheus is not installed (apt-get install prometheus)"),
+    pytest.mark.usefixtures("prometheus_binary"),
     pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True),
 ]
 
@@ -36,7 +35,7 @@ def start_prometheus(tmp_path: Path, targets: dict[str, str]) -> tuple[ManagedPr
     config = tmp_path / "prometheus.yml"
     config.write_text(f"global:\n  scrape_interval: 1s\nscrape_configs:\n{scrape}\n")
     argv = [
-        str(PROMETHEUS),
+        debian_command("prometheus", package="prometheus"),
         f"--config.file={config}",
         f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
