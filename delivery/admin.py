@@ -1,16 +1,22 @@
 """Admin building blocks for the channel apps: delivery records are read-only history, so the admin
-lists, filters and searches them (message id, trace id, recipient) and shows attempts inline."""
+lists, filters and searches them (message id, trace id, recipient) and shows attempts inline; the one
+thing it changes is a message held as `unknown`, settled as `dlq resolve` settles it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import AdminSite
-from django.db.models import Model
+from django.contrib.auth import get_permission_codename
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+
+from delivery.dlq import Resolution, dlq_resolve_held
+from delivery.registry import ChannelSpec, registered_channels
+from messaging.errors import PublishError
 
 
 class ReadOnlyAdminMixin:
@@ -49,6 +55,38 @@ class DeliveryRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="trace page")
     def trace(self, record: Any) -> str:
         return format_html('<a href="{}">trace</a>', reverse("message-trace", kwargs={"message_id": record.message_id}))
+
+    actions = ("settle_as_sent", "send_again")
+
+    def has_settle_permission(self, request: HttpRequest) -> bool:
+        # The model's change permission, held by the user: this admin itself changes nothing else.
+        return bool(request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}"))
+
+    @admin.action(description="Settle selected held (unknown) messages as sent", permissions=["settle"])
+    def settle_as_sent(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._settle(request, queryset, Resolution.SENT)
+
+    @admin.action(description="Send selected held (unknown) messages again", permissions=["settle"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        self._settle(request, queryset, Resolution.RESEND)
+
+    def _settle(self, request: HttpRequest, queryset: QuerySet[Any], resolution: Resolution) -> None:
+        selected = {record.message_id: record for record in queryset}
+        try:
+            settled = dlq_resolve_held(spec=self._spec(), resolution=resolution, message_ids=list(selected))
+        except PublishError as error:
+            self.message_user(request, f"Kafka did not take the message back: {error}", messages.ERROR)
+            return
+        for message_id in settled:
+            self.log_change(request, selected[message_id], f"held as unknown, resolved: {resolution.value}")
+        what = "resolved as sent" if resolution is Resolution.SENT else "sent again"
+        self.message_user(request, f"{len(settled)} held message(s) {what}.", messages.SUCCESS)
+        if passed_over := len(selected) - len(settled):
+            note = f"{passed_over} selected message(s) were not held as unknown: left as they are."
+            self.message_user(request, note, messages.WARNING)
+
+    def _spec(self) -> ChannelSpec:
+        return next(spec for spec in registered_channels() if spec.record_model is self.model)
 
     readonly_fields = (
         "trace",

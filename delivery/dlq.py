@@ -3,15 +3,20 @@ still undelivered, and settle a message held as `unknown` (a worker died mid-sen
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 import orjson
 from confluent_kafka import Message, Producer
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from delivery.events import DeliveryLog
-from delivery.models import DeliveryStatus
+from delivery.models import DeliveryRecord, DeliveryStatus
 from delivery.registry import ChannelSpec
 from delivery.services import delivery_reopen, delivery_resolve_as_sent
 from messaging.clients import build_producer
@@ -25,6 +30,8 @@ from messaging.record_position import RecordPosition
 from messaging.topic_reader import read_to_end
 from messaging.topics import delivery_log_topic, dlq_topic, send_topic
 from messaging.tracing import TraceContext
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,18 +126,56 @@ def dlq_resolve(
     *, spec: ChannelSpec, message_id: uuid.UUID, resolution: Resolution, producer: Producer | None = None
 ) -> None:
     """Settle a message held as `unknown`. Raises LookupError when no such message is held."""
-    records = spec.record_model.objects.using(spec.database)
-    record = records.filter(message_id=message_id, status=DeliveryStatus.UNKNOWN).first()
-    if record is None:
+    if not held_deliveries(spec=spec, message_ids=[message_id]).exists():
         raise LookupError(f"no {spec.channel} message {message_id} is held as unknown")
-    envelope = MessageEnvelope.from_json(orjson.dumps(record.payload))
+    dlq_resolve_held(spec=spec, resolution=resolution, message_ids=[message_id], producer=producer)
+
+
+def held_deliveries(
+    *, spec: ChannelSpec, message_ids: Collection[uuid.UUID] | None = None, older_than: timedelta | None = None
+) -> QuerySet[DeliveryRecord]:
+    """The channel's records held as `unknown`: of `message_ids` only, if given; held for longer than
+    `older_than` (since the record went `unknown`), if given; longest held first."""
+    records = spec.record_model.objects.using(spec.database).filter(status=DeliveryStatus.UNKNOWN)
+    if message_ids is not None:
+        records = records.filter(message_id__in=list(message_ids))
+    if older_than is not None:
+        records = records.filter(updated_at__lte=timezone.now() - older_than)
+    return records.order_by("updated_at", "pk")
+
+
+def dlq_resolve_held(
+    *,
+    spec: ChannelSpec,
+    resolution: Resolution,
+    message_ids: Collection[uuid.UUID] | None = None,
+    older_than: timedelta | None = None,
+    producer: Producer | None = None,
+) -> list[uuid.UUID]:
+    """Settle every message `held_deliveries` selects, one by one through the same services and log
+    events as a single one: `sent` → delivery_resolve_as_sent and a `delivery.sent` event; `resend`
+    → delivery_reopen, then back onto `send.<channel>` as attempt 1. Answers the ids settled; a
+    record that left `unknown` meanwhile (another operator, a late worker) is passed over."""
     log = DeliveryLog(
         channel=spec.channel, emitter=LogEmitter(service=spec.service_name, topic=delivery_log_topic(spec.channel))
     )
-    if resolution is Resolution.SENT:
-        if delivery_resolve_as_sent(spec=spec, message_id=message_id, note="resolved as sent by an operator"):
-            log.resolved_as_sent(envelope.with_attempt(record.current_attempt))
-        log.emitter.flush()
-        return
-    if delivery_reopen(spec=spec, message_id=message_id):
-        _send_again(spec, envelope, producer if producer is not None else build_producer(), {"resolved": "resend"})
+    settled: list[uuid.UUID] = []
+    for record in list(held_deliveries(spec=spec, message_ids=message_ids, older_than=older_than)):
+        message_id = record.message_id
+        envelope = MessageEnvelope.from_json(orjson.dumps(record.payload))
+        if resolution is Resolution.SENT:
+            done = delivery_resolve_as_sent(spec=spec, message_id=message_id, note="resolved as sent by an operator")
+            if done:
+                log.resolved_as_sent(envelope.with_attempt(record.current_attempt))
+        else:
+            done = delivery_reopen(spec=spec, message_id=message_id)
+            if done:
+                producer = producer if producer is not None else build_producer()
+                _send_again(spec, envelope, producer, {"resolved": "resend"})
+        if done:
+            settled.append(message_id)
+            logger.info("%s message %s held as unknown: resolved as %s", spec.channel, message_id, resolution.value)
+        else:
+            logger.info("%s message %s left unknown before it was settled: passed over", spec.channel, message_id)
+    log.emitter.flush()
+    return settled

@@ -8,6 +8,7 @@ from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, Simul
 class EmailDelivery(DeliveryRecord):
     class Meta(DeliveryRecord.Meta):
         verbose_name = "Email delivery"
+        verbose_name_plural = "Email deliveries"
 
 
 class EmailDeliveryAttempt(DeliveryAttempt):
@@ -24,7 +25,7 @@ class EmailSimulatedSend(SimulatedSend):
 
 class EmailSuppression(Suppression):
     class Meta(Suppression.Meta):
-        verbose_name = "email suppression"
+        verbose_name = "Email suppression"
 
 
 class EmailProviderPace(ProviderPace):

@@ -12,9 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from engines.errors import EngineError
+from engines.errors import BIND_ERROR, EngineError, PortInUse
 from engines.layout import ES_USER, Layout, running_as_root
-from engines.process import is_alive, read_pid, tail, terminate
+from engines.process import is_alive, log_since, log_size, read_pid, tail, terminate
 from engines.toolchain import java_home
 
 NAME = "elasticsearch"
@@ -124,6 +124,8 @@ def start(layout: Layout, timeout: float = 120.0) -> None:
         run_as = {"user": ES_USER, "group": ES_USER}
         env["HOME"] = str(layout.es_runtime_dir)
     command = [str(layout.es_home / "bin" / "elasticsearch"), "-d", "-p", str(paths["pid"])]
+    server_log = paths["logs"] / "comms-aggregator.log"
+    log_starts = {log: log_size(log) for log in (paths["stdout"], server_log)}
     with paths["stdout"].open("ab") as out:
         # -d: the launcher returns once the node has started (or failed) and leaves it daemonized.
         launcher = subprocess.Popen(
@@ -137,8 +139,8 @@ def start(layout: Layout, timeout: float = 120.0) -> None:
             **run_as,  # type: ignore[call-overload]
         )
         code = launcher.wait(timeout=timeout)
-    server_log = paths["logs"] / "comms-aggregator.log"
     if code != 0:
+        _raise_if_port_taken(layout, log_starts)
         raise EngineError(
             f"Elasticsearch failed to start (launcher exit {code}); logs: {paths['stdout']} and "
             f"{server_log}\n" + tail(paths["stdout"])
@@ -148,6 +150,7 @@ def start(layout: Layout, timeout: float = 120.0) -> None:
         if is_ready(layout):
             return
         if not is_ours_running(layout):
+            _raise_if_port_taken(layout, log_starts)
             break
         time.sleep(0.5)
     terminate(paths["pid"])
@@ -155,6 +158,15 @@ def start(layout: Layout, timeout: float = 120.0) -> None:
         f"Elasticsearch did not reach cluster health yellow on {layout.es_url} within {timeout:.0f}s; "
         f"log: {server_log}\n" + tail(server_log)
     )
+
+
+def _raise_if_port_taken(layout: Layout, log_starts: dict[Path, int]) -> None:
+    for log, start in log_starts.items():
+        if BIND_ERROR in log_since(log, start):
+            raise PortInUse(
+                f"Elasticsearch could not bind {layout.es_port} or {layout.es_transport_port}: {BIND_ERROR}; "
+                f"log: {log}\n" + tail(log)
+            )
 
 
 def pid(layout: Layout) -> int | None:

@@ -8,9 +8,9 @@ import uuid
 from base64 import urlsafe_b64encode
 from pathlib import Path
 
-from engines.errors import EngineError
+from engines.errors import BIND_ERROR, EngineError, PortInUse
 from engines.layout import Layout
-from engines.process import is_alive, port_open, read_pid, tail, terminate
+from engines.process import is_alive, log_since, log_size, port_open, read_pid, tail, terminate
 from engines.toolchain import java_binary
 
 NAME = "kafka"
@@ -122,6 +122,7 @@ def start(layout: Layout, timeout: float = 90.0) -> None:
         "kafka.Kafka",
         str(paths["config"]),
     ]
+    log_start = log_size(paths["log"])
     with paths["log"].open("ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=layout.kafka_dir
@@ -130,6 +131,11 @@ def start(layout: Layout, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if BIND_ERROR in log_since(paths["log"], log_start):
+                raise PortInUse(
+                    f"Kafka could not bind {layout.kafka_port} or {layout.kafka_controller_port}: "
+                    f"{BIND_ERROR}; log: {paths['log']}\n" + tail(paths["log"])
+                )
             raise EngineError(
                 f"Kafka exited with code {process.returncode} while starting; log: {paths['log']}\n"
                 + tail(paths["log"])

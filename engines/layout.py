@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from engines.process import free_port
+from engines.process import free_ports
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POM = Path(__file__).resolve().parent / "pom.xml"
@@ -69,11 +69,12 @@ class Layout:
     def with_own_kafka(self, var_dir: Path, heap: str | None = None) -> Layout:
         """This layout with a Kafka of its own (storage under `var_dir`, free ports): the benchmark's and
         the tests' private brokers, which they may stop without disturbing anyone."""
+        kafka_port, controller_port = free_ports(2, avoid=(self.es_port, self.es_transport_port))
         return dataclasses.replace(
             self,
             var_dir=var_dir,
-            kafka_port=free_port(),
-            kafka_controller_port=free_port(),
+            kafka_port=kafka_port,
+            kafka_controller_port=controller_port,
             kafka_heap=heap or self.kafka_heap,
         )
 
@@ -81,11 +82,12 @@ class Layout:
         self, runtime_dir: Path, heap: str | None = None, *, max_content_length: str | None = None
     ) -> Layout:
         """This layout with an Elasticsearch node of its own (under `runtime_dir`, free ports)."""
+        es_port, transport_port = free_ports(2, avoid=(self.kafka_port, self.kafka_controller_port))
         return dataclasses.replace(
             self,
             es_runtime_dir=runtime_dir,
-            es_port=free_port(),
-            es_transport_port=free_port(),
+            es_port=es_port,
+            es_transport_port=transport_port,
             es_heap=heap or self.es_heap,
             es_max_content_length=max_content_length,
         )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import fcntl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 
 from engines import elasticsearch, kafka
+from engines.errors import PortInUse
 from engines.fetch import fetch_all
 from engines.layout import Layout
 
@@ -73,10 +74,31 @@ def ensure_running(layout: Layout) -> list[str]:
             _say(f"starting {engine.NAME} on {_address(engine, layout)} (log: {engine.log_file(layout)}) ...")
             began = time.monotonic()
             with _progress(f"waiting for {engine.NAME} to be ready", began):
-                engine.start(layout)
+                try:
+                    engine.start(layout)
+                except PortInUse as error:
+                    # The configured ports are fixed: worth one more try when the holder was a
+                    # previous instance still shutting down; the second failure names the port.
+                    _say(f"{engine.NAME}: {str(error).splitlines()[0]}; trying once more")
+                    time.sleep(2.0)
+                    engine.start(layout)
             _say(f"{engine.NAME} ready in {time.monotonic() - began:.1f}s")
             started.append(engine.NAME)
     return started
+
+
+def start_private(engine: ModuleType, choose: Callable[[], Layout]) -> Layout:
+    """Start a private engine on the layout `choose()` answers (fresh free ports on every call) and
+    return that layout. Ports are chosen before the engine binds them and another process may take
+    one in between: then the engine is started once more, on newly chosen ports."""
+    layout = choose()
+    try:
+        engine.start(layout)
+    except PortInUse as error:
+        _say(f"{engine.NAME}: {str(error).splitlines()[0]}; starting again on other ports")
+        layout = choose()
+        engine.start(layout)
+    return layout
 
 
 def stop(layout: Layout, names: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 
@@ -41,9 +42,29 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 def free_port() -> int:
     """A port nothing listens on right now (for private engine instances in tests)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, avoid: Collection[int] = ()) -> tuple[int, ...]:
+    """`count` different ports nothing listens on right now, none of them in `avoid`.
+
+    Every socket stays bound until all are chosen: a port is free again as soon as its socket closes,
+    so two `free_port()` calls in a row may answer the same port (a broker and its controller once
+    got one port between them)."""
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+            if port not in avoid:
+                ports.append(port)
+        return tuple(ports)
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def terminate(pid_file: Path, grace_seconds: float = 45.0) -> bool:
@@ -71,6 +92,23 @@ def _reap(pid: int) -> None:
     # Our own children must be reaped or they linger as zombies that still answer kill(0).
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def log_size(path: Path) -> int:
+    """Where the next start's lines begin in a log that every start appends to."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def log_since(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def tail(path: Path, lines: int = 25) -> str:

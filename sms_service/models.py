@@ -8,6 +8,7 @@ from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, Simul
 class SmsDelivery(DeliveryRecord):
     class Meta(DeliveryRecord.Meta):
         verbose_name = "SMS delivery"
+        verbose_name_plural = "SMS deliveries"
 
 
 class SmsDeliveryAttempt(DeliveryAttempt):

@@ -1,19 +1,20 @@
 """A real headless Chromium (Debian's `chromium`) for tests that need a page rendered as a user sees it.
 
-`bin/test` installs it when it runs as root; elsewhere: `apt-get install -y chromium`. The flags keep
+`bin/test` installs it when it runs as root (then a test that needs it fails when it is missing);
+elsewhere the test skips: `apt-get install -y chromium` (tests/debian.py). The flags keep
 it off the network beyond the page (this machine's closed network refuses everything else).
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.debian import debian_command
+
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -25,16 +26,14 @@ FLAGS = [
     "--disable-sync",
 ]
 
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)"
-)
+needs_chromium = pytest.mark.usefixtures("chromium_binary")
 
 
 def rendered_dom(url: str, *, wait_ms: int = 15_000, screenshot: Path | None = None) -> str:
     """The page's DOM after its scripts ran (Chromium runs virtual time for up to `wait_ms`)."""
-    assert CHROMIUM is not None
+    chromium = debian_command("chromium", "chromium-browser", package="chromium")
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        base = [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={wait_ms}"]
+        base = [chromium, *FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={wait_ms}"]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(

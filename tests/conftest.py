@@ -16,6 +16,7 @@ from logging_service.connection import elasticsearch
 from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
 from messaging.topics import all_topics
+from tests.debian import debian_command
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,10 +57,24 @@ def private_elasticsearch(request: pytest.FixtureRequest) -> Iterator[Layout]:
     parametrisation may give its http.max_content_length."""
     base = load_layout()
     runtime = base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}"
-    layout = base.with_own_elasticsearch(runtime, "384m", max_content_length=getattr(request, "param", None))
-    es_engine.start(layout)
+    max_content_length = getattr(request, "param", None)
+    layout = manager.start_private(
+        es_engine, lambda: base.with_own_elasticsearch(runtime, "384m", max_content_length=max_content_length)
+    )
     try:
         yield layout
     finally:
         es_engine.stop(layout)
         shutil.rmtree(layout.es_runtime_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def chromium_binary() -> str:
+    """Debian's chromium (tests/debian.py: skips, or fails where bin/test installs it)."""
+    return debian_command("chromium", "chromium-browser", package="chromium")
+
+
+@pytest.fixture
+def prometheus_binary() -> str:
+    """Debian's prometheus (tests/debian.py: skips, or fails where bin/test installs it)."""
+    return debian_command("prometheus", package="prometheus")

@@ -17,6 +17,11 @@ class WebhookEndpoint(models.Model):
     events = models.JSONField(help_text='The event types it gets, e.g. ["message.sent", "message.failed"].')
     secret = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Written by the webhooks worker after each batch of posts (webhook_endpoints_record_posts), for
+    # the admin: when the receiver last answered 2xx, and the last failure and when it happened.
+    last_delivered_at = models.DateTimeField(null=True, blank=True, help_text="Last 2xx answer to a post.")
+    last_error = models.TextField(blank=True, default="", help_text="Why the last failed post failed.")
+    last_error_at = models.DateTimeField(null=True, blank=True)
 
     objects = models.Manager()
 

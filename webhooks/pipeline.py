@@ -13,6 +13,7 @@ At least once: a receiver deduplicates by `webhook-id`.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ import orjson
 import requests
 from confluent_kafka import Producer
 from django.conf import settings
+from django.db import DatabaseError
 from standardwebhooks import Webhook
 
 from delivery.retry_policy import RetryPolicy
@@ -38,8 +40,10 @@ from messaging.tracing import TRACE_ID, TraceContext
 from router.models import Message
 from webhooks.events import WebhookEvent, webhook_event_of
 from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoints_record_posts
 
 JOB_SCHEMA = "webhook-job/v1"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -213,6 +217,7 @@ class DeliverJobs(Step):
             (job for job, _ in calls), self.pool.map(lambda call: self._post(*call), calls), strict=True
         ):
             job.error, job.posted = error, True
+        _record_posts([job for job, _ in calls])
 
     def _post(self, job: Job, endpoint: WebhookEndpoint) -> str | None:
         """None when the receiver answered 2xx; else why not. The URL's host is checked again by the
@@ -238,6 +243,17 @@ class DeliverJobs(Step):
         if 200 <= response.status_code < 300:
             return None
         return f"HTTP {response.status_code}"
+
+
+def _record_posts(jobs: list[Job]) -> None:
+    """Each endpoint's last delivery and last error, for the admin. Bookkeeping only: a database too
+    busy to take it costs a warning, never a delivery (the jobs are posted already)."""
+    failed = {uuid.UUID(job.endpoint_id): job.error for job in jobs if job.error is not None}
+    delivered = {uuid.UUID(job.endpoint_id) for job in jobs if job.error is None}
+    try:
+        webhook_endpoints_record_posts(delivered=delivered, failed=failed, at=datetime.now(UTC))
+    except DatabaseError as error:
+        logger.warning("could not record the last posts of %d endpoint(s): %s", len(delivered | set(failed)), error)
 
 
 class ProduceWebhookOutcomes(Step):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from django.db import router as db_router
 from django.db.models import QuerySet
@@ -34,3 +35,18 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Its jobs still queued find no endpoint and are dropped (webhooks.pipeline.DeliverJobs)."""
     with write_transaction(db_router.db_for_write(WebhookEndpoint)):
         endpoint.delete()
+
+
+def webhook_endpoints_record_posts(
+    *, delivered: Iterable[uuid.UUID], failed: Mapping[uuid.UUID, str], at: datetime
+) -> None:
+    """The webhooks worker's latest posts, for operators: endpoints that answered 2xx get
+    `last_delivered_at`, those that did not get `last_error` (one endpoint may be in both)."""
+    delivered, using = set(delivered), db_router.db_for_write(WebhookEndpoint)
+    if not delivered and not failed:
+        return
+    with write_transaction(using):
+        if delivered:
+            WebhookEndpoint.objects.filter(pk__in=delivered).update(last_delivered_at=at)
+        for endpoint_id, error in failed.items():
+            WebhookEndpoint.objects.filter(pk=endpoint_id).update(last_error=error, last_error_at=at)

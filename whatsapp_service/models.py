@@ -8,6 +8,7 @@ from delivery.models import DeliveryAttempt, DeliveryRecord, ProviderPace, Simul
 class WhatsAppDelivery(DeliveryRecord):
     class Meta(DeliveryRecord.Meta):
         verbose_name = "WhatsApp delivery"
+        verbose_name_plural = "WhatsApp deliveries"
 
 
 class WhatsAppDeliveryAttempt(DeliveryAttempt):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from confluent_kafka import Message
+from django.utils import timezone
 
-from delivery.models import CallOutcome, DeliveryRecord
+from delivery.models import CallOutcome, DeliveryRecord, DeliveryStatus
 from delivery.registry import ChannelSpec, get_channel
 from messaging.channels import Channel
 from messaging.clients import build_admin, build_producer
@@ -126,3 +127,20 @@ def log_events(topic: str, message_id: uuid.UUID) -> list[dict[str, Any]]:
 
 def actions(events: list[dict[str, Any]]) -> list[str]:
     return [event["event"]["action"] for event in events]
+
+
+def held(channel: Channel, *, held_for: timedelta) -> MessageEnvelope:
+    """A message whose worker died mid-send under ON_UNKNOWN_OUTCOME=hold, held for `held_for`."""
+    envelope = make_envelope(channel)
+    s = spec(channel)
+    s.record_model.objects.using(s.database).create(
+        message_id=envelope.id,
+        trace_id=envelope.trace_id,
+        recipient=envelope.to,
+        payload=orjson.loads(envelope.to_json()),
+        status=DeliveryStatus.UNKNOWN,
+        current_attempt=1,
+        attempt_count=1,
+    )
+    s.record_model.objects.using(s.database).filter(message_id=envelope.id).update(updated_at=timezone.now() - held_for)
+    return envelope

@@ -1,21 +1,27 @@
-"""`dlq list` / `dlq replay` and `delivery_stats`: an outage dead-letters a message, replay delivers it."""
+"""`dlq list` / `dlq replay` and `delivery_stats`: an outage dead-letters a message, replay delivers it;
+`dlq resolve --all` settles every message held as unknown."""
 
 import io
+import logging
+from datetime import timedelta
 
 import orjson
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from delivery.models import DeliveryStatus
 from messaging.channels import Channel
-from messaging.topics import delivery_log_topic
+from messaging.envelope import MessageEnvelope
+from messaging.topics import delivery_log_topic, send_topic
 from tests.delivery.support import (
     CHANNEL_DBS,
     actions,
+    held,
     log_events,
     make_envelope,
     publish_envelopes,
     records,
+    records_with_key,
     sends,
     wait_for_status,
     worker,
@@ -68,3 +74,37 @@ def test_replay_after_a_provider_outage_sends_with_the_original_trace_id():
     assert stats[0]["statuses"]["sent"] >= 1
     assert stats[0]["simulatorSends"] >= 1 and stats[0]["simulatorCalls"] > stats[0]["simulatorSends"]
     assert stats[0]["sentMoreThanOnce"] == []
+
+
+@pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
+def test_resolve_all_settles_every_held_message_older_than_asked_as_one_would(caplog):
+    channel = Channel.SMS
+    old, older, recent = (held(channel, held_for=timedelta(minutes=m)) for m in (90, 180, 5))
+    caplog.set_level(logging.INFO, logger="delivery.dlq")
+
+    out = run("dlq", "resolve", "sms", "--all", "--older-than", "1h", "--as", "sent")
+    assert "2 held message(s) resolved: sent" in out
+    assert {r.message_id: r.status for r in records(channel, [old.id, older.id, recent.id])} == {
+        old.id: DeliveryStatus.SENT,
+        older.id: DeliveryStatus.SENT,
+        recent.id: DeliveryStatus.UNKNOWN,
+    }
+    for envelope in (old, older):  # the event `dlq resolve --message-id` logs, with the message's trace
+        (event,) = log_events(delivery_log_topic(channel), envelope.id)
+        assert event["event"]["action"] == "delivery.sent" and event["trace"]["id"] == envelope.trace_id
+        assert "resolved as sent by an operator" in event["message"]
+        assert f"sms message {envelope.id} held as unknown: resolved as sent" in caplog.text
+
+    out = run("dlq", "resolve", "sms", "--all", "--as", "resend")
+    assert f"resolved {recent.id}: resend" in out and "1 held message(s) resolved: resend" in out
+    (record,) = records(channel, [recent.id])
+    assert record.status == DeliveryStatus.PENDING
+    (republished,) = records_with_key(send_topic(channel), str(recent.id).encode())
+    assert MessageEnvelope.from_json(republished.value()).attempt == 1
+    with worker(channel) as process:
+        wait_for_status(channel, [recent.id], DeliveryStatus.SENT)
+        assert process.stop() == 0, process.output()
+    assert "0 held message(s) resolved" in run("dlq", "resolve", "sms", "--all", "--as", "resend")
+
+    with pytest.raises(CommandError, match="--older-than goes with --all"):
+        run("dlq", "resolve", "sms", "--message-id", str(old.id), "--older-than", "1h", "--as", "sent")

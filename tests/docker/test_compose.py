@@ -9,23 +9,22 @@ import importlib
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from django.core.management import CommandError, get_commands, load_command_class
 from gunicorn.config import Config as GunicornConfig
+
+from tests.debian import debian_command
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 POM = ROOT / "engines" / "pom.xml"
 APP_IMAGE = "comms-aggregator:latest"
-INSTALL_HINT = "apt-get install -y --no-install-recommends docker-compose (bin/test does this when run as root)"
 
 ENGINES = {"kafka", "elasticsearch", "kibana"}
 APP_SERVICES = {"init", "api", "relay", "email", "sms", "whatsapp", "indexer", "webhooks"}
@@ -55,12 +54,7 @@ def services() -> dict[str, dict[str, Any]]:
 
 
 def docker_compose_binary() -> str:
-    binary = shutil.which("docker-compose")
-    if binary:
-        return binary
-    if os.geteuid() != 0:
-        pytest.skip(f"docker-compose is not installed and this is not root; install it with: sudo {INSTALL_HINT}")
-    pytest.fail(f"docker-compose is not installed; install it with: {INSTALL_HINT}")
+    return debian_command("docker-compose", package="docker-compose")
 
 
 # --- (a) the file is valid -------------------------------------------------------------------

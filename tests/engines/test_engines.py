@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import socket
 from pathlib import Path
 
 import pytest
 
-from engines import kafka, manager
+from engines import kafka, manager, process
 from engines.errors import EngineError
-from engines.layout import ES_USER, load_layout, running_as_root
+from engines.layout import ES_USER, Layout, load_layout, running_as_root
 from engines.toolchain import java_home, maven_binary
 
 
@@ -32,9 +34,8 @@ def test_elasticsearch_started_as_root_runs_as_the_unprivileged_user():
 
 
 def test_kafka_restarts_on_its_formatted_storage(tmp_path):
-    layout = load_layout().with_own_kafka(tmp_path / "engines", heap="256m")
+    layout = manager.start_private(kafka, lambda: load_layout().with_own_kafka(tmp_path / "engines", heap="256m"))
     try:
-        kafka.start(layout)
         cluster_id = (layout.kafka_dir / "cluster.id").read_text()
         meta = (layout.kafka_dir / "data" / "meta.properties").read_text()
         assert kafka.stop(layout)
@@ -46,6 +47,73 @@ def test_kafka_restarts_on_its_formatted_storage(tmp_path):
         assert (layout.kafka_dir / "data" / "meta.properties").read_text() == meta
     finally:
         kafka.stop(layout)
+
+
+class _LowestFreePortSocket:
+    """A socket whose bind(0) answers the lowest port no open socket holds: what a kernel may do,
+    and what made a broker and its controller once share one port."""
+
+    bound: set[int] = set()
+
+    def __init__(self) -> None:
+        self.port: int | None = None
+
+    def bind(self, address: tuple[str, int]) -> None:
+        self.port = next(port for port in itertools.count(40000) if port not in self.bound)
+        self.bound.add(self.port)
+
+    def getsockname(self) -> tuple[str, int]:
+        assert self.port is not None
+        return ("127.0.0.1", self.port)
+
+    def close(self) -> None:
+        self.bound.discard(self.port or 0)
+
+    def __enter__(self) -> _LowestFreePortSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_a_private_layout_gets_different_ports_even_from_a_kernel_that_reuses_them(monkeypatch, tmp_path):
+    monkeypatch.setattr(process.socket, "socket", _LowestFreePortSocket)
+    layout = load_layout().with_own_kafka(tmp_path / "engines").with_own_elasticsearch(tmp_path / "es")
+    ports = [layout.kafka_port, layout.kafka_controller_port, layout.es_port, layout.es_transport_port]
+    assert len(set(ports)) == 4, ports
+
+
+def test_free_ports_are_different_and_free():
+    for _ in range(200):
+        ports = process.free_ports(5)
+        assert len(set(ports)) == 5
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # nothing kept it
+
+
+def test_a_private_kafka_whose_port_was_taken_starts_again_on_other_ports(tmp_path):
+    base = load_layout()
+    first = base.with_own_kafka(tmp_path / "taken", heap="256m")
+    later: list[Layout] = []
+
+    def choose() -> Layout:
+        if not later:
+            later.append(first)
+            return first
+        later.append(base.with_own_kafka(tmp_path / f"engines-{len(later)}", heap="256m"))
+        return later[-1]
+
+    with socket.socket() as squatter:  # another process took the port between choosing and binding
+        squatter.bind(("127.0.0.1", first.kafka_port))
+        squatter.listen()
+        try:
+            layout = manager.start_private(kafka, choose)
+            assert layout is not first and kafka.is_ready(layout)
+            assert "Address already in use" in kafka.log_file(first).read_text()
+        finally:
+            for started in later:
+                kafka.stop(started)
 
 
 def test_missing_java_says_what_to_install(monkeypatch):

@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from engines import kafka as kafka_engine
+from engines import manager
 from engines.layout import Layout, load_layout
 from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
@@ -26,8 +27,8 @@ def api_key() -> str:
 def private_kafka(tmp_path: Path) -> Iterator[Layout]:
     """A Kafka of the scenario's own on free ports, with this run's topics: stopping it disturbs
     nobody. The test process talks to it too (override_settings), e.g. to read the logs topics."""
-    layout = load_layout().with_own_kafka(tmp_path / "engines", heap="256m")
-    kafka_engine.start(layout)
+    base = load_layout()
+    layout = manager.start_private(kafka_engine, lambda: base.with_own_kafka(tmp_path / "engines", heap="256m"))
     try:
         with override_settings(KAFKA_BOOTSTRAP_SERVERS=layout.kafka_bootstrap):
             ensure_topics(build_admin(), all_topics())

@@ -5,7 +5,6 @@ Prometheus is asked what it holds."""
 
 from __future__ import annotations
 
-import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -13,17 +12,17 @@ from pathlib import Path
 import orjson
 import pytest
 
-from engines.process import free_port
+from engines.process import free_port, free_ports
 from messaging.channels import Channel
+from tests.debian import debian_command
 from tests.delivery.support import CHANNEL_DBS
 from tests.faults.system import FaultSystem
 from tests.faults.traffic import Traffic
 from tests.processes import ManagedProcess, process_env, wait_for
 from tests.router.factories import ApiKeyFactory
 
-PROMETHEUS = shutil.which("prometheus")
 pytestmark = [
-    pytest.mark.skipif(PROMETHEUS is None, reason="Debian's prometheus is not installed (apt-get install prometheus)"),
+    pytest.mark.usefixtures("prometheus_binary"),
     pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True),
 ]
 
@@ -45,7 +44,7 @@ def start_prometheus(
     config = tmp_path / "prometheus.yml"
     config.write_text(f"global:\n  scrape_interval: 1s\nscrape_configs:\n{scrape}\n")
     argv = [
-        str(PROMETHEUS),
+        debian_command("prometheus", package="prometheus"),
         f"--config.file={config}",
         f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
@@ -66,7 +65,7 @@ def query(prometheus: str, expression: str) -> float | None:
 def test_prometheus_scrapes_every_process(tmp_path):
     key = ApiKeyFactory().raw_key
     system = FaultSystem(name="metrics")
-    worker_port, relay_port = free_port(), free_port()
+    worker_port, relay_port = free_ports(2)
     try:
         system.start_api(METRICS_TOKEN=METRICS_TOKEN)
         system.start_worker(Channel.SMS, METRICS_PORT=str(worker_port))

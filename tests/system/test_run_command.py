@@ -24,7 +24,7 @@ import pytest
 from django.conf import settings
 
 from engines.layout import load_layout, running_as_root
-from engines.process import free_port, is_alive, port_open, read_pid
+from engines.process import free_ports, is_alive, port_open, read_pid
 from tests.processes import wait_for
 
 pytestmark = pytest.mark.system
@@ -47,7 +47,8 @@ def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Isolated]:
         es_dir = load_layout().es_runtime_dir.parent / f"system-{home.name}-{os.getpid()}"
     else:
         es_dir = home / "elasticsearch"
-    ports = {name: free_port() for name in ("kafka", "controller", "es", "transport", "api")}
+    names = ("kafka", "controller", "es", "transport", "api")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMMS_", "KAFKA_", "ELASTICSEARCH_"))}
     env.update(
         {

@@ -13,7 +13,7 @@ import requests
 from rest_framework.test import APIClient
 
 from delivery.models import DeliveryStatus
-from engines.process import free_port
+from engines.process import free_port, free_ports
 from messaging.channels import Channel
 from messaging.dead_letters import DeadLetterInfo
 from messaging.headers import decode_headers
@@ -83,11 +83,10 @@ def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in
     env = own_run_topics(settings, "webhooks")
     api = _api()
     events = ["message.sent", "message.failed"]
-    port, dead_port = free_port(), free_port()  # nothing listens on the dead one
+    port, dead_port = free_ports(2)  # nothing listens on the dead one
     flaky_body = {"url": f"http://127.0.0.1:{port}/hooks", "events": events}
-    receiver = WebhookReceiver(
-        tmp_path, port, api.post("/api/v1/webhooks", flaky_body, format="json").json()["secret"], fail_first=3
-    )
+    flaky = api.post("/api/v1/webhooks", flaky_body, format="json").json()
+    receiver = WebhookReceiver(tmp_path, port, flaky["secret"], fail_first=3)
     dead_body = {"url": f"http://127.0.0.1:{dead_port}/hooks", "events": ["message.sent"]}
     dead = api.post("/api/v1/webhooks", dead_body, format="json").json()
 
@@ -124,6 +123,12 @@ def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in
         info = DeadLetterInfo.from_headers(decode_headers(record.headers()))
         assert info is not None and (info.error_type, info.attempts) == ("WebhookDeliveryFailed", 4)
         assert json.loads(record.value())["endpointId"] == dead["id"]
+
+    # What the admin lists: each endpoint's last delivery and last error, written by the worker.
+    flaky_row, dead_row = (WebhookEndpoint.objects.get(pk=e["id"]) for e in (flaky, dead))
+    assert flaky_row.last_error == "HTTP 500" and flaky_row.last_error_at is not None
+    assert flaky_row.last_delivered_at is not None and flaky_row.last_delivered_at >= flaky_row.last_error_at
+    assert dead_row.last_delivered_at is None and dead_row.last_error.startswith("ConnectionError")
 
 
 @pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
