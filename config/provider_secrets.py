@@ -5,7 +5,9 @@ Django is set up."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from delivery.provider_lists import ProviderChoice
 
 ANYMAIL_BACKENDS = "anymail.backends."
 # anymail's own test backend sends nothing, so no ESP will ever post to us about it.
@@ -20,6 +22,13 @@ def esp_in_use(email_delivery_backend: str) -> bool:
     )
 
 
-def twilio_in_use(delivery_providers: Mapping[str, str], provider_names: Mapping[str, Mapping[str, str]]) -> bool:
-    """SMS or WhatsApp goes through Twilio: its receipts and replies come to the Twilio webhooks."""
-    return any(delivery_providers.get(channel) == provider_names[channel]["twilio"] for channel in TWILIO_CHANNELS)
+def twilio_in_use(
+    delivery_providers: Mapping[str, Sequence[ProviderChoice]], provider_names: Mapping[str, Mapping[str, str]]
+) -> bool:
+    """SMS or WhatsApp goes through Twilio (first or as a failover): its receipts and replies come to
+    the Twilio webhooks."""
+    return any(
+        choice.path == provider_names[channel]["twilio"]
+        for channel in TWILIO_CHANNELS
+        for choice in delivery_providers.get(channel, ())
+    )
