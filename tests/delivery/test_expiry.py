@@ -119,3 +119,22 @@ def test_the_worker_reads_every_lane(settings):
             publish_envelopes([envelope], topic=send_topic(SMS, priority))
         wait_for_status(SMS, [envelope.id for envelope in by_lane.values()], DeliveryStatus.SENT)
     assert all(len(provider_calls(SMS, [envelope.id])) == 1 for envelope in by_lane.values())
+
+
+def test_a_scheduled_message_relayed_after_its_expiry_ends_expired_unsent(api, settings):
+    """The relay publishes what is due, late or not (Kafka was down, the relay stopped); the worker,
+    which decides every send, expires it. A high one keeps its lane through the outbox."""
+    env = own_run_topics(settings, "expiry-scheduled")
+    send_at = datetime.now(UTC) + timedelta(seconds=5)  # room for a first POST (the API warming up)
+    expires_at = send_at + timedelta(seconds=1)
+    late = _accept(
+        api, sendAt=send_at.isoformat().replace("+00:00", "Z"), expiresAt=expires_at.isoformat(), priority="high"
+    )
+    wait_for(lambda: datetime.now(UTC) > expires_at, timeout=10, interval=0.05, what="the expiry to pass")
+    with (
+        worker(SMS, **env),
+        manage_py("relay", "relay_outbox", ROUTER_RELAY_INTERVAL_SECONDS="0.5", **env),
+    ):
+        wait_for_status(SMS, [uuid.UUID(late["id"])], DeliveryStatus.EXPIRED)
+    assert provider_calls(SMS, [uuid.UUID(late["id"])]) == []
+    assert len(read_records(send_topic(SMS, Priority.HIGH), key=late["id"].encode())) == 1
