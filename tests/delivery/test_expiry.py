@@ -13,6 +13,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from delivery.models import DeliveryStatus
+from engines.process import free_port
 from messaging.channels import Channel
 from messaging.priorities import Priority
 from messaging.topics import delivery_log_topic, send_topic
@@ -29,6 +30,7 @@ from tests.delivery.support import (
     wait_for_status,
     worker,
 )
+from tests.peers.webhooks import WebhookReceiver
 from tests.processes import manage_py, wait_for
 from tests.router.factories import ApiKeyFactory, SmsRequestFactory
 from tests.router.kafka import read_records
@@ -138,3 +140,23 @@ def test_a_scheduled_message_relayed_after_its_expiry_ends_expired_unsent(api, s
         wait_for_status(SMS, [uuid.UUID(late["id"])], DeliveryStatus.EXPIRED)
     assert provider_calls(SMS, [uuid.UUID(late["id"])]) == []
     assert len(read_records(send_topic(SMS, Priority.HIGH), key=late["id"].encode())) == 1
+
+
+def test_an_expired_message_is_told_to_its_webhook(api, settings, tmp_path):
+    env = own_run_topics(settings, "expiry-webhook")
+    port = free_port()
+    endpoint = {"url": f"http://127.0.0.1:{port}/hooks", "events": ["message.expired"]}
+    created = api.post("/api/v1/webhooks", endpoint, format="json")
+    assert created.status_code == 201, created.json()
+    receiver = WebhookReceiver(tmp_path, port, created.json()["secret"])
+    expires_at = datetime.now(UTC) + timedelta(seconds=3)
+    doomed = _accept(api, expiresAt=expires_at.isoformat())
+    wait_for(lambda: datetime.now(UTC) > expires_at, timeout=10, interval=0.05, what="the expiry to pass")
+    try:
+        with worker(SMS, **env), manage_py("webhooks", "consume", "webhooks", **env):
+            wait_for(lambda: receiver.requests(), timeout=60, what="the expired message's webhook")
+    finally:
+        receiver.process.stop()
+    (request,) = receiver.requests()
+    assert request["verified"] and request["payload"]["type"] == "message.expired"
+    assert (request["payload"]["data"]["id"], request["payload"]["data"]["status"]) == (doomed["id"], "expired")
