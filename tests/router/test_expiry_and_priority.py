@@ -193,3 +193,13 @@ def test_a_default_ttl_that_does_not_parse_stops_the_process_naming_the_setting(
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured: SMS_DEFAULT_TTL" in result.stderr, result.stderr
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_the_admin_lists_and_filters_messages_by_priority(api, admin_client):
+    high = _accept(api, SmsRequestFactory(priority="high"))
+    low = _accept(api, SmsRequestFactory(priority="low"))
+    page = admin_client.get("/admin/router/message/", {"priority__exact": "high"}).content.decode()
+    assert high["id"] in page and low["id"] not in page
+    assert "column-priority" in page and "column-expires_at" in page  # shown, with the expiry
+    assert "By priority" in page  # and offered as a filter
