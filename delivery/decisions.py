@@ -33,6 +33,7 @@ class ClaimAction(StrEnum):
     REPUBLISH_DEAD_LETTER = "republish_dead_letter"  # … its dead letter may not be out
     SKIP = "skip"  # a duplicate or stale record: nothing to do
     SUPPRESS = "suppress"  # the recipient is on the channel's suppression list: no provider call
+    EXPIRE = "expire"  # past the message's expiresAt before a provider had it: no provider call
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,13 @@ class RecordState:
 
 
 def claim_action(
-    state: RecordState | None, *, attempt: int, on_unknown: UnknownOutcomePolicy, idempotent_provider: bool
+    state: RecordState | None,
+    *,
+    attempt: int,
+    on_unknown: UnknownOutcomePolicy,
+    idempotent_provider: bool,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> ClaimAction:
     """The record of `attempt` of a message meets the message's delivery record (None: first sight).
 
@@ -58,7 +65,26 @@ def claim_action(
     offset, a re-published twin) and skipped. The current attempt still `sending` means an earlier
     process claimed it and died before writing its outcome: whether the provider got it is unknown.
     A provider that honours the idempotency key makes a resend harmless, so it is always resent.
+
+    A message whose `expires_at` is not after `now` is never handed to a provider: what would be a
+    send (a first one, a retry, or a resend of an unknown outcome) is EXPIRE instead. Both times are
+    given, never read here, so the decision stays a pure function of its arguments.
     """
+    action = _claim_action(state, attempt=attempt, on_unknown=on_unknown, idempotent_provider=idempotent_provider)
+    if action not in _SENDS or expires_at is None:
+        return action
+    if now is None:
+        raise TypeError("claim_action: `now` is needed with `expires_at`")
+    return ClaimAction.EXPIRE if now >= expires_at else action
+
+
+# What would call the provider; past the message's expiry each is EXPIRE instead.
+_SENDS = frozenset({ClaimAction.SEND, ClaimAction.RESEND_UNKNOWN})
+
+
+def _claim_action(
+    state: RecordState | None, *, attempt: int, on_unknown: UnknownOutcomePolicy, idempotent_provider: bool
+) -> ClaimAction:
     if state is None:
         return ClaimAction.SEND
     status, current = state.status, state.current_attempt
@@ -77,7 +103,7 @@ def claim_action(
         return ClaimAction.SKIP
     if status == DeliveryStatus.FAILED and attempt == current and not state.outcome_published:
         return ClaimAction.REPUBLISH_DEAD_LETTER
-    return ClaimAction.SKIP  # sent, failed, unknown, … : final until an operator reopens it
+    return ClaimAction.SKIP  # sent, failed, unknown, expired, … : final until an operator reopens it
 
 
 @dataclass(frozen=True)

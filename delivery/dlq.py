@@ -111,10 +111,12 @@ def dlq_replay(
 
 
 def _send_again(spec: ChannelSpec, envelope: MessageEnvelope, producer: Producer, headers: dict[str, str]) -> None:
-    """`envelope` back onto `send.<channel>` as attempt 1 (its record was reopened first)."""
+    """`envelope` back onto its lane (`send.<channel>[.high|.low]`) as attempt 1 (its record was reopened first)."""
     fresh = envelope.with_attempt(1)
     record_headers = build_headers(TraceContext.continuing(envelope.trace_id), headers)
-    publish(producer, OutgoingRecord(send_topic(spec.channel), fresh.key, fresh.to_json(), record_headers))
+    publish(
+        producer, OutgoingRecord(send_topic(spec.channel, fresh.priority), fresh.key, fresh.to_json(), record_headers)
+    )
 
 
 class Resolution(StrEnum):

@@ -153,6 +153,16 @@ class DeliveryLog:
             outcome=Outcome.SUCCESS,
         )
 
+    def expired(self, envelope: MessageEnvelope) -> None:
+        expires_at = envelope.expires_at.isoformat() if envelope.expires_at else "its expiry"
+        self._emit(
+            "delivery.expired",
+            envelope,
+            f"{self.channel} message not handed to a provider by {expires_at}: expired; nothing sent",
+            outcome=Outcome.FAILURE,
+            level="warning",
+        )
+
     def duplicate_skipped(self, envelope: MessageEnvelope, *, status: str) -> None:
         """Carries the record's status (`labels.delivery_status`): a worker killed after writing
         `sent` but before its `delivery.sent` event left the process loses that event, and this

@@ -21,6 +21,7 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed (dead-lettered)"
     SUPPRESSED = "suppressed", "Suppressed"
     CANCELED = "canceled", "Canceled"
+    EXPIRED = "expired", "Expired (not handed to a provider by its expiresAt)"
     UNKNOWN = "unknown", "Unknown (worker died mid-send; held)"
 
 

@@ -29,7 +29,7 @@ from messaging.errors import PublishError
 from messaging.groups import consumer_group
 from messaging.log_events import LogEmitter, log_flusher
 from messaging.shutdown import GracefulShutdown
-from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_topic
+from messaging.topics import delivery_log_topic, dlq_topic, lane_topics, retry_topic
 from operations.metrics import DLQ_RECORDS, serve_metrics
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (OperationalError, Interfac
 
 
 def worker_topics(channel: Channel, policy: RetryPolicy) -> list[str]:
-    return [send_topic(channel), *(retry_topic(channel, level) for level in range(1, policy.max_attempts))]
+    return [*lane_topics(channel), *(retry_topic(channel, level) for level in range(1, policy.max_attempts))]
 
 
 def channel_chain(

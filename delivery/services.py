@@ -12,6 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 from django.db import IntegrityError, connections, models, transaction
@@ -36,6 +37,7 @@ from delivery.suppressions import suppressed_among
 from messaging.envelope import MessageEnvelope
 
 SUPPRESSED_ERROR = "Suppressed: the recipient is on this channel's suppression list; nothing sent"
+EXPIRED_ERROR = "Expired: not handed to a provider by its expiresAt; nothing sent"
 UNKNOWN_OUTCOME_ERROR = "the worker stopped after claiming this attempt: whether the provider got it is unknown"
 
 # Actions that call the provider: the record is claimed (`sending`) first.
@@ -68,7 +70,9 @@ def deliveries_claim(
     A record to send is `sending` with `current_attempt` = its attempt before the provider is called,
     so a process that dies mid-send leaves a trace the next one reads as an unknown outcome. An id
     twice in the batch, or claimed by this process and not finished, is a duplicate: SKIP. A first
-    send to a suppressed recipient is SUPPRESS: the record ends `suppressed`, no provider call.
+    send to a suppressed recipient is SUPPRESS: the record ends `suppressed`, no provider call. A
+    send past the envelope's `expires_at` is EXPIRE: the record ends `expired`, no provider call (an
+    interrupted attempt it would have resent keeps its `unknown` attempt row: it may have gone out).
     Returns one Claim per envelope, in order.
     """
     records = spec.record_model.objects.using(spec.database)
@@ -97,6 +101,7 @@ def deliveries_claim(
         claimed: dict[int, list[int]] = defaultdict(list)  # attempt → pks
         held: list[int] = []
         suppressed_pks: list[int] = []
+        expired_pks: list[int] = []
         unknown_attempts = []
         for envelope in envelopes:
             if envelope.id in seen or envelope.id in in_flight:
@@ -105,11 +110,34 @@ def deliveries_claim(
             seen.add(envelope.id)
             state = states.get(envelope.id)
             action = claim_action(
-                state, attempt=envelope.attempt, on_unknown=on_unknown, idempotent_provider=idempotent_provider
+                state,
+                attempt=envelope.attempt,
+                on_unknown=on_unknown,
+                idempotent_provider=idempotent_provider,
+                expires_at=envelope.expires_at,
+                now=now,
             )
             if action is ClaimAction.SEND and envelope.to in suppressed:
                 action = ClaimAction.SUPPRESS
             actions.append((action, state))
+            if action is ClaimAction.EXPIRE:
+                if state is None:
+                    new_records.append(
+                        {
+                            "message_id": envelope.id,
+                            "trace_id": envelope.trace_id,
+                            "recipient": envelope.to,
+                            "payload": envelope.to_dict(),
+                            "status": DeliveryStatus.EXPIRED,
+                            "current_attempt": envelope.attempt,
+                            "last_error": EXPIRED_ERROR,
+                        }
+                    )
+                    continue
+                expired_pks.append(state.pk)
+                if state.status == DeliveryStatus.SENDING and envelope.attempt == state.current_attempt:
+                    unknown_attempts.append(_unknown_attempt(state, envelope.attempt, now))
+                continue
             if action is ClaimAction.SUPPRESS:
                 if state is None:
                     new_records.append(
@@ -141,17 +169,7 @@ def deliveries_claim(
             elif action in SENDING_ACTIONS and state is not None:
                 claimed[envelope.attempt].append(state.pk)
             if action in (ClaimAction.RESEND_UNKNOWN, ClaimAction.HOLD_UNKNOWN) and state is not None:
-                unknown_attempts.append(
-                    {
-                        "delivery_id": state.pk,
-                        "number": envelope.attempt,
-                        "outcome": AttemptOutcome.UNKNOWN,
-                        "started_at": state.claimed_at or now,
-                        "duration_ms": 0,
-                        "error_type": "UnknownOutcome",
-                        "error_message": UNKNOWN_OUTCOME_ERROR,
-                    }
-                )
+                unknown_attempts.append(_unknown_attempt(state, envelope.attempt, now))
             if action is ClaimAction.HOLD_UNKNOWN and state is not None:
                 held.append(state.pk)
         created: dict[uuid.UUID, int] = {}
@@ -174,6 +192,13 @@ def deliveries_claim(
             records.filter(pk__in=suppressed_pks).update(
                 status=DeliveryStatus.SUPPRESSED, last_error=SUPPRESSED_ERROR, updated_at=now
             )
+        if expired_pks:
+            records.filter(pk__in=expired_pks).update(
+                status=DeliveryStatus.EXPIRED,
+                last_error=EXPIRED_ERROR,
+                outcome_published=True,
+                updated_at=now,
+            )
         if held:
             records.filter(pk__in=held).update(
                 status=DeliveryStatus.UNKNOWN, last_error=f"UnknownOutcome: {UNKNOWN_OUTCOME_ERROR}", updated_at=now
@@ -183,6 +208,19 @@ def deliveries_claim(
         Claim(action=action, pk=state.pk if state is not None else created.get(envelope.id), before=state)
         for envelope, (action, state) in zip(envelopes, actions, strict=True)
     ]
+
+
+def _unknown_attempt(state: RecordState, attempt: int, now: datetime) -> dict[str, object]:
+    """The attempt row of an attempt claimed by a process that died before writing its outcome."""
+    return {
+        "delivery_id": state.pk,
+        "number": attempt,
+        "outcome": AttemptOutcome.UNKNOWN,
+        "started_at": state.claimed_at or now,
+        "duration_ms": 0,
+        "error_type": "UnknownOutcome",
+        "error_message": UNKNOWN_OUTCOME_ERROR,
+    }
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,10 @@ class DeliverInWaves(Step):
                 self.log.suppressed(envelope)
                 self._count("suppressed")
                 item.finish()
+            elif claim.action is ClaimAction.EXPIRE:
+                self.log.expired(envelope)
+                self._count("expired")
+                item.finish()
             elif claim.action is ClaimAction.SKIP:
                 status = claim.before.status if claim.before else "in flight"
                 self.log.duplicate_skipped(envelope, status=status)

@@ -25,6 +25,7 @@ class MessageStatus(StrEnum):
     UNKNOWN = "unknown"
     CANCELED = "canceled"  # by the client, before a provider had it; final
     SUPPRESSED = "suppressed"  # the recipient is on the channel's suppression list: never sent; final
+    EXPIRED = "expired"  # not handed to a provider by its expiresAt: never sent; final
     # The provider's receipts after `sent` (delivery.receipts); final.
     DELIVERED = "delivered"
     UNDELIVERED = "undelivered"
@@ -42,6 +43,7 @@ STATUS_AFTER: dict[str, MessageStatus] = {
     "message.failed": MessageStatus.FAILED,  # Kafka refused the record for good (router.outbox)
     "message.canceled": MessageStatus.CANCELED,
     "delivery.suppressed": MessageStatus.SUPPRESSED,
+    "delivery.expired": MessageStatus.EXPIRED,
     "delivery.received": MessageStatus.PENDING,
     "delivery.retry_scheduled": MessageStatus.RETRYING,
     "delivery.sent": MessageStatus.SENT,
@@ -56,6 +58,7 @@ _REPORTED = {
     "unknown": MessageStatus.UNKNOWN,
     "canceled": MessageStatus.CANCELED,
     "suppressed": MessageStatus.SUPPRESSED,
+    "expired": MessageStatus.EXPIRED,
 }
 # Same-timestamp tie-break: the order these happen in for one message.
 _LIFECYCLE = [
@@ -65,6 +68,7 @@ _LIFECYCLE = [
     "message.canceled",
     "delivery.received",
     "delivery.suppressed",
+    "delivery.expired",
     "delivery.unknown_outcome_held",
     "delivery.unknown_outcome_resent",
     "delivery.failed",
@@ -127,12 +131,13 @@ RECEIPT_STATUS_OF = {
     status.value: status
     for status in (MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.BOUNCED, MessageStatus.COMPLAINED)
 }
-_FINAL = {MessageStatus.CANCELED, MessageStatus.SUPPRESSED, *RECEIPT_STATUS_OF.values()}
+_FINAL = {MessageStatus.CANCELED, MessageStatus.SUPPRESSED, MessageStatus.EXPIRED, *RECEIPT_STATUS_OF.values()}
 
 
 def derive_status(events: Sequence[TimelineEvent]) -> MessageStatus:
     """Replay the events in order. `sent` is final but for the provider's receipts (delivered,
-    undelivered, …), which are final too, as is `canceled` (a canceled message is never claimed);
+    undelivered, …), which are final too, as are `canceled` (a canceled message is never claimed),
+    `suppressed` and `expired` (neither is ever handed to a provider);
     `failed` is not, because an operator may replay the message from the DLQ. A status never moves
     back to `accepted` because of which process logged last."""
     status = MessageStatus.ACCEPTED

@@ -13,9 +13,18 @@ import orjson
 
 from messaging.channels import Channel
 from messaging.errors import InvalidMessage
+from messaging.priorities import Priority
 from messaging.tracing import TRACE_ID
 
 SCHEMA = "message/v1"
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -34,6 +43,10 @@ class MessageEnvelope:
     metadata: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
     attempt: int = 1
     html: str | None = None  # email only: the HTML alternative of `body`
+    # Not handed to a provider after this: the record ends `expired`. None: never expires (an envelope
+    # from before expiry existed; the router always sets it now, given or createdAt/sendAt + the TTL).
+    expires_at: datetime | None = None
+    priority: Priority = Priority.NORMAL
 
     @property
     def key(self) -> bytes:
@@ -52,9 +65,12 @@ class MessageEnvelope:
             "to": self.to,
             "body": self.body,
             "metadata": dict(self.metadata),
-            "createdAt": self.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "createdAt": _utc_text(self.created_at),
             "attempt": self.attempt,
+            "priority": self.priority.value,
         }
+        if self.expires_at is not None:
+            data["expiresAt"] = _utc_text(self.expires_at)
         if self.subject is not None:
             data["subject"] = self.subject
         if self.html is not None:
@@ -86,11 +102,17 @@ class MessageEnvelope:
             trace_id = str(data["traceId"])
             channel = Channel(data["channel"])
             to, body = data["to"], data["body"]
-            created_at = datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00"))
+            created_at = _parse_time(data["createdAt"])
             attempt = data.get("attempt", 1)
             subject = data.get("subject")
             html = data.get("html")
             metadata = data.get("metadata") or {}
+            # Both optional: envelopes written before they existed decode as normal, never expiring.
+            priority = Priority(data.get("priority", Priority.NORMAL))
+            expires_text = data.get("expiresAt")
+            expires_at = (
+                None if expires_text is None else datetime.fromisoformat(str(expires_text).replace("Z", "+00:00"))
+            )
         except KeyError as error:
             raise InvalidMessage(f"missing field {error.args[0]!r}") from None
         except ValueError as error:
@@ -109,6 +131,8 @@ class MessageEnvelope:
             raise InvalidMessage("`attempt` must be a positive integer")
         if created_at.tzinfo is None:
             raise InvalidMessage("`createdAt` must carry a UTC offset")
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise InvalidMessage("`expiresAt` must carry a UTC offset")
         return cls(
             id=message_id,
             trace_id=trace_id,
@@ -120,4 +144,6 @@ class MessageEnvelope:
             metadata=_frozen(metadata),
             attempt=attempt,
             html=html,
+            expires_at=expires_at,
+            priority=priority,
         )

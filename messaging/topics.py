@@ -5,14 +5,24 @@ from __future__ import annotations
 from django.conf import settings
 
 from messaging.channels import Channel
+from messaging.priorities import Priority
 
 
 def topic(name: str) -> str:
     return f"{settings.KAFKA_TOPIC_PREFIX}{name}"
 
 
-def send_topic(channel: Channel) -> str:
-    return topic(f"send.{channel}")
+def send_topic(channel: Channel, priority: Priority = Priority.NORMAL) -> str:
+    """The channel's lane for `priority`: `send.<channel>.high`, `send.<channel>` (normal, the topic
+    from before lanes existed, so records already on it are still read), `send.<channel>.low`."""
+    if priority is Priority.NORMAL:
+        return topic(f"send.{channel}")
+    return topic(f"send.{channel}.{priority}")
+
+
+def lane_topics(channel: Channel) -> list[str]:
+    """Every send lane of the channel, highest priority first."""
+    return [send_topic(channel, priority) for priority in Priority]
 
 
 def retry_topic(channel: Channel, level: int) -> str:
@@ -40,7 +50,7 @@ def log_topics_pattern() -> str:
 def channel_topics(channel: Channel) -> list[str]:
     max_attempts: int = settings.DELIVERY_MAX_ATTEMPTS[channel.value]
     retries = [retry_topic(channel, level) for level in range(1, max_attempts)]
-    return [send_topic(channel), *retries, dlq_topic(channel), delivery_log_topic(channel)]
+    return [*lane_topics(channel), *retries, dlq_topic(channel), delivery_log_topic(channel)]
 
 
 def webhooks_topic() -> str:

@@ -28,14 +28,31 @@ def trace_page_link(message_id: object) -> str:
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ["id", "channel", "recipient", "client", "created_at", "send_at", "canceled_at", "template", "trace"]
+    list_display = [
+        "id",
+        "channel",
+        "priority",
+        "recipient",
+        "client",
+        "created_at",
+        "send_at",
+        "expires_at",
+        "canceled_at",
+        "template",
+        "trace",
+    ]
     readonly_fields = ["trace"]
 
     @admin.display(description="trace page")
     def trace(self, message: Message) -> str:
         return trace_page_link(message.id)
 
-    list_filter = ["channel", ("send_at", admin.EmptyFieldListFilter), ("canceled_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "channel",
+        "priority",
+        ("send_at", admin.EmptyFieldListFilter),
+        ("canceled_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["=id", "=trace_id", "recipient", "=template"]
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 import orjson
 
 from messaging.channels import Channel
+from messaging.priorities import Priority
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,18 @@ class MessageRequest:
     metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     html: str | None = None
     send_at: datetime | None = None  # scheduled: handed to the channel then, not before
+    expires_at: datetime | None = None  # as given; None: the channel's default TTL applies (at accept)
+    priority: Priority = Priority.NORMAL
     # Rendered from a template (its content above): which one, and the data the client gave.
     template: TemplateUse | None = None
+
+    def effective_expiry(self, *, accepted_at: datetime, default_ttl: timedelta) -> datetime:
+        """When it expires: as given, else the channel's default TTL after it is due (its sendAt, or
+        its acceptance). Fixed at accept, so GET shows it and a later change of the TTL setting does
+        not move the expiry of a message already accepted."""
+        if self.expires_at is not None:
+            return self.expires_at
+        return (self.send_at or accepted_at) + default_ttl
 
     def fingerprint(self) -> str:
         """Identity of the request as the client sent it, for Idempotency-Key checks: key order and
@@ -49,6 +60,10 @@ class MessageRequest:
             canonical["html"] = self.html
         if self.send_at is not None:
             canonical["sendAt"] = self.send_at.timestamp()
+        if self.expires_at is not None:
+            canonical["expiresAt"] = self.expires_at.timestamp()
+        if self.priority is not Priority.NORMAL:
+            canonical["priority"] = self.priority.value
         return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

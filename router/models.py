@@ -9,8 +9,10 @@ from __future__ import annotations
 from django.db import models
 
 from messaging.channels import Channel
+from messaging.priorities import Priority
 
 CHANNEL_CHOICES = [(channel.value, channel.name.title()) for channel in Channel]
+PRIORITY_CHOICES = [(priority.value, priority.name.title()) for priority in Priority]
 
 
 class Message(models.Model):
@@ -27,6 +29,13 @@ class Message(models.Model):
     canceled_at = models.DateTimeField(null=True, blank=True)
     template = models.CharField(max_length=100, blank=True, default="", help_text="Rendered from this template.")
     template_version = models.PositiveIntegerField(null=True, blank=True)
+    priority = models.CharField(max_length=8, choices=PRIORITY_CHOICES, default=Priority.NORMAL.value)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Not handed to a provider after this (given, or the channel's default TTL)."
+    )
+    segments = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="SMS/WhatsApp: segments the body takes (the router keeps no body)."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -58,6 +58,9 @@ class PreparedMessage:
     send_at: datetime | None = None  # scheduled: the outbox holds it until then
     template: str = ""
     template_version: int | None = None
+    priority: str = "normal"
+    expires_at: datetime | None = None
+    segments: int | None = None  # SMS/WhatsApp
 
     def index_row(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,9 @@ class PreparedMessage:
             "send_at": self.send_at,
             "template": self.template,
             "template_version": self.template_version,
+            "priority": self.priority,
+            "expires_at": self.expires_at,
+            "segments": self.segments,
         }
 
     def outbox_row(self, *, error: str) -> dict[str, Any]:

@@ -27,12 +27,14 @@ def message_get(*, message_id: uuid.UUID, client: Client) -> Message | None:
 
 def messages_list(*, client: Client, filters: dict[str, Any]) -> QuerySet[Message]:
     """The client's messages (staff: everyone's), newest first, narrowed by the listing's filters
-    (channel, to, since, until, template; `status` lives in the channel databases and is not here)."""
+    (channel, priority, to, since, until, template; `status` lives in the channel databases and is not here)."""
     messages = Message.objects.select_related("outbox_entry")
     if not client.is_staff:
         messages = messages.filter(client=client.id)
     if "channel" in filters:
         messages = messages.filter(channel=filters["channel"])
+    if "priority" in filters:
+        messages = messages.filter(priority=filters["priority"])
     if "to" in filters:
         messages = messages.filter(recipient=filters["to"])
     if "since" in filters:

@@ -27,6 +27,7 @@ from logging_service.timeline import MessageStatus
 from messaging.channels import Channel
 from messaging.dead_letters import DEAD_LETTER_ERROR_MAX_BYTES
 from messaging.envelope import MessageEnvelope
+from messaging.priorities import Priority
 from router.domain import MessageRequest, TemplateUse
 from router.models import CHANNEL_CHOICES, Message, Template
 from router.publishing import PreparedMessage
@@ -192,6 +193,41 @@ class SendAtField(serializers.DateTimeField):
         return moment.astimezone(UTC)
 
 
+class ExpiresAtField(serializers.DateTimeField):
+    """An RFC 3339 time with its UTC offset, still ahead (and, checked with the other fields, after
+    `sendAt`)."""
+
+    default_error_messages = {
+        "no_offset": SendAtField.default_error_messages["no_offset"],
+        "past": "Must be in the future.",
+    }
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if not isinstance(value, str):
+            self.fail("invalid", format="RFC 3339")
+        moment = super().to_internal_value(value)
+        if not _RFC3339_OFFSET.search(value.strip()):
+            self.fail("no_offset")
+        if moment <= django_timezone.now():
+            self.fail("past")
+        return moment.astimezone(UTC)
+
+
+PRIORITIES = ", ".join(priority.value for priority in Priority)
+
+
+class PriorityField(serializers.ChoiceField):
+    default_error_messages = {"invalid_choice": f"{{input}} is not a valid priority; allowed values: {PRIORITIES}."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[priority.value for priority in Priority], **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str) or data not in self.choices:  # not `true` or 1 read as text either
+            self.fail("invalid_choice", input=_excerpt(data))
+        return data
+
+
 class StrictSerializer(serializers.Serializer):
     """Unknown fields are an error (a typo in `subjet` must not silently drop the subject)."""
 
@@ -225,6 +261,16 @@ class _MessageSerializer(StrictSerializer):
         help_text=f"RFC 3339 time to send it at, from now to {SEND_AT_MAX_DAYS} days ahead; the message is "
         "`scheduled` until then and may be canceled.",
     )
+    expiresAt = ExpiresAtField(
+        required=False,
+        help_text="RFC 3339 time after which the message is not handed to a provider any more: it ends `expired`, "
+        "unsent. After `sendAt` when both are given. Default: `sendAt` (else the time of acceptance) plus the "
+        "channel's default TTL (email 24 h, SMS and WhatsApp 4 h unless configured).",
+    )
+    priority = PriorityField(
+        required=False,
+        help_text="`high` messages never wait behind `normal` or `low` ones of their channel. Default `normal`.",
+    )
     # Taken out and rendered by MessageRequestValidator before the rest is validated; declared for the
     # schema (and so that `data` without `template` is caught).
     template = StrictCharField(
@@ -245,6 +291,8 @@ class _MessageSerializer(StrictSerializer):
         missing = {name: ["This field is required."] for name in self.required_content if name not in attrs}
         if missing:
             raise serializers.ValidationError(missing)
+        if "sendAt" in attrs and "expiresAt" in attrs and attrs["expiresAt"] <= attrs["sendAt"]:
+            raise serializers.ValidationError({"expiresAt": ["Must be after `sendAt`."]})
         return attrs
 
 
@@ -373,6 +421,8 @@ class MessageRequestValidator:
             metadata=valid.get("metadata", MappingProxyType({})),
             html=valid.get("html"),
             send_at=valid.get("sendAt"),
+            expires_at=valid.get("expiresAt"),
+            priority=Priority(valid.get("priority", Priority.NORMAL)),
             template=template_use,
         )
         _check_envelope_fits(request)
@@ -441,7 +491,12 @@ def _blame_template(error: serializers.ValidationError, content_fields: Sequence
 # time or a dead letter's headers (its error text at most DEAD_LETTER_ERROR_MAX_BYTES); Kafka's
 # framing. So the last record of a message that fails for good, its dead letter, fits too.
 _RECORD_OVERHEAD_BYTES = 1024 + DEAD_LETTER_ERROR_MAX_BYTES
-_PLACEHOLDER_ENVELOPE = {"id": uuid.UUID(int=0), "trace_id": "0" * 32, "created_at": datetime(2000, 1, 1, tzinfo=UTC)}
+_PLACEHOLDER_ENVELOPE = {
+    "id": uuid.UUID(int=0),
+    "trace_id": "0" * 32,
+    "created_at": datetime(2000, 1, 1, tzinfo=UTC),
+    "expires_at": datetime(2000, 1, 1, tzinfo=UTC),  # always set at accept: given, or the default TTL's
+}
 
 
 def _check_envelope_fits(request: MessageRequest) -> None:
@@ -454,6 +509,7 @@ def _check_envelope_fits(request: MessageRequest) -> None:
         subject=request.subject,
         metadata=request.metadata,
         html=request.html,
+        priority=request.priority,
         **_PLACEHOLDER_ENVELOPE,  # type: ignore[arg-type]
     )
     size = len(envelope.to_json()) + _RECORD_OVERHEAD_BYTES
@@ -584,10 +640,23 @@ class MessageDetailSerializer(AcceptedMessageSerializer):
     traceUrl = serializers.SerializerMethodField(
         help_text="The message's trace page for a browser, no login needed; the link is valid for 24 hours."
     )
+    priority = serializers.ChoiceField(choices=[priority.value for priority in Priority])
+    expiresAt = serializers.DateTimeField(
+        source="expires_at",
+        allow_null=True,
+        help_text="Not handed to a provider after this: as given, or sendAt/acceptance plus the channel's default "
+        "TTL (null for messages accepted before expiry existed).",
+    )
+    segments = serializers.IntegerField(
+        allow_null=True, help_text="SMS and WhatsApp: the segments the body takes (GSM-7 or UCS-2); null for email."
+    )
 
     class Meta(AcceptedMessageSerializer.Meta):
         fields = [
             *AcceptedMessageSerializer.Meta.fields,
+            "priority",
+            "expiresAt",
+            "segments",
             "template",
             "templateVersion",
             "metadata",

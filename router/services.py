@@ -22,6 +22,8 @@ from django.db import router as db_router
 from django.utils import timezone
 
 from config.db_writes import write_transaction
+from delivery.segments import message_segments
+from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
 from messaging.headers import build_headers
 from messaging.publisher import OutgoingRecord, publish_all
@@ -54,7 +56,14 @@ def _database() -> str:
 
 
 def message_prepare(*, request: MessageRequest, client: Client, trace: TraceContext) -> PreparedMessage:
-    """The message's index row and its record; the envelope is rendered once, as it will be produced."""
+    """The message's index row and its record; the envelope is rendered once, as it will be produced,
+    onto the lane of its priority (the outbox keeps that topic, so the relay publishes there too).
+
+    The default TTL is applied here rather than by the worker: the envelope then carries the one
+    expiry every reader uses (GET shows it, the worker decides by it), fixed when the client was
+    answered."""
+    created_at = timezone.now()
+    default_ttl = timedelta(seconds=settings.DELIVERY_DEFAULT_TTL_SECONDS[request.channel.value])
     envelope = MessageEnvelope(
         id=uuid.uuid4(),
         trace_id=trace.trace_id,
@@ -63,10 +72,13 @@ def message_prepare(*, request: MessageRequest, client: Client, trace: TraceCont
         body=request.body,
         subject=request.subject,
         metadata=request.metadata,
-        created_at=timezone.now(),
+        created_at=created_at,
         html=request.html,
+        expires_at=request.effective_expiry(accepted_at=created_at, default_ttl=default_ttl),
+        priority=request.priority,
     )
-    record = OutgoingRecord(send_topic(envelope.channel), envelope.key, envelope.to_json(), build_headers(trace))
+    topic = send_topic(envelope.channel, envelope.priority)
+    record = OutgoingRecord(topic, envelope.key, envelope.to_json(), build_headers(trace))
     return PreparedMessage(
         id=envelope.id,
         trace_id=envelope.trace_id,
@@ -79,6 +91,9 @@ def message_prepare(*, request: MessageRequest, client: Client, trace: TraceCont
         send_at=request.send_at,
         template=request.template.name if request.template else "",
         template_version=request.template.version if request.template else None,
+        priority=envelope.priority.value,
+        expires_at=envelope.expires_at,
+        segments=None if envelope.channel is Channel.EMAIL else message_segments(envelope.body),
     )
 
 

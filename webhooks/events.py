@@ -25,6 +25,7 @@ WEBHOOK_STATUSES = (
     MessageStatus.UNKNOWN,
     MessageStatus.SUPPRESSED,
     MessageStatus.CANCELED,
+    MessageStatus.EXPIRED,
 )
 EVENT_TYPES = tuple(f"message.{status.value}" for status in WEBHOOK_STATUSES)
 

@@ -193,6 +193,31 @@ DELIVERY_MAX_ATTEMPTS = {channel: env.int(f"{channel.upper()}_MAX_ATTEMPTS", def
 DELIVERY_RETRY_DELAYS = {
     channel: env.list(f"{channel.upper()}_RETRY_DELAYS", default=["2s", "10s", "60s"]) for channel in CHANNELS
 }
+# How long a message may wait for its provider when the request gives no `expiresAt` (counted from its
+# sendAt, else from its acceptance); after it, it ends `expired` unsent. Like Twilio's validity period:
+# a 4-hour-old login code is worthless, an email still useful a day later. Read here, so a value that
+# does not parse stops every process from starting, naming it.
+
+
+def _ttl_seconds(name: str, default: str) -> float:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from delivery.retry_policy import parse_duration
+
+    text = env(name, default=default)
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+    if seconds <= 0:
+        raise ImproperlyConfigured(f"{name}: must be above zero, not {text!r}")
+    return seconds
+
+
+DELIVERY_DEFAULT_TTL_SECONDS = {
+    channel: _ttl_seconds(f"{channel.upper()}_DEFAULT_TTL", default)
+    for channel, default in (("email", "24h"), ("sms", "4h"), ("whatsapp", "4h"))
+}
 
 # --- Delivery workers (issue 4, issue 12) ------------------------------------------------------
 # Provider calls one worker makes at a time (its pool); with provider latency L, a worker sends

@@ -30,9 +30,10 @@ class MessageDetailView(RouterAPIView):
         summary="Get a message",
         description=(
             "A message sent with the same API key (staff see every message), with its current status "
-            "(scheduled | accepted | pending | retrying | sent | failed | canceled | unknown), the number of "
-            "delivery attempts and its timeline of events from every service, oldest first. Events reach the "
-            "timeline within about a second of happening."
+            "(scheduled | accepted | pending | retrying | sent | delivered | undelivered | bounced | complained | "
+            "failed | suppressed | canceled | expired | unknown), its priority, when it expires, the SMS/WhatsApp "
+            "segments its body takes, the number of delivery attempts and its timeline of events from every "
+            "service, oldest first. Events reach the timeline within about a second of happening."
         ),
         responses={
             200: MessageDetailSerializer,

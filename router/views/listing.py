@@ -25,12 +25,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logging_service.timeline import MessageStatus
+from messaging.priorities import Priority
 from router.models import CHANNEL_CHOICES, Message
 from router.permissions import client_of
 from router.selectors import delivery_states_get, message_state, messages_list
 from router.serializers import StrictSerializer, utc_text
 
-FILTERS = ("channel", "status", "to", "since", "until", "template")
+FILTERS = ("channel", "status", "priority", "to", "since", "until", "template")
 # Query parameters that are not filters: the page's own, and the browsable API's renderer choice.
 NOT_FILTERS = ("cursor", "pageSize", "format")
 
@@ -38,6 +39,7 @@ NOT_FILTERS = ("cursor", "pageSize", "format")
 class MessageListFilters(StrictSerializer):
     channel = serializers.ChoiceField(choices=CHANNEL_CHOICES, required=False)
     status = serializers.ChoiceField(choices=[status.value for status in MessageStatus], required=False)
+    priority = serializers.ChoiceField(choices=[priority.value for priority in Priority], required=False)
     to = serializers.CharField(max_length=320, required=False, help_text="The recipient, exactly as sent.")
     since = serializers.DateTimeField(required=False, help_text="Accepted at or after (RFC 3339).")
     until = serializers.DateTimeField(required=False, help_text="Accepted before (RFC 3339).")
@@ -55,8 +57,10 @@ class MessageSummarySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[status.value for status in MessageStatus])
     channel = serializers.CharField()
     to = serializers.CharField()
+    priority = serializers.ChoiceField(choices=[priority.value for priority in Priority])
     createdAt = serializers.DateTimeField()
     sendAt = serializers.DateTimeField(allow_null=True)
+    expiresAt = serializers.DateTimeField(allow_null=True)
     template = serializers.CharField(allow_null=True)
     templateVersion = serializers.IntegerField(allow_null=True)
     attempts = serializers.IntegerField()
@@ -117,8 +121,10 @@ def message_summaries(messages: Sequence[Message]) -> list[dict[str, Any]]:
                 "status": state.status.value,
                 "channel": message.channel,
                 "to": message.recipient,
+                "priority": message.priority,
                 "createdAt": utc_text(message.created_at),
                 "sendAt": utc_text(message.send_at) if message.send_at else None,
+                "expiresAt": utc_text(message.expires_at) if message.expires_at else None,
                 "template": message.template or None,
                 "templateVersion": message.template_version,
                 "attempts": state.attempts,
@@ -156,6 +162,7 @@ LIST_PARAMETERS = [
         description="Applied to the rows as read; a page is filled from the following rows up to a bound, so it "
         "may hold fewer items (even none) while `next` leads on: follow `next` until it is null.",
     ),
+    OpenApiParameter("priority", OpenApiTypes.STR, enum=[priority.value for priority in Priority]),
     OpenApiParameter("to", OpenApiTypes.STR, description="The recipient, matched exactly."),
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="Accepted at or after (RFC 3339)."),
     OpenApiParameter("until", OpenApiTypes.DATETIME, description="Accepted before (RFC 3339)."),
@@ -174,8 +181,10 @@ LIST_EXAMPLE = OpenApiExample(
                 "status": "sent",
                 "channel": "sms",
                 "to": "+14155552671",
+                "priority": "normal",
                 "createdAt": "2026-11-28T12:00:00.000000Z",
                 "sendAt": None,
+                "expiresAt": "2026-11-28T16:00:00.000000Z",
                 "template": "login-code",
                 "templateVersion": 2,
                 "attempts": 1,

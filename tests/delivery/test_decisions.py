@@ -1,7 +1,7 @@
 """The business decisions as plain functions: what a record does given its message's delivery record,
 and what a provider's answer means."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,6 +64,42 @@ def test_a_claimed_attempt_met_again_has_an_unknown_outcome_resent_or_held():
     assert action(claimed, 2, HOLD) is ClaimAction.HOLD_UNKNOWN
     # A provider that honours the idempotency key makes the resend harmless: always resent.
     assert action(claimed, 2, HOLD, idempotent=True) is ClaimAction.RESEND_UNKNOWN
+
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def action_at(record: RecordState | None, attempt: int, *, expires_at: datetime | None, on_unknown=RESEND):
+    return claim_action(
+        record, attempt=attempt, on_unknown=on_unknown, idempotent_provider=False, expires_at=expires_at, now=NOW
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "attempt", "expected"),
+    [
+        (None, 1, ClaimAction.EXPIRE),  # first sight, too late
+        (state(DeliveryStatus.PENDING, 1), 2, ClaimAction.EXPIRE),  # its retry came after the expiry
+        (state(DeliveryStatus.SENDING, 1), 1, ClaimAction.EXPIRE),  # no resend of an unknown outcome either
+        (state(DeliveryStatus.SENT, 1), 1, ClaimAction.SKIP),  # sent before: stays sent
+        (state(DeliveryStatus.EXPIRED, 1), 1, ClaimAction.SKIP),  # expired is final
+        (state(DeliveryStatus.PENDING, 2, published=False), 2, ClaimAction.REPUBLISH_RETRY),  # no call in it
+    ],
+)
+def test_past_its_expiry_a_message_is_expired_instead_of_sent(record, attempt, expected):
+    assert action_at(record, attempt, expires_at=NOW) is expected  # expiresAt == now: too late already
+    assert action_at(record, attempt, expires_at=NOW - timedelta(hours=1)) is expected
+
+
+def test_before_its_expiry_or_without_one_a_message_is_sent():
+    assert action_at(None, 1, expires_at=NOW + timedelta(seconds=1)) is ClaimAction.SEND
+    assert action_at(None, 1, expires_at=None) is ClaimAction.SEND
+    assert action_at(state(DeliveryStatus.SENDING, 1), 1, expires_at=None, on_unknown=HOLD) is ClaimAction.HOLD_UNKNOWN
+
+
+def test_an_expiry_without_the_time_to_judge_it_is_a_programming_error():
+    with pytest.raises(TypeError, match="now"):
+        claim_action(None, attempt=1, on_unknown=RESEND, idempotent_provider=False, expires_at=NOW)
 
 
 POLICY = RetryPolicy(max_attempts=3, delays=(1.0, 5.0), jitter=0.0)

@@ -46,6 +46,13 @@ def events(*actions: str) -> list[TimelineEvent]:
         (("delivery.received", "message.accepted", "message.published"), MessageStatus.PENDING),
         (("delivery.received", "delivery.retry_scheduled", "message.published"), MessageStatus.RETRYING),
         (("message.accepted", "message.failed"), MessageStatus.FAILED),
+        # Not handed to a provider by its expiresAt: expired, and nothing later moves it.
+        (("message.accepted", "delivery.received", "delivery.expired"), MessageStatus.EXPIRED),
+        (
+            ("delivery.received", "delivery.retry_scheduled", "delivery.received", "delivery.expired"),
+            MessageStatus.EXPIRED,
+        ),
+        (("delivery.received", "delivery.expired", "delivery.received", "delivery.sent"), MessageStatus.EXPIRED),
     ],
 )
 def test_status_follows_the_lifecycle(actions, status):
@@ -59,6 +66,14 @@ def test_a_skipped_redelivery_reports_the_record_status_when_the_sent_event_was_
     skipped = TimelineEvent(T0 + timedelta(seconds=1), "svc", "delivery.duplicate_skipped", "success", 1, None, "sent")
 
     assert build_timeline([received, received_again, skipped]).status is MessageStatus.SENT
+
+
+def test_a_skipped_redelivery_of_an_expired_message_reports_it_expired():
+    received = events("delivery.received")
+    skipped = TimelineEvent(
+        T0 + timedelta(seconds=1), "svc", "delivery.duplicate_skipped", "success", 1, None, "expired"
+    )
+    assert build_timeline([*received, skipped]).status is MessageStatus.EXPIRED
 
 
 def test_same_timestamp_events_sort_in_lifecycle_order():

@@ -7,6 +7,7 @@ import pytest
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
 from messaging.errors import InvalidMessage
+from messaging.priorities import Priority
 from messaging.tracing import TraceContext
 
 
@@ -31,6 +32,26 @@ def test_envelope_round_trips_through_json_in_design_shape():
     assert data["createdAt"] == "2026-11-25T12:00:00Z"
     assert data["attempt"] == 1
     assert MessageEnvelope.from_json(envelope.to_json()) == envelope
+
+
+def test_expiry_and_priority_round_trip_and_old_envelopes_without_them_still_decode():
+    envelope = make_envelope(expires_at=datetime(2026, 11, 25, 16, 0, tzinfo=UTC), priority=Priority.HIGH)
+    data = orjson.loads(envelope.to_json())
+    assert (data["expiresAt"], data["priority"]) == ("2026-11-25T16:00:00Z", "high")
+    assert MessageEnvelope.from_json(envelope.to_json()) == envelope
+    old = {key: value for key, value in data.items() if key not in ("expiresAt", "priority")}
+    decoded = MessageEnvelope.from_json(orjson.dumps(old))
+    assert (decoded.expires_at, decoded.priority) == (None, Priority.NORMAL)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"priority": "urgent"}, "invalid field value"), ({"expiresAt": "2026-11-25T16:00:00"}, "UTC offset")],
+)
+def test_a_bad_priority_or_expiry_is_an_invalid_message(change, reason):
+    data = {**make_envelope().to_dict(), **change}
+    with pytest.raises(InvalidMessage, match=reason):
+        MessageEnvelope.from_json(orjson.dumps(data))
 
 
 def test_sms_envelope_has_no_subject_field():

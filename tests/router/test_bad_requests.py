@@ -66,7 +66,7 @@ CASES = [
     ("sms-to-number", sms(to=14155552671), JSON, "key", {}, 400, "to", "Not a valid string"),
     ("whatsapp-body-4097", whatsapp(body="x" * 4097), JSON, "key", {}, 400, "body", "4096 characters"),
     ("whatsapp-email-to", whatsapp(to="ada@example.com"), JSON, "key", {}, 400, "to", "E.164"),
-    ("unknown-field", sms(priority="high"), JSON, "key", {}, 400, "priority", "Unknown field"),
+    ("unknown-field", sms(urgency="high"), JSON, "key", {}, 400, "urgency", "Unknown field"),
     ("unknown-channel", sms(channel="fax"), JSON, "key", {}, 400, "channel", "allowed values: email, sms, whatsapp"),
     ("channel-number", sms(channel=5), JSON, "key", {}, 400, "channel", "allowed values"),
     ("no-channel", without(sms(), "channel"), JSON, "key", {}, 400, "channel", "required"),

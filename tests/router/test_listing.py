@@ -47,14 +47,16 @@ def test_pages_hold_every_message_once_newest_first(api):
     assert [len(page) for page in pages] == [3, 3, 1]
     listed = [item["id"] for page in pages for item in page]
     assert listed == [message["id"] for message in reversed(sent)]
-    assert pages[0][0] | {"createdAt": None} == {
+    assert pages[0][0] | {"createdAt": None, "expiresAt": None} == {
         "id": sent[-1]["id"],
         "traceId": sent[-1]["traceId"],
         "status": "accepted",
         "channel": "email",
         "to": sent[-1]["to"],
+        "priority": "normal",
         "createdAt": None,
         "sendAt": None,
+        "expiresAt": None,
         "template": None,
         "templateVersion": None,
         "attempts": 0,

@@ -77,6 +77,11 @@ AGREED_ON = [
     ("email-subject-trailing-lf", {**EMAIL, "subject": "hi\n"}, False),
     ("email-subject-leading-tab", {**EMAIL, "subject": "\thi"}, False),
     ("email-subject-unicode", {**EMAIL, "subject": "Crème brûlée — ready ✓"}, True),
+    ("sms-priority-high", {**SMS, "priority": "high"}, True),
+    ("email-priority-low", {**EMAIL, "priority": "low"}, True),
+    ("sms-priority-urgent", {**SMS, "priority": "urgent"}, False),
+    ("sms-priority-null", {**SMS, "priority": None}, False),
+    ("whatsapp-expires-at-far-ahead", {**WHATSAPP, "expiresAt": "2099-01-01T00:00:00Z"}, True),
 ]
 
 
@@ -91,6 +96,22 @@ def test_the_schema_types_a_batchs_items_as_messages(schema, request_body, valid
     # The API judges each item on its own (an invalid one is a rejected result in a 202); the schema
     # says what a valid item is, so a generated client sends valid ones.
     assert _schema_accepts(schema, "BatchRequestRequest", {"messages": [request_body]}) is valid
+
+
+def test_priority_expiry_and_segments_are_documented(schema):
+    components = schema["components"]["schemas"]
+    assert components["PriorityEnum"]["enum"] == ["high", "normal", "low"]
+    for request in ("EmailMessageRequest", "SmsMessageRequest", "WhatsAppMessageRequest"):
+        properties = components[request]["properties"]
+        assert properties["expiresAt"]["format"] == "date-time" and "TTL" in properties["expiresAt"]["description"]
+        assert {"$ref": "#/components/schemas/PriorityEnum"} in properties["priority"].get("allOf", [])
+    detail = components["MessageDetail"]["properties"]
+    assert {"priority", "expiresAt", "segments"} <= set(detail)
+    listing = schema["paths"]["/api/v1/messages"]["get"]["parameters"]
+    priority = next(parameter for parameter in listing if parameter["name"] == "priority")
+    assert set(priority["schema"]["enum"]) == {"high", "normal", "low"}
+    status = next(parameter for parameter in listing if parameter["name"] == "status")
+    assert "expired" in status["schema"]["enum"]
 
 
 def test_every_operation_documents_the_503_of_a_server_at_capacity(schema):

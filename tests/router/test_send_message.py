@@ -2,9 +2,11 @@
 
 import re
 import uuid
+from datetime import timedelta
 
 import orjson
 import pytest
+from django.conf import settings
 
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
@@ -12,6 +14,7 @@ from messaging.headers import decode_headers
 from messaging.topics import router_log_topic, send_topic
 from messaging.tracing import TraceContext
 from router.models import OutboxEntry
+from router.serializers import utc_text
 from tests.delivery.support import CHANNEL_DBS
 from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
 from tests.router.kafka import read_records, wait_for_records
@@ -53,6 +56,8 @@ def test_a_valid_message_is_published_once_with_its_envelope_and_logged(api, cha
         "metadata": payload.get("metadata", {}),
         "createdAt": body["createdAt"],
         "attempt": 1,
+        "priority": "normal",
+        "expiresAt": utc_text(envelope.created_at + timedelta(seconds=settings.DELIVERY_DEFAULT_TTL_SECONDS[channel])),
         **({"subject": payload["subject"]} if "subject" in payload else {}),
     }
     headers = decode_headers(record.headers())

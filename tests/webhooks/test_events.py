@@ -29,6 +29,7 @@ def log_event(action: str, **labels: object) -> dict:
         (log_event("delivery.unknown_outcome_held"), "message.unknown"),
         (log_event("delivery.suppressed"), "message.suppressed"),
         (log_event("message.canceled"), "message.canceled"),
+        (log_event("delivery.expired"), "message.expired"),
         (log_event("delivery.status_reported", delivery_status="delivered"), "message.delivered"),
         (log_event("delivery.status_reported", delivery_status="bounced"), "message.bounced"),
         (log_event("delivery.received"), None),
@@ -73,4 +74,5 @@ def test_the_event_types_are_the_documented_ones():
         "message.unknown",
         "message.suppressed",
         "message.canceled",
+        "message.expired",
     )
