@@ -14,6 +14,7 @@ import pytest
 from django.core import checks
 
 from delivery.models import DeliveryStatus
+from delivery.provider_lists import ProviderChoice
 from delivery.registry import get_channel
 from messaging.channels import Channel
 from sms_service.models import SmsSuppression
@@ -118,10 +119,12 @@ def test_a_provider_in_use_without_its_webhook_secret_is_a_system_check_warning(
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": overrides.get("ANYMAIL_WEBHOOK_SECRET")}
     settings.TWILIO_AUTH_TOKEN = overrides.get("TWILIO_AUTH_TOKEN", "")
     settings.EMAIL_DELIVERY_BACKEND = overrides.get("EMAIL_DELIVERY_BACKEND", SIMULATED_EMAIL)
+    sms = overrides.get("DELIVERY_PROVIDERS_SMS", "sms_service.providers.SimulatedSmsProvider")
+    whatsapp = "whatsapp_service.providers.SimulatedWhatsAppProvider"
     settings.DELIVERY_PROVIDERS = {
         **settings.DELIVERY_PROVIDERS,
-        "sms": overrides.get("DELIVERY_PROVIDERS_SMS", "sms_service.providers.SimulatedSmsProvider"),
-        "whatsapp": "whatsapp_service.providers.SimulatedWhatsAppProvider",
+        "sms": [ProviderChoice(name="sms", path=sms)],
+        "whatsapp": [ProviderChoice(name="whatsapp", path=whatsapp)],
     }
     messages = checks.run_checks(tags=["provider_webhooks"])
     assert [message.id for message in messages] == warned
