@@ -45,6 +45,7 @@ STATUS_AFTER: dict[str, MessageStatus] = {
     "delivery.suppressed": MessageStatus.SUPPRESSED,
     "delivery.expired": MessageStatus.EXPIRED,
     "delivery.received": MessageStatus.PENDING,
+    "delivery.throttled": MessageStatus.PENDING,  # the provider said slow down: tried again, no attempt spent
     "delivery.retry_scheduled": MessageStatus.RETRYING,
     "delivery.sent": MessageStatus.SENT,
     "delivery.dead_lettered": MessageStatus.FAILED,
@@ -67,6 +68,7 @@ _LIFECYCLE = [
     "message.failed",
     "message.canceled",
     "delivery.received",
+    "delivery.throttled",
     "delivery.suppressed",
     "delivery.expired",
     "delivery.unknown_outcome_held",
