@@ -152,6 +152,13 @@ class CircuitBreaker:
                 return Permit(probe=True, generation=self._generation)
             return None
 
+    def would_allow(self) -> bool:
+        """Whether a call now would go through (closed, or open with its cooldown over); takes no permit."""
+        with self._lock:
+            return self._state is BreakerState.CLOSED or (
+                self._state is BreakerState.OPEN and self._clock() >= self._open_until
+            )
+
     def record(self, permit: Permit, error: BaseException | None) -> None:
         """The answer of a call made with `permit`."""
         failed = counts_as_failure(error)
@@ -229,6 +236,12 @@ class FailoverProvider(Provider):
             if permit is not None:
                 return route, permit
         return None
+
+    def next_provider(self) -> str:
+        for route in self.routes:
+            if route.breaker.would_allow():
+                return route.provider.name
+        return self.routes[0].provider.name
 
     def send(self, request: SendRequest) -> SendResult:
         result = self.call(request)

@@ -206,3 +206,18 @@ class Pace:
 def shared_burst(rate: Rate, wave_size: int) -> float:
     """The shared bucket's burst: half a second of the rate, at least one call, at most one wave."""
     return max(1.0, min(float(wave_size), rate.per_second * BURST_SECONDS))
+
+
+class Paces:
+    """One Pace per provider of the channel (failover: each provider has its own limit and learns
+    its own slow-down answers), made on first use."""
+
+    def __init__(self, make: Callable[[str], Pace]) -> None:
+        self._make = make
+        self._paces: dict[str, Pace] = {}
+
+    def of(self, provider: str) -> Pace:
+        pace = self._paces.get(provider)
+        if pace is None:
+            pace = self._paces[provider] = self._make(provider)
+        return pace

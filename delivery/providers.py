@@ -80,6 +80,11 @@ class Provider(ABC):
         succeed and PermanentProviderError when none can; any other exception counts as transient.
         """
 
+    def next_provider(self) -> str:
+        """The name of the provider the next calls go to, whose rate limit they take from (a failover
+        composite answers for the provider its breakers would pick); never blocks, changes nothing."""
+        return self.name
+
     def send_many(self, requests: Sequence[SendRequest], pool: ProviderPool) -> list[CallResult]:
         """Send a batch concurrently on `pool`; one CallResult per request, in order. Never raises:
         a failed call is a CallResult with its error. Providers with a cheaper batch path override it."""

@@ -44,3 +44,20 @@ class Rate:
 
     def __str__(self) -> str:
         return f"{self.per_second:g}/s"
+
+
+def rates_per_provider(text: str, providers: list[str]) -> dict[str, Rate]:
+    """A `<CHANNEL>_RATE_LIMIT` for a channel's providers, in their order: one rate each (separated by
+    whitespace or commas), or one rate that each of them gets; empty: no limit. Each provider has its
+    own limit (its own bucket), as each provider has its own contract."""
+    rates = [rate for part in text.replace(",", " ").split() if (rate := Rate.parse(part)) is not None]
+    if not rates:
+        return {}
+    if len(rates) == 1:
+        return dict.fromkeys(providers, rates[0])
+    if len(rates) != len(providers):
+        raise ValueError(
+            f"{len(rates)} rates for {len(providers)} providers ({', '.join(providers)}): "
+            "give one rate, or one per provider in their order"
+        )
+    return dict(zip(providers, rates, strict=True))

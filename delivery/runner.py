@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from delivery.dead_letters import ChannelDeadLetters
 from delivery.decisions import UnknownOutcomePolicy
 from delivery.events import DeliveryLog
-from delivery.pacing import Pace, SharedBucket, shared_burst
+from delivery.pacing import Pace, Paces, SharedBucket, shared_burst
 from delivery.pipeline import DecodeEnvelopes, InFlight, ProduceOutcomes
 from delivery.providers import Provider, ProviderPool
 from delivery.registry import ChannelSpec, get_channel
@@ -63,7 +63,7 @@ def channel_chain(
             provider=provider,
             policy=policy,
             pool=pool,
-            pace=channel_pace(spec, wave_size=pool.size),
+            paces=channel_paces(spec, wave_size=pool.size),
             log=log,
             in_flight=InFlight(),
             shutdown=shutdown,
@@ -79,19 +79,24 @@ def channel_chain(
     return steps, guard
 
 
-def channel_pace(spec: ChannelSpec, *, wave_size: int) -> Pace:
-    """The provider's pace: `<CHANNEL>_RATE_LIMIT` shared through the channel database, if set."""
-    cap = settings.DELIVERY_RATE_LIMITS[spec.channel.value]
-    shared = None
-    if cap is not None:
-        shared = SharedBucket(
-            model=spec.pace_model,
-            database=spec.database,
-            key=f"{spec.channel.value}:provider",
-            rate=cap,
-            burst=shared_burst(cap, wave_size),
-        )
-    return Pace(cap=cap, shared=shared)
+def channel_paces(spec: ChannelSpec, *, wave_size: int) -> Paces:
+    """Each provider's pace: its `<CHANNEL>_RATE_LIMIT` shared through the channel database, if set."""
+    limits = settings.DELIVERY_RATE_LIMITS[spec.channel.value]
+
+    def pace(provider: str) -> Pace:
+        cap = limits.get(provider)
+        shared = None
+        if cap is not None:
+            shared = SharedBucket(
+                model=spec.pace_model,
+                database=spec.database,
+                key=f"{spec.channel.value}:{provider}",
+                rate=cap,
+                burst=shared_burst(cap, wave_size),
+            )
+        return Pace(cap=cap, shared=shared)
+
+    return Paces(pace)
 
 
 def _report_dlq_size(consumer: Consumer, channel: Channel) -> None:

@@ -24,7 +24,7 @@ from delivery.decisions import decide_outcome as decide
 from delivery.errors import InvalidRecipient, ProviderThrottled, RecipientUnsubscribed
 from delivery.events import DeliveryLog
 from delivery.models import SuppressionReason
-from delivery.pacing import Pace
+from delivery.pacing import Pace, Paces
 from delivery.pipeline import OUTCOME_NAMES, Delivery, InFlight
 from delivery.providers import Provider, ProviderPool, SendRequest
 from delivery.registry import ChannelSpec
@@ -68,7 +68,7 @@ class DeliverInWaves(Step):
         provider: Provider,
         policy: RetryPolicy,
         pool: ProviderPool,
-        pace: Pace,
+        paces: Paces,
         log: DeliveryLog,
         in_flight: InFlight,
         shutdown: GracefulShutdown,
@@ -79,7 +79,7 @@ class DeliverInWaves(Step):
         self.provider = provider
         self.policy = policy
         self.pool = pool
-        self.pace = pace
+        self.paces = paces
         self.log = log
         self.in_flight = in_flight
         self.shutdown = shutdown
@@ -90,7 +90,7 @@ class DeliverInWaves(Step):
         """How many records the next consume batch should hold: all of `batch_size` unless the pace
         holds the provider back, then about what it allows within the budget (a wave at least), so
         records are not fetched only to be deferred again and again."""
-        per_second = self.pace.allowed_per_second()
+        per_second = self._pace().allowed_per_second()
         if per_second is None:
             return batch_size
         return max(self.wave_size, min(batch_size, math.ceil(per_second * self.budget_seconds)))
@@ -129,7 +129,7 @@ class DeliverInWaves(Step):
         returns nothing."""
         head = [queue[index] for index in range(min(self.wave_size, len(queue)))]
         costs = [self.spec.rate_cost(item.value.envelope) for item in head]
-        count, wait = self.pace.grant(costs)
+        count, wait = self._pace().grant(costs)
         if count == 0:
             self.shutdown.wait(min(max(wait, 0.001), 0.25))
             return []
@@ -245,22 +245,27 @@ class DeliverInWaves(Step):
         self._after_record(finished, settled)
         return throttled
 
+    def _pace(self) -> Pace:
+        """The pace of the provider the next calls go to (each provider has its own)."""
+        return self.paces.of(self.provider.next_provider())
+
     def _after_release(self, throttled: list[Item]) -> None:
-        retry_after: float | None = None
+        retry_after: dict[str, float | None] = {}  # provider → its longest Retry-After (None: none)
         for item in throttled:
             delivery: Delivery = item.value
             error = delivery.call.error if delivery.call else None
             assert isinstance(error, ProviderThrottled)
-            if error.retry_after is not None:
-                retry_after = max(retry_after or 0.0, error.retry_after)
+            provider = delivery.call.provider if delivery.call else ""
+            hint = retry_after.get(provider)
+            retry_after[provider] = max(hint or 0.0, error.retry_after) if error.retry_after is not None else hint
             duration = delivery.call.duration_ns if delivery.call else 0
             self.log.throttled(delivery.envelope, duration_ns=duration, failure=Failure.of(error))
             self._count("throttled")
             self.in_flight.ids.discard(delivery.envelope.id)
             delivery.action = delivery.call = None
             delivery.pk = None
-        if throttled:
-            self.pace.throttled(retry_after)
+        for provider, hint in retry_after.items():
+            self.paces.of(provider or self.provider.next_provider()).throttled(hint)
 
     def _after_record(self, finished: list[Item], settled: set[int]) -> None:
         # The provider says the recipient unsubscribed: never send there again. After the outcomes'

@@ -10,7 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from delivery.provider_lists import ProviderChoice, email_providers, named_providers
-from delivery.rates import Rate
+from delivery.rates import Rate, rates_per_provider
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -113,10 +113,10 @@ SQLITE_SYNCHRONOUS = {
 }
 
 
-def _rate_setting(name: str) -> Rate | None:
-    """A `<CHANNEL>_RATE_LIMIT`-style setting; one that does not parse stops start-up, naming it."""
+def _rate_setting(name: str, providers: list[ProviderChoice]) -> dict[str, Rate]:
+    """A `<CHANNEL>_RATE_LIMIT`, per provider; one that does not parse stops start-up, naming it."""
     try:
-        return Rate.parse(env(name, default=""))
+        return rates_per_provider(env(name, default=""), [choice.name for choice in providers])
     except ValueError as error:
         raise ImproperlyConfigured(f"{name}: {error}") from None
 
@@ -228,10 +228,6 @@ DELIVERY_MAX_IN_FLIGHT = {channel: env.int(f"{channel.upper()}_MAX_IN_FLIGHT", d
 # outcome when a worker dies mid-send.
 DELIVERY_BATCH_SIZE = {channel: env.int(f"{channel.upper()}_BATCH_SIZE", default=200) for channel in CHANNELS}
 DELIVERY_BATCH_WAIT_MS = {channel: env.int(f"{channel.upper()}_BATCH_WAIT_MS", default=20) for channel in CHANNELS}
-# The most calls (SMS/WhatsApp: segments) a channel's provider takes, across every instance of its
-# worker together: `20/s`, `1200/min`; empty: no limit (the worker still slows down when the provider
-# says so). A value that does not parse stops the process here, naming the setting.
-DELIVERY_RATE_LIMITS = {channel: _rate_setting(f"{channel.upper()}_RATE_LIMIT") for channel in CHANNELS}
 # A redelivered record whose attempt a dead worker had claimed: `resend` (at least once) or `hold`
 # (at most once: status `unknown`, settled with `bin/manage dlq resolve`).
 DELIVERY_ON_UNKNOWN_OUTCOME = {
@@ -322,6 +318,13 @@ _SIMULATED_EMAIL = EMAIL_DELIVERY_BACKEND == "email_service.backends.SimulatedEm
 DELIVERY_PROVIDERS["email"] = _EMAIL_URL_PROVIDERS or [
     ProviderChoice(name="simulator" if _SIMULATED_EMAIL else EMAIL_DELIVERY_BACKEND, path=EMAIL_PROVIDER)
 ]
+# The most calls (SMS/WhatsApp: segments) a channel's provider takes, across every instance of its
+# worker together: `20/s`, `1200/min`; empty: no limit (the worker still slows down when the provider
+# says so). With several providers (failover), one rate each in their order, or one that each gets.
+# A value that does not parse stops the process here, naming the setting.
+DELIVERY_RATE_LIMITS = {
+    channel: _rate_setting(f"{channel.upper()}_RATE_LIMIT", DELIVERY_PROVIDERS[channel]) for channel in CHANNELS
+}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communication Aggregator <no-reply@comms.local>")
 # The simulated providers: latency per send and the rate of random transient failures (0..1).
 DELIVERY_SIMULATOR = {

@@ -192,6 +192,7 @@ def failover(*providers: Provider, policy: BreakerPolicy = POLICY) -> FailoverPr
 def test_sends_go_to_the_next_provider_once_the_first_ones_breaker_opens():
     primary, backup = FakeProvider("smtp://a:25", TransientProviderError("refused")), FakeProvider("smtp://b:25")
     provider = failover(primary, backup)
+    assert provider.next_provider() == "smtp://a:25"
     before = BREAKER_SWITCHES.labels("email", "smtp://a:25", "closed", "open")._value.get()
     with ProviderPool(4) as pool:
         first = provider.send_many([request() for _ in range(3)], pool)
@@ -202,6 +203,8 @@ def test_sends_go_to_the_next_provider_once_the_first_ones_breaker_opens():
     assert all(r.error is None for r in second)
     assert backup.batches == [5]  # the backup's own batch path, the whole batch at once
     assert BREAKER_SWITCHES.labels("email", "smtp://a:25", "closed", "open")._value.get() == before + 1
+    # Whose rate limit the next wave takes from: the backup's, while the primary's breaker is open.
+    assert provider.next_provider() == "smtp://b:25"
 
 
 def test_a_batch_while_half_open_sends_one_probe_to_the_first_and_the_rest_to_the_next():

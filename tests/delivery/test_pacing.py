@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from delivery.pacing import Gcra, Pace, SharedBucket, grant_prefix, shared_burst
-from delivery.rates import Rate
+from delivery.pacing import Gcra, Pace, Paces, SharedBucket, grant_prefix, shared_burst
+from delivery.provider_lists import ProviderChoice
+from delivery.rates import Rate, rates_per_provider
 from delivery.registry import get_channel
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS
@@ -34,9 +35,33 @@ def test_rates_parse_per_second_and_refuse_what_does_not_parse():
 def test_a_bad_rate_limit_setting_stops_start_up_naming_it(monkeypatch):
     from config.settings import base
 
-    monkeypatch.setenv("EMAIL_RATE_LIMIT", "20 per second")
-    with pytest.raises(ImproperlyConfigured, match="EMAIL_RATE_LIMIT"):
-        base._rate_setting("EMAIL_RATE_LIMIT")
+    providers = [ProviderChoice(name="smtp://a:25", path="p"), ProviderChoice(name="smtp://b:25", path="p")]
+    for bad in ("20 per second", "20/s 10/s 5/s"):
+        monkeypatch.setenv("EMAIL_RATE_LIMIT", bad)
+        with pytest.raises(ImproperlyConfigured, match="EMAIL_RATE_LIMIT"):
+            base._rate_setting("EMAIL_RATE_LIMIT", providers)
+
+
+def test_each_provider_has_its_own_limit():
+    two = ["smtp://a:25", "smtp://b:587"]
+    assert rates_per_provider("20/s 100/s", two) == {"smtp://a:25": Rate(20.0), "smtp://b:587": Rate(100.0)}
+    assert rates_per_provider("1200/min", two) == dict.fromkeys(two, Rate(20.0))
+    assert rates_per_provider("", two) == {}
+
+
+def test_a_failover_worker_paces_each_provider_apart():
+    made: list[str] = []
+
+    def pace(provider: str) -> Pace:
+        made.append(provider)
+        return Pace(cap=None, shared=None)
+
+    paces = Paces(pace)
+    assert paces.of("primary") is paces.of("primary")
+    paces.of("primary").throttled(retry_after=30.0)
+    assert paces.of("backup").grant([1]) == (1, 0.0)  # the primary's slow-down answer holds only the primary
+    assert paces.of("primary").grant([1])[0] == 0
+    assert made == ["primary", "backup"]
 
 
 def test_grant_prefix_takes_the_leading_costs_that_fit():
