@@ -109,8 +109,7 @@ class DeliverInWaves(Step):
         while queue:
             # The first wave always goes (progress), the rest within the budget; a shutdown defers all.
             if self.shutdown.requested or (waves and time.monotonic() >= deadline):
-                for item in queue:  # never claimed (or its claim given back): fetched again from Kafka
-                    item.defer()
+                self._defer(list(queue))
                 return
             wave = self._next_wave(queue)
             if not wave:
@@ -121,6 +120,16 @@ class DeliverInWaves(Step):
             self._call(sending)
             throttled = self._record(sending)
             queue.extendleft(reversed(throttled))
+
+    def _defer(self, items: list[Item]) -> None:
+        """Leave `items` to a later batch (their partitions are rewound to them). One claimed by an
+        earlier try of this step and never called gives its claim back first: fetched again, it must
+        read as not yet sent, not as an attempt whose outcome is unknown."""
+        claimed = [item for item in items if item.value.action in SENDING_ACTIONS and item.value.pk is not None]
+        deliveries_release_claims(spec=self.spec, claims=[(i.value.pk, i.value.envelope.attempt) for i in claimed])
+        for item in items:
+            self.in_flight.ids.discard(item.value.envelope.id)
+            item.defer()
 
     # --- pacing -----------------------------------------------------------------------------------
     def _next_wave(self, queue: deque[Item]) -> list[Item]:
