@@ -68,10 +68,13 @@ class Gcra:
     def available(self, tat: float, now: float) -> float:
         return max(0.0, (now + self.burst * self.interval - max(tat, now)) / self.interval)
 
-    def take(self, tat: float, costs: Sequence[int], now: float) -> tuple[int, float]:
+    def take(self, tat: float, costs: Sequence[int], now: float, *, borrow: bool = False) -> tuple[int, float]:
         """(how many leading costs go now, the new tat). A first cost larger than the whole burst
-        goes alone once the bucket is full, so a long SMS is never starved."""
-        count = grant_prefix(costs, self.available(tat, now))
+        goes alone once the bucket is full, so a long SMS is never starved. `borrow`: the calls may
+        also take up to one more burst ahead of the rate (the high lane: it never waits for the
+        rate; the lanes after it pay the debt back, so the rate holds on average)."""
+        extra = self.burst if borrow else 0.0
+        count = grant_prefix(costs, self.available(tat, now) + extra)
         if count == 0 and costs and tat <= now:
             count = 1
         used = sum(costs[:count])
@@ -92,7 +95,7 @@ class SharedBucket:
         self.key = key
         self.gcra = Gcra(rate=rate.per_second, burst=burst)
 
-    def take(self, costs: Sequence[int], now: float) -> tuple[int, float]:
+    def take(self, costs: Sequence[int], now: float, *, borrow: bool = False) -> tuple[int, float]:
         """(calls granted, seconds to wait when none is). One write transaction; wall-clock time,
         since the processes sharing the row share nothing else."""
         rows = self.model.objects.using(self.database)
@@ -101,7 +104,7 @@ class SharedBucket:
             if row is None:
                 rows.get_or_create(key=self.key, defaults={"tat": 0.0})
                 row = 0.0
-            count, tat = self.gcra.take(row, costs, now)
+            count, tat = self.gcra.take(row, costs, now, borrow=borrow)
             if count:
                 rows.filter(key=self.key).update(tat=tat)
         return count, 0.0 if count else self.gcra.wait(row, costs[0], now)
@@ -139,8 +142,10 @@ class Pace:
         ]
         return min(rates) if rates else None
 
-    def grant(self, costs: Sequence[int]) -> tuple[int, float]:
-        """How many of the leading `costs` may be sent now; when none, how long to wait first."""
+    def grant(self, costs: Sequence[int], *, urgent: bool = False) -> tuple[int, float]:
+        """How many of the leading `costs` may be sent now; when none, how long to wait first.
+        `urgent` (the high lane) may run up to one burst ahead of the rate, never waiting for it
+        (a provider's own bucket holds a second's worth, ours half of it: room for that)."""
         if not costs:
             return 0, 0.0
         now = self.clock()
@@ -149,15 +154,15 @@ class Pace:
         self._recover(now)
         count = len(costs)
         if self.learned is not None:
-            count, _ = self.learned.take(self._learned_tat, costs, now)
+            count, _ = self.learned.take(self._learned_tat, costs, now, borrow=urgent)
             if count == 0:
                 return 0, self.learned.wait(self._learned_tat, costs[0], now)
         if self.shared is not None:
-            count, wait = self.shared.take(costs[:count], now)
+            count, wait = self.shared.take(costs[:count], now, borrow=urgent)
             if count == 0:
                 return 0, wait
         if self.learned is not None:
-            _, self._learned_tat = self.learned.take(self._learned_tat, costs[:count], now)
+            _, self._learned_tat = self.learned.take(self._learned_tat, costs[:count], now, borrow=urgent)
         self._record(now, sum(costs[:count]))
         return count, 0.0
 

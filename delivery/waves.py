@@ -6,9 +6,10 @@
 What a SIGKILL can leave claimed-but-unrecorded is one wave: the calls in progress, never the consume
 batch (its 200 records are still read, logged and committed together). Slow-down answers give their
 claim back (no attempt spent) and wait in the queue for the pace to allow them again. The step works
-on a batch for at most `budget_seconds`; what it has not claimed by then is deferred (fetched again
-from Kafka), so a batch of low-priority messages waiting for the rate never holds back the records
-that follow, a high-priority one above all.
+on a batch for at most `budget_seconds` (half a second); what it has not claimed by then is deferred
+(fetched again from Kafka), so a batch of low-priority messages waiting for the rate never holds back
+the records that follow, a high-priority one above all. High waves may run a burst ahead of the rate
+(delivery.pacing): a high message never waits for the rate behind lower lanes.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class DeliverInWaves(Step):
         log: DeliveryLog,
         in_flight: InFlight,
         shutdown: GracefulShutdown,
-        budget_seconds: float = 1.0,
+        budget_seconds: float = 0.5,
     ) -> None:
         self.spec = spec
         self.on_unknown = on_unknown
@@ -137,8 +138,12 @@ class DeliverInWaves(Step):
         nothing yet, waits a little (a quarter second at most, so the deadline is looked at) and
         returns nothing."""
         head = [queue[index] for index in range(min(self.wave_size, len(queue)))]
+        # A high wave holds only high messages: they may run ahead of the rate, the others may not.
+        urgent = lane_rank(head[0].record.topic() or "") == 0
+        if urgent:
+            head = [item for item in head if lane_rank(item.record.topic() or "") == 0]
         costs = [self.spec.rate_cost(item.value.envelope) for item in head]
-        count, wait = self._pace().grant(costs)
+        count, wait = self._pace().grant(costs, urgent=urgent)
         if count == 0:
             self.shutdown.wait(min(max(wait, 0.001), 0.25))
             return []

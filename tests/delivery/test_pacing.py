@@ -145,3 +145,14 @@ def test_sms_and_whatsapp_pay_their_rate_in_segments_email_per_message():
     assert get_channel(Channel.SMS).rate_cost(make_envelope(Channel.SMS, body=long_text)) == 2
     assert get_channel(Channel.WHATSAPP).rate_cost(make_envelope(Channel.WHATSAPP, body="hi")) == 1
     assert get_channel(Channel.EMAIL).rate_cost(make_envelope(Channel.EMAIL, body=long_text)) == 1
+
+
+def test_the_high_lane_runs_a_burst_ahead_of_the_rate_and_the_others_pay_it_back():
+    bucket, now = Gcra(rate=10.0, burst=5.0), 100.0
+    count, tat = bucket.take(0.0, [1] * 5, now)
+    assert count == 5  # the bucket is empty now
+    assert bucket.take(tat, [1], now)[0] == 0  # a low message waits
+    count, tat = bucket.take(tat, [1] * 8, now, borrow=True)
+    assert count == 5  # high messages go: one burst of debt
+    assert bucket.take(tat, [1], now + 0.5)[0] == 0  # the low lane pays it back first
+    assert bucket.take(tat, [1], now + 1.01)[0] == 1

@@ -42,9 +42,9 @@ SCALES = {
         provider_outage_seconds=6,
         worker_kills=3,
         settle_seconds=90,
-        smtp_messages=1000,
+        smtp_messages=500,
         smtp_stops=5,
-        throttled_messages=600,
+        throttled_messages=400,
     ),
     "full": FaultsScale(
         name="full",
