@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
@@ -47,6 +48,19 @@ SENDING_ACTIONS = frozenset({ClaimAction.SEND, ClaimAction.RESEND_UNKNOWN})
 @cache
 def _inserter(model: type[models.Model], using: str) -> RowInserter:
     return RowInserter(model, using)
+
+
+def _final_record(envelope: MessageEnvelope, status: DeliveryStatus, error: str) -> dict[str, Any]:
+    """A first sight that ends the message at once (suppressed, expired): no provider call."""
+    return {
+        "message_id": envelope.id,
+        "trace_id": envelope.trace_id,
+        "recipient": envelope.to,
+        "payload": envelope.to_dict(),
+        "status": status,
+        "current_attempt": envelope.attempt,
+        "last_error": error,
+    }
 
 
 @dataclass(frozen=True)
@@ -122,17 +136,7 @@ def deliveries_claim(
             actions.append((action, state))
             if action is ClaimAction.EXPIRE:
                 if state is None:
-                    new_records.append(
-                        {
-                            "message_id": envelope.id,
-                            "trace_id": envelope.trace_id,
-                            "recipient": envelope.to,
-                            "payload": envelope.to_dict(),
-                            "status": DeliveryStatus.EXPIRED,
-                            "current_attempt": envelope.attempt,
-                            "last_error": EXPIRED_ERROR,
-                        }
-                    )
+                    new_records.append(_final_record(envelope, DeliveryStatus.EXPIRED, EXPIRED_ERROR))
                     continue
                 expired_pks.append(state.pk)
                 if state.status == DeliveryStatus.SENDING and envelope.attempt == state.current_attempt:
@@ -140,17 +144,7 @@ def deliveries_claim(
                 continue
             if action is ClaimAction.SUPPRESS:
                 if state is None:
-                    new_records.append(
-                        {
-                            "message_id": envelope.id,
-                            "trace_id": envelope.trace_id,
-                            "recipient": envelope.to,
-                            "payload": envelope.to_dict(),
-                            "status": DeliveryStatus.SUPPRESSED,
-                            "current_attempt": envelope.attempt,
-                            "last_error": SUPPRESSED_ERROR,
-                        }
-                    )
+                    new_records.append(_final_record(envelope, DeliveryStatus.SUPPRESSED, SUPPRESSED_ERROR))
                 else:
                     suppressed_pks.append(state.pk)
                 continue

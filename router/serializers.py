@@ -170,6 +170,16 @@ class JsonObjectField(serializers.JSONField):
         return MappingProxyType(data)
 
 
+def _rfc3339_with_offset(field: serializers.DateTimeField, value: Any) -> datetime:
+    """The time DRF parses, refused unless written as RFC 3339 with its UTC offset."""
+    if not isinstance(value, str):
+        field.fail("invalid", format="RFC 3339")
+    moment = serializers.DateTimeField.to_internal_value(field, value)
+    if not _RFC3339_OFFSET.search(value.strip()):
+        field.fail("no_offset")
+    return moment
+
+
 class SendAtField(serializers.DateTimeField):
     """An RFC 3339 time with its UTC offset, from now to SEND_AT_MAX_DAYS ahead."""
 
@@ -180,11 +190,7 @@ class SendAtField(serializers.DateTimeField):
     }
 
     def to_internal_value(self, value: Any) -> datetime:
-        if not isinstance(value, str):
-            self.fail("invalid", format="RFC 3339")
-        moment = super().to_internal_value(value)
-        if not _RFC3339_OFFSET.search(value.strip()):
-            self.fail("no_offset")
+        moment = _rfc3339_with_offset(self, value)
         now = django_timezone.now()
         if moment < now:
             self.fail("past")
@@ -203,11 +209,7 @@ class ExpiresAtField(serializers.DateTimeField):
     }
 
     def to_internal_value(self, value: Any) -> datetime:
-        if not isinstance(value, str):
-            self.fail("invalid", format="RFC 3339")
-        moment = super().to_internal_value(value)
-        if not _RFC3339_OFFSET.search(value.strip()):
-            self.fail("no_offset")
+        moment = _rfc3339_with_offset(self, value)
         if moment <= django_timezone.now():
             self.fail("past")
         return moment.astimezone(UTC)
