@@ -33,8 +33,15 @@ def run_provider_limits() -> dict[str, Any]:
     command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *SCENARIOS]
     result = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, check=False)
     output = result.stdout.splitlines()
-    figures = list(dict.fromkeys(line.strip() for line in output if line.strip().startswith(_FIGURE_LINES)))
+    figures = list(dict.fromkeys(figure for line in output if (figure := _figure(line))))
     return {"command": " ".join(command[2:]), "exit_code": result.returncode, "lines": figures, "tail": output[-3:]}
+
+
+def _figure(line: str) -> str:
+    """A scenario's figure line, from its marker on: pytest's progress dots may stand before a line a
+    test printed (-s)."""
+    starts = [index for index in (line.find(marker) for marker in _FIGURE_LINES) if index >= 0]
+    return line[min(starts) :].strip() if starts else ""
 
 
 def provider_limits_lines(results: dict[str, Any]) -> list[str]:
