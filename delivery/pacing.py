@@ -24,12 +24,12 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from django.db import transaction
 
 from delivery.models import ProviderPace
 from delivery.rates import Rate
+from delivery.token_bucket import Gcra
 
 # A burst never larger than this part of a second's rate: the provider's own bucket (a second's worth
 # at most) then always has room, whatever the network adds to the spacing of our calls.
@@ -41,49 +41,6 @@ RECOVERY_PER_SECOND = 0.1
 # Throttle answers within this long of the last decrease are the same congestion event (a wave
 # of calls all refused at once): one halving, not one per call.
 DECREASE_HOLD_SECONDS = 1.0
-
-
-def grant_prefix(costs: Sequence[int], available: float) -> int:
-    """How many of the leading `costs` fit in `available` units."""
-    used, count = 0, 0
-    for cost in costs:
-        if used + cost > available + 1e-9:
-            break
-        used += cost
-        count += 1
-    return count
-
-
-@dataclass
-class Gcra:
-    """A token bucket as one timestamp: `rate` units a second, bursts up to `burst` units."""
-
-    rate: float
-    burst: float
-
-    @property
-    def interval(self) -> float:
-        return 1.0 / self.rate
-
-    def available(self, tat: float, now: float) -> float:
-        return max(0.0, (now + self.burst * self.interval - max(tat, now)) / self.interval)
-
-    def take(self, tat: float, costs: Sequence[int], now: float, *, borrow: bool = False) -> tuple[int, float]:
-        """(how many leading costs go now, the new tat). A first cost larger than the whole burst
-        goes alone once the bucket is full, so a long SMS is never starved. `borrow`: the calls may
-        also take up to one more burst ahead of the rate (the high lane: it never waits for the
-        rate; the lanes after it pay the debt back, so the rate holds on average)."""
-        extra = self.burst if borrow else 0.0
-        count = grant_prefix(costs, self.available(tat, now) + extra)
-        if count == 0 and costs and tat <= now:
-            count = 1
-        used = sum(costs[:count])
-        return count, max(tat, now) + used * self.interval
-
-    def wait(self, tat: float, cost: int, now: float) -> float:
-        """Seconds until `cost` units fit."""
-        needed = min(cost, self.burst) - self.available(tat, now)
-        return max(0.0, needed * self.interval)
 
 
 class SharedBucket:

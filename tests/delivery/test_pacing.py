@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from delivery.pacing import Gcra, Pace, Paces, SharedBucket, grant_prefix, shared_burst
+from delivery.pacing import Pace, Paces, SharedBucket, shared_burst
 from delivery.provider_lists import ProviderChoice
 from delivery.rates import Rate, rates_per_provider
 from delivery.registry import get_channel
+from delivery.token_bucket import Gcra, grant_prefix
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS
 
