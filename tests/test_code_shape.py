@@ -62,3 +62,18 @@ def test_no_product_module_is_over_450_lines():
 def test_no_product_function_is_over_80_lines():
     too_long = [finding for path in product_modules() for finding in long_functions(path)]
     assert not too_long, "one decision per function:\n" + "\n".join(too_long)
+
+
+def test_the_code_cites_only_documents_in_the_repository():
+    # The design contract the project started from is not in the repository; docs/architecture.md is.
+    outside = ("DESIGN §", "DESIGN.md", "DESIGN section")
+    citing = [
+        str(path.relative_to(ROOT))
+        for folder in (*PRODUCT_PACKAGES, "tests", "bench", "docs", "bin", "docker")
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.is_file()
+        and path != Path(__file__).resolve()
+        and path.suffix in {".py", ".md", ".ndjson", ".yaml", ".toml", ""}
+        and any(phrase in path.read_text(errors="ignore") for phrase in outside)
+    ]
+    assert not citing, "cite docs/architecture.md (or another docs/ page) instead:\n" + "\n".join(citing)
