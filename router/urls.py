@@ -10,7 +10,7 @@ from router.views.not_found import api_not_found
 from router.views.receipts import TwilioInboundMessageView, TwilioStatusCallbackView
 from router.views.suppressions import SuppressionDetailView
 from router.views.templates import TemplateDetailView, TemplatesView
-from router.views.webhooks import WebhookDetailView, WebhooksView
+from router.views.webhooks import WebhookDetailView, WebhookEnableView, WebhooksView
 
 twilio = closed_unless(twilio_webhooks_open)
 
@@ -22,6 +22,7 @@ urlpatterns: list[URLPattern] = [
     path("templates", TemplatesView.as_view(), name="templates"),
     path("webhooks", WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<uuid:endpoint_id>", WebhookDetailView.as_view(), name="webhook-detail"),
+    path("webhooks/<uuid:endpoint_id>/enable", WebhookEnableView.as_view(), name="webhook-enable"),
     # Closed (404) without TWILIO_AUTH_TOKEN: nothing could check Twilio's signature.
     path("providers/twilio/status", twilio(TwilioStatusCallbackView.as_view()), name="twilio-status"),
     path("providers/twilio/inbound", twilio(TwilioInboundMessageView.as_view()), name="twilio-inbound"),

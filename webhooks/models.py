@@ -22,11 +22,23 @@ class WebhookEndpoint(models.Model):
     last_delivered_at = models.DateTimeField(null=True, blank=True, help_text="Last 2xx answer to a post.")
     last_error = models.TextField(blank=True, default="", help_text="Why the last failed post failed.")
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # An endpoint that failed every post for WEBHOOKS_DISABLE_AFTER is disabled (nothing is posted to it;
+    # its jobs are dead-lettered) until the client or an operator enables it: the clock starts at the
+    # first failure after a success, and any 2xx stops it (webhook_endpoints_record_posts).
+    failing_since = models.DateTimeField(
+        null=True, blank=True, help_text="First failed post since the last 2xx; empty while it succeeds."
+    )
+    disabled_at = models.DateTimeField(null=True, blank=True, help_text="Set while disabled: nothing is posted.")
+    disabled_reason = models.TextField(blank=True, default="")
 
     objects = models.Manager()
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     def __str__(self) -> str:
         return f"{self.url} ({self.client})"

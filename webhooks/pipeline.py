@@ -3,7 +3,9 @@
 - a log event (`logs.router`, `logs.delivery.<channel>`) that is a status change → fan out: one job
   per subscribed endpoint of the message's client, produced to `webhooks.out` (keyed by endpoint);
 - a job (`webhooks.out`, `webhooks.out.retry.<n>`) → POST it, signed (Standard Webhooks), then
-  done, or retried on the next level's topic after its delay, or dead-lettered when attempts run out.
+  done; or, its failure sorted into a kind (webhooks.failures), retried on the next level's topic after
+  its delay when transient, dead-lettered at once when permanent or when attempts run out. A job for
+  a disabled endpoint is not posted: dead-lettered.
 
     decode → fan out → deliver → produce outcomes → (runner) commit offsets
 
@@ -19,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import requests
@@ -28,7 +30,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from standardwebhooks import Webhook
 
-from delivery.retry_policy import RetryPolicy
+from delivery.retry_policy import RetryPolicy, parse_duration
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record
@@ -39,10 +41,21 @@ from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all_or_rai
 from messaging.tracing import TRACE_ID, TraceContext
 from router.models import Message
 from webhooks.events import WebhookEvent, webhook_event_of
+from webhooks.failures import (
+    PostFailure,
+    endpoint_disabled_failure,
+    failure_of_exception,
+    failure_of_response,
+    retry_delay,
+)
 from webhooks.models import WebhookEndpoint
-from webhooks.services import webhook_endpoints_record_posts
+from webhooks.services import DisabledEndpoint, webhook_endpoints_record_posts
 
 JOB_SCHEMA = "webhook-job/v1"
+# The webhooks worker's log actions (logs.webhooks; docs/logging.md).
+WEBHOOK_DELIVERED = "webhook.delivered"
+WEBHOOK_FAILED = "webhook.failed"
+WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 logger = logging.getLogger(__name__)
 
 
@@ -61,8 +74,9 @@ class Job:
     trace_id: str
     payload: bytes  # the JSON body, exactly as signed and sent
     attempt: int
-    error: str | None = None  # set once posted: None = delivered
-    posted: bool = False
+    failure: PostFailure | None = None  # set once posted: None = delivered
+    posted: bool = False  # the deliver step is done with it (posted, or skipped: endpoint disabled)
+    skipped: bool = False  # not posted: its endpoint is disabled
     produced: bool = False
 
     def to_json(self, *, attempt: int | None = None) -> bytes:
@@ -207,21 +221,23 @@ class DeliverJobs(Step):
         }
         calls = []
         for item in todo:
-            endpoint = endpoints.get(item.value.endpoint_id)
+            job, endpoint = item.value, endpoints.get(item.value.endpoint_id)
             if endpoint is None:  # deleted meanwhile: nobody to tell
-                item.value.posted = True
+                job.posted = True
                 item.finish()
+            elif endpoint.disabled:  # nothing is posted to it: dead-lettered
+                job.failure, job.posted, job.skipped = endpoint_disabled_failure(endpoint.disabled_reason), True, True
             else:
-                calls.append((item.value, endpoint))
-        for job, error in zip(
+                calls.append((job, endpoint))
+        for job, failure in zip(
             (job for job, _ in calls), self.pool.map(lambda call: self._post(*call), calls), strict=True
         ):
-            job.error, job.posted = error, True
-        _record_posts([job for job, _ in calls])
+            job.failure, job.posted = failure, True
 
-    def _post(self, job: Job, endpoint: WebhookEndpoint) -> str | None:
-        """None when the receiver answered 2xx; else why not. The URL's host is checked again by the
-        session as it connects (a name that now resolves to our network: InvalidIPAddress)."""
+    def _post(self, job: Job, endpoint: WebhookEndpoint) -> PostFailure | None:
+        """None when the receiver answered 2xx; else what kind of failure it was (webhooks.failures).
+        The URL's host is checked again by the session as it connects (a name that now resolves to our
+        network: InvalidIPAddress, a permanent failure)."""
         sent_at = datetime.now(UTC)
         body = job.payload.decode()
         headers = {
@@ -239,27 +255,20 @@ class DeliverJobs(Step):
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            return f"{type(error).__name__}: {error}"
-        if 200 <= response.status_code < 300:
-            return None
-        return f"HTTP {response.status_code}"
+            return failure_of_exception(error)
+        return failure_of_response(response)
 
 
-def _record_posts(jobs: list[Job]) -> None:
-    """Each endpoint's last delivery and last error, for the admin. Bookkeeping only: a database too
-    busy to take it costs a warning, never a delivery (the jobs are posted already)."""
-    failed = {uuid.UUID(job.endpoint_id): job.error for job in jobs if job.error is not None}
-    delivered = {uuid.UUID(job.endpoint_id) for job in jobs if job.error is None}
-    try:
-        webhook_endpoints_record_posts(delivered=delivered, failed=failed, at=datetime.now(UTC))
-    except DatabaseError as error:
-        logger.warning("could not record the last posts of %d endpoint(s): %s", len(delivered | set(failed)), error)
+def webhooks_disable_after() -> timedelta:
+    return timedelta(seconds=parse_duration(settings.WEBHOOKS_DISABLE_AFTER))
 
 
 class ProduceWebhookOutcomes(Step):
-    """A failed job goes to the next retry level (due after its delay) or, out of attempts, to the
-    DLQ with the error in its headers; every outcome is a `webhook.delivered` / `webhook.failed`
-    log event."""
+    """Where a post's outcome is decided and written (webhooks.failures sorts it first): a transient
+    failure goes to the next retry level (due after its delay, or the receiver's `Retry-After`); a
+    permanent one, or one out of attempts, to the DLQ with the reason in its headers. Every outcome is
+    a `webhook.delivered` / `webhook.failed` log event; each endpoint's health is recorded, and one
+    that has failed everything for `disable_after` is disabled (`webhook.endpoint_disabled`)."""
 
     name = "produce outcomes"
 
@@ -271,57 +280,96 @@ class ProduceWebhookOutcomes(Step):
         log: LogEmitter,
         retry_topic: Callable[[int], str],
         dlq_topic: str,
+        disable_after: timedelta | None = None,
     ) -> None:
         self.producer = producer
         self.policy = policy
         self.log = log
         self.retry_topic = retry_topic
         self.dlq_topic = dlq_topic
+        self.disable_after = disable_after if disable_after is not None else webhooks_disable_after()
 
     def run(self, items: list[Item]) -> None:
         todo = [item for item in _of_type(items, Job) if item.value.posted and not item.value.produced]
-        records, failed = [], []
-        for item in todo:
-            job: Job = item.value
-            if job.error is None:
-                continue
-            failed.append(item)
-            if self.policy.can_retry(job.attempt):
-                due = due_at_headers(time.time() + self.policy.delay(job.attempt))
-                key = job.endpoint_id.encode()
-                value = job.to_json(attempt=job.attempt + 1)
-                records.append(OutgoingRecord(self.retry_topic(job.attempt), key, value, _headers(job, due)))
-            else:
-                records.append(
-                    dead_letter_record(
-                        item.record,
-                        topic=self.dlq_topic,
-                        value=job.to_json(),
-                        attempts=job.attempt,
-                        error_type="WebhookDeliveryFailed",
-                        error_message=job.error,
-                        trace=TraceContext.continuing(job.trace_id),
-                    )
-                )
+        records = [self._record(item) for item in todo if item.value.failure is not None]
         publish_all_or_raise(self.producer, records, what="webhook retry records")
+        disabled = _record_posts([item.value for item in todo if not item.value.skipped], self.disable_after)
         for item in todo:
-            job = item.value
-            job.produced = True
-            self._log(job)
+            item.value.produced = True
+            self._log(item.value)
             item.finish()
+        for endpoint in disabled:
+            self._log_disabled(endpoint)
+
+    def _retried(self, job: Job) -> bool:
+        return job.failure is not None and not job.failure.permanent and self.policy.can_retry(job.attempt)
+
+    def _record(self, item: Item) -> OutgoingRecord:
+        job: Job = item.value
+        failure = job.failure
+        assert failure is not None
+        if self._retried(job):
+            due = due_at_headers(time.time() + retry_delay(failure, policy=self.policy, attempt=job.attempt))
+            value = job.to_json(attempt=job.attempt + 1)
+            return OutgoingRecord(self.retry_topic(job.attempt), job.endpoint_id.encode(), value, _headers(job, due))
+        return dead_letter_record(
+            item.record,
+            topic=self.dlq_topic,
+            value=job.to_json(),
+            attempts=job.attempt,
+            error_type=failure.error_type,
+            error_message=f"{failure.reason} ({_why_dead_lettered(failure)})",
+            trace=TraceContext.continuing(job.trace_id),
+        )
 
     def _log(self, job: Job) -> None:
-        delivered = job.error is None
+        failure = job.failure
+        if failure is None:
+            said, labels = "delivered", {}
+        else:
+            then = "retried" if self._retried(job) else f"dead-lettered: {_why_dead_lettered(failure)}"
+            said = f"attempt {job.attempt} {'not made' if job.skipped else 'failed'} ({failure.reason}), {then}"
+            labels = {"failure_kind": failure.kind.value}
         self.log.emit(
-            "webhook.delivered" if delivered else "webhook.failed",
+            WEBHOOK_DELIVERED if failure is None else WEBHOOK_FAILED,
             trace_id=job.trace_id,
-            message=f"webhook {job.webhook_id} to endpoint {job.endpoint_id}: "
-            + ("delivered" if delivered else f"attempt {job.attempt} failed"),
-            outcome=Outcome.SUCCESS if delivered else Outcome.FAILURE,
-            level="info" if delivered else "warning",
+            message=f"webhook {job.webhook_id} to endpoint {job.endpoint_id}: {said}",
+            outcome=Outcome.SUCCESS if failure is None else Outcome.FAILURE,
+            level="info" if failure is None else "warning",
             message_id=job.message_id,
             attempt=job.attempt,
-            error_type=None if delivered else "WebhookDeliveryFailed",
-            error_message=job.error,
-            labels={"webhook_id": job.webhook_id, "endpoint_id": job.endpoint_id},
+            error_type=None if failure is None else failure.error_type,
+            error_message=None if failure is None else failure.reason,
+            labels={"webhook_id": job.webhook_id, "endpoint_id": job.endpoint_id, **labels},
         )
+
+    def _log_disabled(self, endpoint: DisabledEndpoint) -> None:
+        self.log.emit(
+            WEBHOOK_ENDPOINT_DISABLED,
+            trace_id=TraceContext.new().trace_id,
+            message=f"webhook endpoint {endpoint.id} disabled: {endpoint.reason}",
+            outcome=Outcome.FAILURE,
+            level="warning",
+            error_type="WebhookEndpointDisabled",
+            error_message=endpoint.reason,
+            labels={"endpoint_id": str(endpoint.id), "client": endpoint.client},
+        )
+
+
+def _why_dead_lettered(failure: PostFailure) -> str:
+    return "permanent, not retried" if failure.permanent else "out of attempts"
+
+
+def _record_posts(jobs: list[Job], disable_after: timedelta) -> list[DisabledEndpoint]:
+    """Each endpoint's last delivery, last error and failing clock; the endpoints this disabled.
+    Bookkeeping only: a database too busy to take it costs a warning, never a delivery (the jobs are
+    posted, their outcomes produced) — an endpoint due to be disabled is then disabled a batch later."""
+    failed = {uuid.UUID(job.endpoint_id): job.failure.reason for job in jobs if job.failure is not None}
+    delivered = {uuid.UUID(job.endpoint_id) for job in jobs if job.failure is None}
+    try:
+        return webhook_endpoints_record_posts(
+            delivered=delivered, failed=failed, at=datetime.now(UTC), disable_after=disable_after
+        )
+    except DatabaseError as error:
+        logger.warning("could not record the last posts of %d endpoint(s): %s", len(delivered | set(failed)), error)
+        return []

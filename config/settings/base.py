@@ -271,12 +271,16 @@ DELIVERY_BREAKER = {
 INSTALLED_APPS += ["webhooks"]
 # Loopback and private addresses as endpoints: for development only (production settings refuse them).
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
-# A receiver that fails (non-2xx, timeout) is retried after each delay in turn, for hours, then the
-# event is dead-lettered on webhooks.out.dlq.
+# A receiver that fails transiently (timeout, connection error, 408, 429, 5xx) is retried after each delay
+# in turn (or its Retry-After, up to the longest delay), for hours, then the event is dead-lettered on
+# webhooks.out.dlq; any other failure (4xx, 3xx, a refused address) is dead-lettered at once.
 WEBHOOKS_RETRY_DELAYS = env.list("WEBHOOKS_RETRY_DELAYS", default=["30s", "2m", "10m", "30m", "1h", "2h", "3h"])
 WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=len(WEBHOOKS_RETRY_DELAYS) + 1)
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 WEBHOOKS_MAX_IN_FLIGHT = env.int("WEBHOOKS_MAX_IN_FLIGHT", default=16)
+# An endpoint whose every post failed for this long (a duration: 90s, 30m, 120h) is disabled until it
+# is enabled again (POST /api/v1/webhooks/{id}/enable, or the admin); 120h = 5 days, as Svix and Stripe.
+WEBHOOKS_DISABLE_AFTER = env("WEBHOOKS_DISABLE_AFTER", default="120h")
 # An ESP through django-anymail: EMAIL_DELIVERY_BACKEND=anymail.backends.<esp>.EmailBackend and its
 # settings as JSON, e.g. ANYMAIL='{"POSTMARK_SERVER_TOKEN": "…"}'. Its tracking webhooks
 # (/api/v1/providers/anymail/<esp>/tracking/) take ANYMAIL_WEBHOOK_SECRET ("user:password") as basic auth;

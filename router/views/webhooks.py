@@ -1,5 +1,6 @@
 """/api/v1/webhooks: a client's status webhook endpoints (webhooks app). POST → 201 with the signing
-secret, shown this once; GET lists them (no secrets); /api/v1/webhooks/{id}: GET, DELETE (204)."""
+secret, shown this once; GET lists them (no secrets); /api/v1/webhooks/{id}: GET, DELETE (204);
+/api/v1/webhooks/{id}/enable: POST, after the worker disabled it (docs/api.md#status-webhooks)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from webhooks.models import WebhookEndpoint
 from webhooks.services import (
     webhook_endpoint_create,
     webhook_endpoint_delete,
+    webhook_endpoint_enable,
     webhook_endpoint_get,
     webhook_endpoints_list,
 )
@@ -33,6 +35,15 @@ class WebhookEndpointSerializer(StrictSerializer):
     url = serializers.URLField(max_length=2000, help_text="http(s); public addresses only in production.")
     events = serializers.ListField(child=serializers.ChoiceField(choices=list(EVENT_TYPES)), min_length=1)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    disabled = serializers.BooleanField(
+        read_only=True,
+        help_text="Nothing is posted while true: every post failed for `WEBHOOKS_DISABLE_AFTER` (5 days unless "
+        "configured). Enable it with `POST /api/v1/webhooks/{id}/enable`.",
+    )
+    disabledAt = serializers.DateTimeField(source="disabled_at", read_only=True, allow_null=True)
+    disabledReason = serializers.CharField(
+        source="disabled_reason", read_only=True, help_text="Why it was disabled; empty while enabled."
+    )
 
     def validate_url(self, value: str) -> str:
         try:
@@ -64,7 +75,10 @@ class WebhooksView(RouterAPIView):
         description="Each status change of this API key's messages, of the types listed, is POSTed there as "
         '`{"type", "timestamp", "data": {"id", "traceId", "channel", "status", "attempts"}}`, signed as the '
         "Standard Webhooks spec says (`webhook-id`, `webhook-timestamp`, `webhook-signature`). At least once: "
-        "deduplicate by `webhook-id`. A receiver that fails is retried for hours, then the event is dead-lettered.",
+        "deduplicate by `webhook-id`. A timeout, a connection error, 408, 429 or 5xx is retried for hours "
+        "(`Retry-After` honoured), then the event is dead-lettered; any other 4xx, a 3xx (never followed) or a "
+        "refused address is dead-lettered at once. An endpoint whose every post failed for 5 days (by default) "
+        "is disabled (`disabled`): nothing is posted to it until `POST /api/v1/webhooks/{id}/enable`.",
         request=WebhookEndpointSerializer,
         responses={201: CreatedWebhookEndpointSerializer, **POST_ERRORS},
         examples=[
@@ -83,20 +97,21 @@ class WebhooksView(RouterAPIView):
         return Response(CreatedWebhookEndpointSerializer(endpoint).data, status=201)
 
 
-class WebhookDetailView(RouterAPIView):
-    def _endpoint(self, request: Request, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-        endpoint = webhook_endpoint_get(client=client_of(request), endpoint_id=endpoint_id)
-        if endpoint is None:
-            raise NotFound("No such webhook endpoint.")
-        return endpoint
+def _endpoint(request: Request, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    endpoint = webhook_endpoint_get(client=client_of(request), endpoint_id=endpoint_id)
+    if endpoint is None:
+        raise NotFound("No such webhook endpoint.")
+    return endpoint
 
+
+class WebhookDetailView(RouterAPIView):
     @extend_schema(
         operation_id="webhooks_retrieve",
         summary="Get a webhook endpoint",
         responses={200: WebhookEndpointSerializer, 404: error_response("No such endpoint."), **COMMON_ERRORS},
     )
     def get(self, request: Request, endpoint_id: uuid.UUID) -> Response:
-        return Response(WebhookEndpointSerializer(self._endpoint(request, endpoint_id)).data)
+        return Response(WebhookEndpointSerializer(_endpoint(request, endpoint_id)).data)
 
     @extend_schema(
         operation_id="webhooks_destroy",
@@ -105,5 +120,20 @@ class WebhookDetailView(RouterAPIView):
         responses={204: None, 404: error_response("No such endpoint."), **COMMON_ERRORS},
     )
     def delete(self, request: Request, endpoint_id: uuid.UUID) -> Response:
-        webhook_endpoint_delete(endpoint=self._endpoint(request, endpoint_id))
+        webhook_endpoint_delete(endpoint=_endpoint(request, endpoint_id))
         return Response(status=204)
+
+
+class WebhookEnableView(RouterAPIView):
+    @extend_schema(
+        operation_id="webhooks_enable",
+        summary="Enable a disabled webhook endpoint",
+        description="Posts to it resume with the next event; its failing clock starts afresh. Events that "
+        "came while it was disabled were not posted: they are kept on the dead-letter topic. Enabling an "
+        "endpoint that is not disabled answers 200 and changes nothing.",
+        request=None,
+        responses={200: WebhookEndpointSerializer, 404: error_response("No such endpoint."), **COMMON_ERRORS},
+    )
+    def post(self, request: Request, endpoint_id: uuid.UUID) -> Response:
+        endpoint = webhook_endpoint_enable(endpoint=_endpoint(request, endpoint_id))
+        return Response(WebhookEndpointSerializer(endpoint).data)

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from rest_framework.test import APIClient
 
 from delivery.models import DeliveryStatus
 from engines.process import free_port, free_ports
@@ -29,23 +28,19 @@ from tests.delivery.support import (
 )
 from tests.peers.webhooks import WebhookReceiver
 from tests.processes import manage_py, wait_for
-from tests.router.factories import ApiKeyFactory, SmsRequestFactory
+from tests.router.factories import SmsRequestFactory
+from tests.webhooks.support import api_client
 from webhooks.addresses import check_webhook_url, webhook_session
+from webhooks.failures import FailureKind
 from webhooks.models import WebhookEndpoint
 from webhooks.pipeline import DeliverJobs, Job
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-def _api() -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKeyFactory().raw_key}")
-    return client
-
-
 @pytest.mark.django_db(databases=["default"])
 def test_endpoints_are_created_listed_and_deleted_per_key(settings):
-    api, other = _api(), _api()
+    api, other = api_client(), api_client()
     body = {"url": "http://127.0.0.1:9/hooks", "events": ["message.sent", "message.failed"]}
     created = api.post("/api/v1/webhooks", body, format="json")
     assert created.status_code == 201, created.json()
@@ -73,7 +68,7 @@ def test_endpoints_are_created_listed_and_deleted_per_key(settings):
 )
 def test_a_bad_or_private_endpoint_is_refused(settings, body, field):
     settings.WEBHOOKS_ALLOW_PRIVATE = False
-    response = _api().post("/api/v1/webhooks", body, format="json")
+    response = api_client().post("/api/v1/webhooks", body, format="json")
     assert response.status_code == 400
     assert field in response.json(), response.json()
 
@@ -81,7 +76,7 @@ def test_a_bad_or_private_endpoint_is_refused(settings, body, field):
 @pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
 def test_webhooks_reach_a_flaky_receiver_signed_once_each_and_a_dead_one_ends_in_the_dlq(tmp_path, settings):
     env = own_run_topics(settings, "webhooks")
-    api = _api()
+    api = api_client()
     events = ["message.sent", "message.failed"]
     port, dead_port = free_ports(2)  # nothing listens on the dead one
     flaky_body = {"url": f"http://127.0.0.1:{port}/hooks", "events": events}
@@ -183,12 +178,13 @@ def test_a_name_rebound_to_our_network_after_the_check_is_never_reached(tmp_path
     check_webhook_url(endpoint.url, allow_private=False)  # what registering it checked: public
     try:
         with ThreadPoolExecutor(1) as pool:
-            error = DeliverJobs(pool=pool, session=session)._post(job, endpoint)
+            failure = DeliverJobs(pool=pool, session=session)._post(job, endpoint)
     finally:
         receiver.process.stop()
 
-    if pinned:
-        assert error is not None and "127.0.0.1" in error, error
+    if pinned:  # a refused address: no retry can change that, so the job is dead-lettered at once
+        assert failure is not None and "127.0.0.1" in failure.reason, failure
+        assert (failure.kind, failure.error_type) == (FailureKind.PERMANENT, "WebhookAddressRefused")
         assert receiver.requests() == []
     else:  # what the worker did before it posted through webhook_session
-        assert error is None and len(receiver.requests()) == 1
+        assert failure is None and len(receiver.requests()) == 1
