@@ -1,4 +1,9 @@
+import uuid
+from collections.abc import Collection
+
 from django.apps import AppConfig
+
+from webhooks.owners import message_owners_register
 
 
 class RouterConfig(AppConfig):
@@ -10,3 +15,10 @@ class RouterConfig(AppConfig):
         from router import authentication, esp_receipts, provider_webhooks, schema  # noqa: F401
 
         esp_receipts.connect()
+        message_owners_register(_message_clients)
+
+
+def _message_clients(message_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    from router.models import Message
+
+    return dict(Message.objects.filter(pk__in=message_ids).values_list("id", "client"))

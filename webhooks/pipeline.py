@@ -39,7 +39,6 @@ from messaging.headers import build_headers
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all_or_raise
 from messaging.tracing import TRACE_ID, TraceContext
-from router.models import Message
 from webhooks.events import WebhookEvent, webhook_event_of
 from webhooks.failures import (
     PostFailure,
@@ -49,6 +48,7 @@ from webhooks.failures import (
     retry_delay,
 )
 from webhooks.models import WebhookEndpoint
+from webhooks.owners import message_owners
 from webhooks.services import DisabledEndpoint, webhook_endpoints_record_posts
 
 JOB_SCHEMA = "webhook-job/v1"
@@ -155,7 +155,7 @@ class FanOutEvents(Step):
         if not todo:
             return
         ids = {uuid.UUID(item.value.event.message_id) for item in todo}
-        clients = dict(Message.objects.filter(pk__in=ids).values_list("id", "client"))
+        clients = message_owners(ids)
         endpoints = list(WebhookEndpoint.objects.filter(client__in=set(clients.values())))
         records = []
         for item in todo:

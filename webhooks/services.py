@@ -1,4 +1,5 @@
-"""A client's webhook endpoints, as the API's views keep them (reads and writes in one place)."""
+"""A client's webhook endpoints, as the API's views keep them (reads and writes in one place). A client
+is the API caller's id (`key:<prefix>` or `user:<pk>`)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,22 @@ from django.db import router as db_router
 from django.db.models import QuerySet
 
 from config.db_writes import write_transaction
-from router.domain import Client
 from webhooks.models import WebhookEndpoint
 
 
-def webhook_endpoints_list(*, client: Client) -> QuerySet[WebhookEndpoint]:
-    return WebhookEndpoint.objects.filter(client=client.id)
+def webhook_endpoints_list(*, client: str) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(client=client)
 
 
-def webhook_endpoint_get(*, client: Client, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
-    return WebhookEndpoint.objects.filter(pk=endpoint_id, client=client.id).first()
+def webhook_endpoint_get(*, client: str, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(pk=endpoint_id, client=client).first()
 
 
-def webhook_endpoint_create(*, client: Client, url: str, events: Iterable[str]) -> WebhookEndpoint:
+def webhook_endpoint_create(*, client: str, url: str, events: Iterable[str]) -> WebhookEndpoint:
     """A new endpoint with a new signing secret (Standard Webhooks: `whsec_` + base64 of 32 random bytes)."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     with write_transaction(db_router.db_for_write(WebhookEndpoint)):
-        return WebhookEndpoint.objects.create(client=client.id, url=url, events=sorted(set(events)), secret=secret)
+        return WebhookEndpoint.objects.create(client=client, url=url, events=sorted(set(events)), secret=secret)
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:

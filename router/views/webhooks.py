@@ -66,7 +66,7 @@ class WebhooksView(RouterAPIView):
         responses={200: WebhookEndpointSerializer(many=True), **COMMON_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        endpoints = webhook_endpoints_list(client=client_of(request))
+        endpoints = webhook_endpoints_list(client=client_of(request).id)
         return Response(WebhookEndpointSerializer(endpoints, many=True).data)
 
     @extend_schema(
@@ -93,12 +93,12 @@ class WebhooksView(RouterAPIView):
         serializer = WebhookEndpointSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = serializer.validated_data
-        endpoint = webhook_endpoint_create(client=client_of(request), url=data["url"], events=data["events"])
+        endpoint = webhook_endpoint_create(client=client_of(request).id, url=data["url"], events=data["events"])
         return Response(CreatedWebhookEndpointSerializer(endpoint).data, status=201)
 
 
 def _endpoint(request: Request, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    endpoint = webhook_endpoint_get(client=client_of(request), endpoint_id=endpoint_id)
+    endpoint = webhook_endpoint_get(client=client_of(request).id, endpoint_id=endpoint_id)
     if endpoint is None:
         raise NotFound("No such webhook endpoint.")
     return endpoint
