@@ -28,9 +28,9 @@ from messaging.consumption.steps import Step
 from messaging.errors import PublishError
 from messaging.groups import consumer_group
 from messaging.log_events import LogEmitter, log_flusher
+from messaging.metrics import DLQ_RECORDS, serve_metrics
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import delivery_log_topic, dlq_topic, lane_topics, retry_topic
-from operations.metrics import DLQ_RECORDS, serve_metrics
 
 logger = logging.getLogger(__name__)
 

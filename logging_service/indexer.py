@@ -31,10 +31,10 @@ from messaging.consumption.items import Item
 from messaging.consumption.runner import BatchLimits, ConsumerRunner
 from messaging.consumption.settings import guard_policy
 from messaging.consumption.steps import Aborted, DeadLetterSink, Step
+from messaging.metrics import INDEXED_EVENTS, serve_metrics
 from messaging.record_position import RecordPosition
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import log_topics_pattern
-from operations.metrics import INDEXED_EVENTS, serve_metrics
 
 logger = logging.getLogger(__name__)
 

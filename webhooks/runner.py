@@ -21,6 +21,7 @@ from messaging.dead_letters import TopicDeadLetters
 from messaging.errors import PublishError
 from messaging.groups import consumer_group
 from messaging.log_events import LogEmitter, log_flusher
+from messaging.metrics import serve_metrics
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import (
     delivery_log_topic,
@@ -30,7 +31,6 @@ from messaging.topics import (
     webhooks_retry_topic,
     webhooks_topic,
 )
-from operations.metrics import serve_metrics
 from webhooks.addresses import webhook_session
 from webhooks.pipeline import DecodeRecords, DeliverJobs, FanOutEvents, ProduceWebhookOutcomes
 

@@ -26,8 +26,8 @@ from messaging.consumption.items import Item
 from messaging.consumption.lane_gate import LaneGate
 from messaging.consumption.steps import Aborted, Step
 from messaging.log_events import LogEmitter
+from messaging.metrics import CONSUMER_LAG
 from messaging.record_position import PartitionKey, RecordPosition
-from operations.metrics import CONSUMER_LAG
 
 logger = logging.getLogger(__name__)
 
