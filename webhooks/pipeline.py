@@ -14,7 +14,6 @@ At least once: a receiver deduplicates by `webhook-id`.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,10 +31,10 @@ from delivery.retry_policy import RetryPolicy
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record
-from messaging.due_time import due_at_headers
 from messaging.headers import build_headers
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all_or_raise
+from messaging.retries import retry_record
 from messaging.tracing import TRACE_ID, TraceContext
 from router.models import Message
 from webhooks.events import WebhookEvent, webhook_event_of
@@ -287,10 +286,15 @@ class ProduceWebhookOutcomes(Step):
                 continue
             failed.append(item)
             if self.policy.can_retry(job.attempt):
-                due = due_at_headers(time.time() + self.policy.delay(job.attempt))
-                key = job.endpoint_id.encode()
-                value = job.to_json(attempt=job.attempt + 1)
-                records.append(OutgoingRecord(self.retry_topic(job.attempt), key, value, _headers(job, due)))
+                records.append(
+                    retry_record(
+                        topic=self.retry_topic(job.attempt),
+                        key=job.endpoint_id.encode(),
+                        value=job.to_json(attempt=job.attempt + 1),
+                        trace=TraceContext.continuing(job.trace_id),
+                        delay_seconds=self.policy.delay(job.attempt),
+                    )
+                )
             else:
                 records.append(
                     dead_letter_record(
