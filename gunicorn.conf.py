@@ -16,7 +16,7 @@ from pathlib import Path
 
 import environ
 
-# Prometheus (operations.metrics): the workers write their metrics to files in one directory, which
+# Prometheus (messaging.metrics): the workers write their metrics to files in one directory, which
 # `/metrics` reads together; emptied when the server starts, a dead worker's gauges dropped.
 _metrics_dir = Path(
     os.environ.setdefault(

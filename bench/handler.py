@@ -23,6 +23,7 @@ from confluent_kafka import Message, Producer
 from messaging.channels import Channel
 
 if TYPE_CHECKING:  # imported late at run time: main() configures Django first
+    from delivery.providers import Provider
     from messaging.consumption.guard import StepGuard
     from messaging.consumption.items import Item
     from messaging.consumption.steps import Step
@@ -121,31 +122,37 @@ def items_for(envelopes: Sequence[MessageEnvelope], first_offset: int = 0) -> li
     ]
 
 
-def in_process_chain(channel: Channel, *, pool_size: int = 32) -> tuple[list[Step], StepGuard]:
-    """The channel's steps and guard as `consume` builds them, with its configured provider; nothing
-    leaves the process (outcome and log records are dropped)."""
+def in_process_chain(
+    channel: Channel, *, pool_size: int = 32, provider: Provider | None = None
+) -> tuple[list[Step], StepGuard]:
+    """The channel's steps and guard as `consume` builds them, with its configured provider (or the
+    caller's); nothing leaves the process (outcome and log records are dropped)."""
+    from delivery.dead_letters import ChannelDeadLetters
     from delivery.events import DeliveryLog
     from delivery.providers import ProviderPool
     from delivery.registry import get_channel
     from delivery.retry_policy import RetryPolicy
-    from delivery.runner import channel_chain
-    from messaging.consumption.guard import GuardPolicy
+    from delivery.runner import channel_steps
+    from messaging.consumption.failures import DATABASE_OR_BROKER_DOWN
+    from messaging.consumption.guard import GuardPolicy, StepGuard
     from messaging.log_events import LogEmitter
     from messaging.shutdown import GracefulShutdown
 
     spec = get_channel(channel)
     producer = cast(Producer, _DroppingProducer())
-    emitter = LogEmitter(service=spec.service_name, topic="bench", producer=producer)
-    return channel_chain(
+    log = DeliveryLog(channel=channel, emitter=LogEmitter(service=spec.service_name, topic="bench", producer=producer))
+    shutdown = GracefulShutdown()
+    steps = channel_steps(
         spec=spec,
         policy=RetryPolicy.for_channel(channel),
-        provider=spec.build_provider(),
-        log=DeliveryLog(channel=channel, emitter=emitter),
+        provider=provider or spec.build_provider(),
+        log=log,
         producer=producer,
         pool=ProviderPool(pool_size),
-        guard_settings=GuardPolicy(),
-        shutdown=GracefulShutdown(),
+        shutdown=shutdown,
     )
+    sink = ChannelDeadLetters(channel=channel, producer=producer, log=log)
+    return steps, StepGuard(policy=GuardPolicy(), classifier=DATABASE_OR_BROKER_DOWN, sink=sink, shutdown=shutdown)
 
 
 @dataclass(frozen=True)

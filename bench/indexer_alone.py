@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +35,10 @@ from django.test.utils import override_settings  # noqa: E402
 
 from logging_service.connection import elasticsearch  # noqa: E402
 from logging_service.documents import install_template  # noqa: E402
-from logging_service.indexer import build_indexer  # noqa: E402
+from logging_service.indexer import LOGS_CONSUMER, IndexEvents  # noqa: E402
 from messaging.channels import Channel  # noqa: E402
 from messaging.clients import build_admin, build_producer  # noqa: E402
+from messaging.consumption.assembly import consumer_build  # noqa: E402
 from messaging.log_events import LogEmitter, Outcome  # noqa: E402
 from messaging.shutdown import GracefulShutdown  # noqa: E402
 from messaging.topic_admin import ensure_topics  # noqa: E402
@@ -122,7 +124,10 @@ def index_once(events: int, index_prefix: str, profile: str | None) -> RunResult
     with override_settings(LOG_INDEX_PREFIX=index_prefix):
         shutdown = GracefulShutdown()
         install_template()
-        indexer, stats = build_indexer(shutdown=shutdown, group_id=f"ib{RUN_ID}-{index_prefix}")
+        built = consumer_build(
+            LOGS_CONSUMER, shutdown=shutdown, resources=ExitStack(), group_id=f"ib{RUN_ID}-{index_prefix}"
+        )
+        indexer, stats = built.runner, built.step(IndexEvents).stats
         marks: list[tuple[float, float, int]] = []
         es_marks: list[float] = []
 

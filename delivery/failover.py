@@ -39,7 +39,7 @@ from delivery.decisions import CallResult
 from delivery.errors import PermanentProviderError, ProviderThrottled, TransientProviderError
 from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
 from delivery.retry_policy import parse_duration
-from operations.metrics import BREAKER_STATE, BREAKER_SWITCHES
+from messaging.metrics import BREAKER_STATE, BREAKER_SWITCHES
 
 logger = logging.getLogger(__name__)
 

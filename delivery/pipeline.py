@@ -12,7 +12,6 @@ again because the outcome write failed — the write is retried.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,11 +35,10 @@ from messaging.channels import Channel
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record
-from messaging.due_time import due_at_headers
 from messaging.envelope import MessageEnvelope
 from messaging.errors import InvalidMessage, PublishError
-from messaging.headers import build_headers
 from messaging.publisher import OutgoingRecord, publish_all
+from messaging.retries import retry_record
 from messaging.topics import dlq_topic, retry_topic
 from messaging.tracing import TraceContext
 
@@ -129,9 +127,13 @@ class ProduceOutcomes(Step):
         envelope, outcome = delivery.envelope, delivery.outcome
         trace = TraceContext.continuing(envelope.trace_id)
         if isinstance(outcome, RetryLater):
-            headers = build_headers(trace, due_at_headers(time.time() + outcome.delay_seconds))
-            retry = envelope.with_attempt(envelope.attempt + 1)
-            return OutgoingRecord(retry_topic(self.channel, outcome.level), envelope.key, retry.to_json(), headers)
+            return retry_record(
+                topic=retry_topic(self.channel, outcome.level),
+                key=envelope.key,
+                value=envelope.with_attempt(envelope.attempt + 1).to_json(),
+                trace=trace,
+                delay_seconds=outcome.delay_seconds,
+            )
         assert isinstance(outcome, DeadLetter)
         return dead_letter_record(
             item.record,

@@ -1,5 +1,7 @@
 """The channel registry: each channel app registers what differs (models, recipient rule) from its
-AppConfig.ready(); the worker, the admin and the operator commands look channels up here."""
+AppConfig.ready(); the worker, the admin and the operator commands look channels up here. It imports
+nothing of the worker (delivery.runner registers the worker beside the channel), so the modules the
+worker is made of may import it."""
 
 from __future__ import annotations
 
@@ -58,16 +60,8 @@ _registry: dict[Channel, ChannelSpec] = {}
 
 
 def register(spec: ChannelSpec) -> None:
-    """A channel app's AppConfig.ready() calls this: the channel gets its worker (`consume <channel>`)."""
-    from delivery.runner import run_channel_worker
-    from messaging.consumption.registry import register_consumer
-
+    """delivery.runner.channel_register calls this from a channel app's AppConfig.ready()."""
     _registry[spec.channel] = spec
-    register_consumer(
-        spec.channel.value,
-        f"deliver {spec.channel} messages",
-        lambda max_in_flight=None: run_channel_worker(spec.channel, max_in_flight=max_in_flight),
-    )
 
 
 def get_channel(channel: Channel | str) -> ChannelSpec:

@@ -1,4 +1,6 @@
-"""Wires one channel's worker together: `manage.py consume <channel>` runs what this builds."""
+"""A channel's worker as a consumer definition (`manage.py consume <channel>`): its send lanes and
+retry levels in its service's consumer group, decode → deliver in waves → produce outcomes, poison to
+the channel's DLQ, lower lanes held back while a higher one has records, retries held until due."""
 
 from __future__ import annotations
 
@@ -6,7 +8,6 @@ import logging
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from delivery.dead_letters import ChannelDeadLetters
 from delivery.decisions import UnknownOutcomePolicy
@@ -14,36 +15,27 @@ from delivery.events import DeliveryLog
 from delivery.pacing import Pace, Paces, SharedBucket, shared_burst
 from delivery.pipeline import DecodeEnvelopes, InFlight, ProduceOutcomes
 from delivery.providers import Provider, ProviderPool
-from delivery.registry import ChannelSpec, get_channel
+from delivery.registry import ChannelSpec, register
 from delivery.retry_policy import RetryPolicy
 from delivery.waves import DeliverInWaves, send_lane
 from messaging.channels import Channel
-from messaging.clients import build_consumer, build_producer
-from messaging.consumption.due_gate import DueGate
-from messaging.consumption.guard import GuardPolicy, StepGuard
-from messaging.consumption.lane_gate import LaneGate
-from messaging.consumption.runner import BatchLimits, ConsumerRunner, run_then_close
-from messaging.consumption.settings import guard_policy
+from messaging.consumption.definitions import ConsumerContext, ConsumerDefinition
+from messaging.consumption.failures import DATABASE_OR_BROKER_DOWN
+from messaging.consumption.registry import consumer_register
+from messaging.consumption.runner import BatchLimits
 from messaging.consumption.steps import Step
-from messaging.errors import PublishError
-from messaging.groups import consumer_group
-from messaging.log_events import LogEmitter, log_flusher
+from messaging.metrics import DLQ_RECORDS
 from messaging.shutdown import GracefulShutdown
 from messaging.topics import delivery_log_topic, dlq_topic, lane_topics, retry_topic
-from operations.metrics import DLQ_RECORDS, serve_metrics
 
 logger = logging.getLogger(__name__)
-
-# Down, locked, unreachable: wait and try again, never dead-letter. Other database errors (a
-# constraint, a value too long) belong to a record and count towards its dead letter.
-INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PublishError)
 
 
 def worker_topics(channel: Channel, policy: RetryPolicy) -> list[str]:
     return [*lane_topics(channel), *(retry_topic(channel, level) for level in range(1, policy.max_attempts))]
 
 
-def channel_chain(
+def channel_steps(
     *,
     spec: ChannelSpec,
     policy: RetryPolicy,
@@ -51,11 +43,11 @@ def channel_chain(
     log: DeliveryLog,
     producer: Producer,
     pool: ProviderPool,
-    guard_settings: GuardPolicy,
     shutdown: GracefulShutdown,
-) -> tuple[list[Step], StepGuard]:
-    """The channel's steps and the guard that runs them (`consume`, and bench.handler in process)."""
-    steps: list[Step] = [
+) -> list[Step]:
+    """The channel's steps as `consume` builds them; bench.handler and the tests run them in process
+    with a provider of their own."""
+    return [
         DecodeEnvelopes(channel=spec.channel, log=log),
         DeliverInWaves(
             spec=spec,
@@ -70,13 +62,6 @@ def channel_chain(
         ),
         ProduceOutcomes(spec=spec, producer=producer, log=log),
     ]
-    guard = StepGuard(
-        policy=guard_settings,
-        infrastructure_errors=INFRASTRUCTURE_ERRORS,
-        sink=ChannelDeadLetters(channel=spec.channel, producer=producer, log=log),
-        shutdown=shutdown,
-    )
-    return steps, guard
 
 
 def channel_paces(spec: ChannelSpec, *, wave_size: int) -> Paces:
@@ -110,50 +95,61 @@ def _report_dlq_size(consumer: Consumer, channel: Channel) -> None:
     DLQ_RECORDS.labels(channel=channel.value).set(size)
 
 
-def run_channel_worker(channel: Channel, *, max_in_flight: int | None = None) -> None:
-    """Consume until SIGTERM/SIGINT, then finish the batch in hand, commit and return."""
-    spec = get_channel(channel)
-    policy = RetryPolicy.for_channel(channel)
-    pool_size = max_in_flight or settings.DELIVERY_MAX_IN_FLIGHT[channel.value]
-    emitter = LogEmitter(service=spec.service_name, topic=delivery_log_topic(channel))
-    producer = build_producer()
+def _worker_steps(spec: ChannelSpec, context: ConsumerContext) -> list[Step]:
+    """The worker's steps, on its configured provider and a pool of `--max-in-flight` (default
+    <CHANNEL>_MAX_IN_FLIGHT) provider calls at a time."""
+    pool_size = context.options.get("max_in_flight") or settings.DELIVERY_MAX_IN_FLIGHT[spec.channel.value]
     provider = spec.build_provider()
-    consumer = build_consumer(consumer_group(spec.service_name))
-    serve_metrics()
-    with GracefulShutdown() as shutdown, ProviderPool(pool_size) as pool:
-        steps, guard = channel_chain(
-            spec=spec,
-            policy=policy,
-            provider=provider,
-            log=DeliveryLog(channel=channel, emitter=emitter),
-            producer=producer,
-            pool=pool,
-            guard_settings=guard_policy(),
-            shutdown=shutdown,
-        )
-        runner = ConsumerRunner(
-            name=spec.service_name,
-            consumer=consumer,
-            topics=worker_topics(channel, policy),
-            steps=steps,
-            guard=guard,
-            batch=BatchLimits(
-                max_records=settings.DELIVERY_BATCH_SIZE[channel.value],
-                max_wait_seconds=settings.DELIVERY_BATCH_WAIT_MS[channel.value] / 1000,
-                records_wanted=next(s for s in steps if isinstance(s, DeliverInWaves)).records_wanted,
-            ),
-            due_gate=DueGate(consumer, max_delay_seconds=policy.longest_delay + 1.0),
-            lane_gate=LaneGate(consumer, lane_of=send_lane),
-            before_commit=log_flusher(emitter),
-            group=consumer_group(spec.service_name),
-            every_few_seconds=lambda: _report_dlq_size(consumer, channel),
-        )
-        logger.info(
-            "%s: provider %s (idempotent: %s), %d sends at a time",
-            spec.service_name,
-            type(provider).__name__,
-            provider.idempotent,
-            pool_size,
-        )
-        run_then_close(runner, emitter=emitter, producer=producer)
-    logger.info("%s stopped cleanly", spec.service_name)
+    pool = context.resources.enter_context(ProviderPool(pool_size))
+    logger.info(
+        "%s: provider %s (idempotent: %s), %d sends at a time",
+        spec.service_name,
+        type(provider).__name__,
+        provider.idempotent,
+        pool_size,
+    )
+    return channel_steps(
+        spec=spec,
+        policy=RetryPolicy.for_channel(spec.channel),
+        provider=provider,
+        log=DeliveryLog(channel=spec.channel, emitter=context.emitter),
+        producer=context.producer,
+        pool=pool,
+        shutdown=context.shutdown,
+    )
+
+
+def _worker_batch(spec: ChannelSpec, context: ConsumerContext) -> BatchLimits:
+    """The channel's batch settings, never more records than the paced deliver step can take now."""
+    return BatchLimits(
+        max_records=settings.DELIVERY_BATCH_SIZE[spec.channel.value],
+        max_wait_seconds=settings.DELIVERY_BATCH_WAIT_MS[spec.channel.value] / 1000,
+        records_wanted=context.step(DeliverInWaves).records_wanted,
+    )
+
+
+def channel_consumer(spec: ChannelSpec) -> ConsumerDefinition:
+    channel = spec.channel
+    return ConsumerDefinition(
+        name=channel.value,
+        description=f"deliver {channel} messages",
+        service=spec.service_name,
+        topics=lambda: worker_topics(channel, RetryPolicy.for_channel(channel)),
+        steps=lambda context: _worker_steps(spec, context),
+        dead_letters=lambda context: ChannelDeadLetters(
+            channel=channel, producer=context.producer, log=DeliveryLog(channel=channel, emitter=context.emitter)
+        ),
+        batch=lambda context: _worker_batch(spec, context),
+        classifier=DATABASE_OR_BROKER_DOWN,
+        log_topic=lambda: delivery_log_topic(channel),
+        longest_retry_delay=lambda: RetryPolicy.for_channel(channel).longest_delay,
+        lane_of=send_lane,
+        report=lambda context: _report_dlq_size(context.consumer, channel),
+    )
+
+
+def channel_register(spec: ChannelSpec) -> None:
+    """A channel app's AppConfig.ready(): the channel in delivery's registry (admin, operator
+    commands) and its worker in the consumer table (`consume <channel>`)."""
+    register(spec)
+    consumer_register(channel_consumer(spec))

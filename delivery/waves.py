@@ -40,8 +40,8 @@ from delivery.services import (
 from delivery.suppressions import suppression_add
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
+from messaging.metrics import DELIVERIES, PROVIDER_CALL_SECONDS
 from messaging.shutdown import GracefulShutdown
-from operations.metrics import DELIVERIES, PROVIDER_CALL_SECONDS
 
 # A batch's records in this order: a lane with work goes before lower ones (topics send.<channel>.high,
 # send.<channel>, send.<channel>.low; retry topics count as the normal lane).

@@ -6,7 +6,7 @@ class EmailServiceConfig(AppConfig):
     verbose_name = "Email delivery"
 
     def ready(self) -> None:
-        from delivery.registry import register
+        from delivery.runner import channel_register
         from email_service.channel import EMAIL_CHANNEL
 
-        register(EMAIL_CHANNEL)
+        channel_register(EMAIL_CHANNEL)

@@ -6,7 +6,7 @@ class LoggingServiceConfig(AppConfig):
     verbose_name = "Log indexing"
 
     def ready(self) -> None:
-        from logging_service.indexer import run_log_indexer
-        from messaging.consumption.registry import register_consumer
+        from logging_service.indexer import LOGS_CONSUMER
+        from messaging.consumption.registry import consumer_register
 
-        register_consumer("logs", "index every logs.* topic into Elasticsearch", run_log_indexer)
+        consumer_register(LOGS_CONSUMER)

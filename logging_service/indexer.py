@@ -1,4 +1,5 @@
-"""The log indexer: `logs.*` → Elasticsearch in bulk, as a chain on the one consumer runner.
+"""The log indexer: `logs.*` → Elasticsearch in bulk, a consumer definition (LOGS_CONSUMER) run by
+messaging.consumption like every other.
 
     (runner) consume up to INDEXER_BATCH_SIZE events / INDEXER_BATCH_WAIT_MS → IndexEvents → commit
 
@@ -25,16 +26,15 @@ from logging_service.bulk import bulk_create
 from logging_service.connection import elasticsearch
 from logging_service.documents import install_template
 from logging_service.records import BatchContext, IndexAction, error_action, prepare
-from messaging.clients import build_consumer
-from messaging.consumption.guard import StepGuard
+from messaging.consumption.definitions import ConsumerContext, ConsumerDefinition
+from messaging.consumption.failures import FailureClassifier
 from messaging.consumption.items import Item
-from messaging.consumption.runner import BatchLimits, ConsumerRunner
+from messaging.consumption.runner import BatchLimits
 from messaging.consumption.settings import guard_policy
-from messaging.consumption.steps import Aborted, DeadLetterSink, Step
+from messaging.consumption.steps import DeadLetterSink, Step
+from messaging.metrics import INDEXED_EVENTS
 from messaging.record_position import RecordPosition
-from messaging.shutdown import GracefulShutdown
 from messaging.topics import log_topics_pattern
-from operations.metrics import INDEXED_EVENTS, serve_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -156,61 +156,36 @@ class ErrorDocuments(DeadLetterSink):
             raise ElasticsearchUnavailable(f"{len(result.throttled + result.rewritten)} error documents not indexed")
 
 
-def build_indexer(*, shutdown: GracefulShutdown, group_id: str) -> tuple[ConsumerRunner, IndexerStats]:
-    """The indexer `consume logs` / `index_logs` runs: every `logs.*` topic, limits from settings."""
-    client = elasticsearch()
-    consumer = build_consumer(
-        group_id,
-        **{
-            "max.poll.interval.ms": settings.INDEXER_MAX_POLL_INTERVAL_MS,
-            "topic.metadata.refresh.interval.ms": settings.INDEXER_TOPIC_REFRESH_MS,
-        },
-    )
-    stats = IndexerStats()
-    guard = StepGuard(
-        policy=guard_policy(max_backoff_seconds=settings.INDEXER_MAX_BACKOFF_SECONDS),
-        infrastructure_errors=(ElasticsearchUnavailable,),
-        sink=ErrorDocuments(client),
-        shutdown=shutdown,
-    )
-    runner = ConsumerRunner(
-        name="logging_service",
-        group=group_id,
-        consumer=consumer,
-        topics=[log_topics_pattern()],
-        steps=[
-            IndexEvents(
-                client=client,
-                limits=BulkLimits(max_events=settings.INDEXER_BATCH_SIZE, max_bytes=settings.INDEXER_MAX_BULK_BYTES),
-                stats=stats,
-            )
-        ],
-        guard=guard,
-        batch=BatchLimits(
-            max_records=settings.INDEXER_BATCH_SIZE, max_wait_seconds=settings.INDEXER_BATCH_WAIT_MS / 1000
-        ),
-    )
-    return runner, stats
-
-
-def run_log_indexer(*, group_id: str | None = None) -> IndexerStats:
-    """Install the index template (waiting for Elasticsearch), then index until SIGTERM/SIGINT."""
-    with GracefulShutdown() as shutdown:
-        runner, stats = build_indexer(shutdown=shutdown, group_id=group_id or settings.INDEXER_GROUP_ID)
-        serve_metrics()
-        try:
-            failure = runner.guard.call(_install_template, what="install the index template")
-        except Aborted:
-            logger.info("stopped before the index template could be installed")
-            return stats
-        if failure is not None:
-            raise failure
-        runner.run()
-    return stats
-
-
-def _install_template() -> None:
+def _install_template(context: ConsumerContext) -> None:
     try:
         install_template()
     except (ApiError, TransportError, ConnectionError) as error:
         raise ElasticsearchUnavailable(str(error)) from error
+
+
+def _steps(context: ConsumerContext) -> list[Step]:
+    limits = BulkLimits(max_events=settings.INDEXER_BATCH_SIZE, max_bytes=settings.INDEXER_MAX_BULK_BYTES)
+    return [IndexEvents(client=elasticsearch(), limits=limits, stats=IndexerStats())]
+
+
+# `consume logs` / `index_logs`: every `logs.*` topic, in INDEXER_GROUP_ID (no prefix: one indexer
+# per cluster), limits from settings; the index template is installed first (waiting for Elasticsearch).
+LOGS_CONSUMER = ConsumerDefinition(
+    name="logs",
+    description="index every logs.* topic into Elasticsearch",
+    service="logging_service",
+    group=lambda: settings.INDEXER_GROUP_ID,
+    topics=lambda: [log_topics_pattern()],
+    steps=_steps,
+    dead_letters=lambda context: ErrorDocuments(elasticsearch()),
+    batch=lambda context: BatchLimits(
+        max_records=settings.INDEXER_BATCH_SIZE, max_wait_seconds=settings.INDEXER_BATCH_WAIT_MS / 1000
+    ),
+    classifier=FailureClassifier(infrastructure=(ElasticsearchUnavailable,)),
+    guard=lambda: guard_policy(max_backoff_seconds=settings.INDEXER_MAX_BACKOFF_SECONDS),
+    consumer_settings=lambda: {
+        "max.poll.interval.ms": settings.INDEXER_MAX_POLL_INTERVAL_MS,
+        "topic.metadata.refresh.interval.ms": settings.INDEXER_TOPIC_REFRESH_MS,
+    },
+    prepare=_install_template,
+)

@@ -1,5 +1,5 @@
 """Liveness (`/healthz`: the process answers), readiness (`/readyz`: its dependencies answer) and the
-Prometheus metrics of the API's processes (`/metrics`, operations.metrics).
+Prometheus metrics of the API's processes (`/metrics`, messaging.metrics).
 
 `/metrics` is on the API's public port, so with METRICS_TOKEN set it answers only
 `Authorization: Bearer <token>` (Prometheus: `authorization` in the scrape_config), and production

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from operations.metrics import API_REQUESTS
+from messaging.metrics import API_REQUESTS
 
 logger = logging.getLogger("django.request")
 

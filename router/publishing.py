@@ -32,8 +32,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from config.db_bulk import GroupInserter
 from messaging.log_events import LogEmitter, Outcome
+from messaging.metrics import MESSAGES_ACCEPTED
 from messaging.publisher import OutgoingRecord
-from operations.metrics import MESSAGES_ACCEPTED
 from router.models import Message as MessageRow
 from router.models import OutboxEntry
 

@@ -14,7 +14,7 @@ from django.db.models import Model, Q, QuerySet
 from delivery.models import DeliveryStatus
 from delivery.registry import get_channel
 from logging_service.timeline import MessageStatus
-from operations.metrics import OUTBOX
+from messaging.metrics import OUTBOX
 from router.domain import Client
 from router.models import IdempotencyRecord, Message, OutboxEntry, Template
 

@@ -6,7 +6,7 @@ class SmsServiceConfig(AppConfig):
     verbose_name = "SMS delivery"
 
     def ready(self) -> None:
-        from delivery.registry import register
+        from delivery.runner import channel_register
         from sms_service.channel import SMS_CHANNEL
 
-        register(SMS_CHANNEL)
+        channel_register(SMS_CHANNEL)

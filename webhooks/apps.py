@@ -6,7 +6,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Status webhooks"
 
     def ready(self) -> None:
-        from messaging.consumption.registry import register_consumer
-        from webhooks.runner import run_webhooks_worker
+        from messaging.consumption.registry import consumer_register
+        from webhooks.runner import WEBHOOKS_CONSUMER
 
-        register_consumer("webhooks", "deliver signed status webhooks to clients' endpoints", run_webhooks_worker)
+        consumer_register(WEBHOOKS_CONSUMER)

@@ -16,7 +16,6 @@ At least once: a receiver deduplicates by `webhook-id`.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,10 +33,10 @@ from delivery.retry_policy import RetryPolicy, parse_duration
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record
-from messaging.due_time import due_at_headers
 from messaging.headers import build_headers
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all_or_raise
+from messaging.retries import retry_record
 from messaging.tracing import TRACE_ID, TraceContext
 from webhooks.events import WebhookEvent, webhook_event_of
 from webhooks.failures import (
@@ -198,8 +197,8 @@ def _trace_id_of(log_event: dict[str, object]) -> str:
     return trace_id if TRACE_ID.match(trace_id) else TraceContext.new().trace_id
 
 
-def _headers(job: Job, extra: dict[str, str] | None = None) -> KafkaHeaders:
-    return build_headers(TraceContext.continuing(job.trace_id), extra)
+def _headers(job: Job) -> KafkaHeaders:
+    return build_headers(TraceContext.continuing(job.trace_id))
 
 
 class DeliverJobs(Step):
@@ -309,9 +308,13 @@ class ProduceWebhookOutcomes(Step):
         failure = job.failure
         assert failure is not None
         if self._retried(job):
-            due = due_at_headers(time.time() + retry_delay(failure, policy=self.policy, attempt=job.attempt))
-            value = job.to_json(attempt=job.attempt + 1)
-            return OutgoingRecord(self.retry_topic(job.attempt), job.endpoint_id.encode(), value, _headers(job, due))
+            return retry_record(
+                topic=self.retry_topic(job.attempt),
+                key=job.endpoint_id.encode(),
+                value=job.to_json(attempt=job.attempt + 1),
+                trace=TraceContext.continuing(job.trace_id),
+                delay_seconds=retry_delay(failure, policy=self.policy, attempt=job.attempt),
+            )
         return dead_letter_record(
             item.record,
             topic=self.dlq_topic,

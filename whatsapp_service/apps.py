@@ -6,7 +6,7 @@ class WhatsAppServiceConfig(AppConfig):
     verbose_name = "WhatsApp delivery"
 
     def ready(self) -> None:
-        from delivery.registry import register
+        from delivery.runner import channel_register
         from whatsapp_service.channel import WHATSAPP_CHANNEL
 
-        register(WHATSAPP_CHANNEL)
+        channel_register(WHATSAPP_CHANNEL)

@@ -11,6 +11,9 @@ status webhooks): a chain of steps in the manner of Sentry's arroyo, run by one 
 - `DueGate` (due_gate.py): pauses a partition until its head record is due (retry topics).
 - `ConsumerRunner` (runner.py): the loop; offsets are stored only after every step succeeded for a
   record and `before_commit` (e.g. flushing log events) says so.
+- `ConsumerDefinition` (definitions.py): a consumer declared as data (topics, group, steps, dead-letter
+  sink, failure classifier, batch limits, gates); apps register theirs in the table (registry.py)
+  from their AppConfig.ready(), and `run_consumer` (assembly.py) builds and runs any entry.
 
 Why not sentry-arroyo itself (2.48, evaluated for this): its StreamProcessor subscribes one topic,
 and its only way for a step to hold a record back is `MessageRejected`, after which the processor

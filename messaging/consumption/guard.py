@@ -1,7 +1,8 @@
 """Runs a chain of steps over a batch so that one bad record can never stall a partition.
 
-- A step that raises an infrastructure error (database or broker down) is retried with backoff for as
-  long as it takes; nothing is skipped. A shutdown meanwhile aborts the batch (left uncommitted).
+- A step that raises an infrastructure error (database or broker down: the consumer's classifier,
+  failures.py, says which) is retried with backoff for as long as it takes; nothing is skipped. A
+  shutdown meanwhile aborts the batch (left uncommitted).
 - A step that raises anything else is retried `max_tries` times; if it still fails, the batch is split
   in halves, each run on through the rest of the chain, until the one item that fails alone
   `max_tries` times is found. That item is dead-lettered with the error, and the stream goes on.
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from django.db import close_old_connections
 
+from messaging.consumption.failures import FailureClassifier
 from messaging.consumption.items import Item, live
 from messaging.consumption.steps import Aborted, DeadLetterLimitExceeded, DeadLetterSink, Step
 from messaging.shutdown import GracefulShutdown
@@ -48,12 +50,12 @@ class StepGuard:
         self,
         *,
         policy: GuardPolicy,
-        infrastructure_errors: tuple[type[Exception], ...],
+        classifier: FailureClassifier,
         sink: DeadLetterSink,
         shutdown: GracefulShutdown,
     ) -> None:
         self.policy = policy
-        self.infrastructure_errors = infrastructure_errors
+        self.classifier = classifier
         self.sink = sink
         self.shutdown = shutdown
         self._consecutive_dead_letters = 0
@@ -115,13 +117,13 @@ class StepGuard:
             try:
                 work()
                 return None
-            except self.infrastructure_errors as error:
+            except Exception as error:
+                if not self.classifier.is_infrastructure(error):
+                    return error
                 logger.warning("%s: %s: %s; retrying in %.1fs", what, type(error).__name__, error, backoff)
                 close_old_connections()
                 self._sleep(backoff)
                 backoff = min(backoff * 2, self.policy.max_backoff_seconds)
-            except Exception as error:
-                return error
 
     def _sleep(self, seconds: float) -> None:
         if self.shutdown.wait(seconds):

@@ -1,28 +1,24 @@
-"""The consumers `manage.py consume <name>` can run; apps register theirs when Django starts."""
+"""The table of the project's Kafka consumers: name → definition (definitions.py), as Sentry keeps
+one dict of its consumers. `manage.py consume <name>` runs any entry (assembly.run_consumer).
+
+Each app registers the consumers it owns from its AppConfig.ready(): the table, at the ground floor,
+imports none of them, so no consumer's module is imported by the layer it builds on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from messaging.consumption.definitions import ConsumerDefinition
+
+_consumers: dict[str, ConsumerDefinition] = {}
 
 
-@dataclass(frozen=True)
-class ConsumerEntry:
-    name: str
-    description: str
-    # Runs the consumer until SIGTERM/SIGINT; takes the command's options (e.g. max_in_flight).
-    run: Callable[..., Any]
+def consumer_register(definition: ConsumerDefinition) -> None:
+    """Called from an AppConfig.ready() (again when Django sets its apps up again: the entry is
+    replaced, not doubled)."""
+    _consumers[definition.name] = definition
 
 
-_consumers: dict[str, ConsumerEntry] = {}
-
-
-def register_consumer(name: str, description: str, run: Callable[..., Any]) -> None:
-    _consumers[name] = ConsumerEntry(name=name, description=description, run=run)
-
-
-def consumer_entry(name: str) -> ConsumerEntry:
+def consumer_definition(name: str) -> ConsumerDefinition:
     try:
         return _consumers[name]
     except KeyError:

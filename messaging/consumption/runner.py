@@ -17,17 +17,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from django.db import connections
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from messaging.consumption.due_gate import DueGate
 from messaging.consumption.guard import StepGuard
 from messaging.consumption.items import Item
 from messaging.consumption.lane_gate import LaneGate
 from messaging.consumption.steps import Aborted, Step
-from messaging.log_events import LogEmitter
+from messaging.metrics import CONSUMER_LAG
 from messaging.record_position import PartitionKey, RecordPosition
-from operations.metrics import CONSUMER_LAG
 
 logger = logging.getLogger(__name__)
 
@@ -238,14 +236,3 @@ class ConsumerRunner:
             self._due_gate.forget(partitions)
         if self._lane_gate is not None:
             self._lane_gate.forget(partitions)
-
-
-def run_then_close(runner: ConsumerRunner, *, emitter: LogEmitter, producer: Producer) -> None:
-    """Run until stopped; then whatever the process still queues leaves (log events, records) and
-    its database connections close, whether it stopped cleanly or not."""
-    try:
-        runner.run()
-    finally:
-        emitter.flush()
-        producer.flush(10)
-        connections.close_all()

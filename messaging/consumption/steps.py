@@ -24,9 +24,9 @@ class Step(ABC):
         left to do) or `reject` them (dead-lettered, never retried).
         After it raised, it may be called again with the same items or a subset of them: whatever it
         completed for an item before raising must be kept on the item and not repeated (a provider
-        call above all). Raises an error of the consumer's `infrastructure_errors` when a dependency is
-        down (retried with backoff for as long as it takes); anything else is treated as possible
-        poison (retried, then isolated and dead-lettered by the guard).
+        call above all). Raises an error the consumer's classifier calls infrastructure (failures.py)
+        when a dependency is down (retried with backoff for as long as it takes); anything else is
+        treated as possible poison (retried, then isolated and dead-lettered by the guard).
         """
 
 

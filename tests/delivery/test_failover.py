@@ -15,7 +15,7 @@ from delivery.errors import PermanentProviderError, ProviderThrottled, Transient
 from delivery.failover import BreakerPolicy, BreakerState, CircuitBreaker, FailoverProvider
 from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
 from delivery.registry import get_channel
-from operations.metrics import BREAKER_SWITCHES
+from messaging.metrics import BREAKER_SWITCHES
 
 POLICY = BreakerPolicy(failures=3, cooldown=10.0, max_cooldown=40.0)
 

@@ -4,23 +4,14 @@ edge: claims never run ahead of the calls in progress, and a slow-down answer sp
 from __future__ import annotations
 
 import threading
-from typing import cast
 
 import pytest
-from confluent_kafka import Producer
 
-from bench.handler import _DroppingProducer, items_for
+from bench.handler import in_process_chain, items_for
 from delivery.errors import ProviderThrottled
-from delivery.events import DeliveryLog
 from delivery.models import DeliveryStatus
-from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
-from delivery.registry import get_channel
-from delivery.retry_policy import RetryPolicy
-from delivery.runner import channel_chain
+from delivery.providers import Provider, SendRequest, SendResult
 from messaging.channels import Channel
-from messaging.consumption.guard import GuardPolicy
-from messaging.log_events import LogEmitter
-from messaging.shutdown import GracefulShutdown
 from tests.delivery.support import CHANNEL_DBS, make_envelope, records
 
 pytestmark = pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)
@@ -61,19 +52,7 @@ class ThrottlesFirstCalls(Provider):
 
 
 def chain(provider: Provider):
-    spec = get_channel(CHANNEL)
-    producer = cast(Producer, _DroppingProducer())
-    emitter = LogEmitter(service=spec.service_name, topic="test", producer=producer)
-    return channel_chain(
-        spec=spec,
-        policy=RetryPolicy.for_channel(CHANNEL),
-        provider=provider,
-        log=DeliveryLog(channel=CHANNEL, emitter=emitter),
-        producer=producer,
-        pool=ProviderPool(WAVE),
-        guard_settings=GuardPolicy(),
-        shutdown=GracefulShutdown(),
-    )
+    return in_process_chain(CHANNEL, pool_size=WAVE, provider=provider)
 
 
 def test_claims_never_run_ahead_of_the_calls_in_progress():

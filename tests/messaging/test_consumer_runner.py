@@ -14,6 +14,7 @@ from confluent_kafka import TopicPartition
 
 from messaging.clients import build_admin, build_consumer, build_producer
 from messaging.consumption.due_gate import DueGate
+from messaging.consumption.failures import FailureClassifier
 from messaging.consumption.guard import GuardPolicy, StepGuard
 from messaging.consumption.items import Item
 from messaging.consumption.runner import BatchLimits, ConsumerRunner
@@ -69,7 +70,7 @@ def running(runner_args: dict, group: str) -> Iterator[ConsumerRunner]:
         consumer=consumer,
         guard=StepGuard(
             policy=GuardPolicy(first_backoff_seconds=0.01, max_tries=2),
-            infrastructure_errors=(ConnectionError,),
+            classifier=FailureClassifier(infrastructure=(ConnectionError,)),
             sink=runner_args.pop("sink", ListSink()),
             shutdown=shutdown,
         ),

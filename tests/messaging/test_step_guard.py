@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from messaging.consumption.failures import FailureClassifier
 from messaging.consumption.guard import GuardPolicy, StepGuard
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Aborted, DeadLetterLimitExceeded, DeadLetterSink, Step
@@ -16,6 +17,9 @@ from messaging.shutdown import GracefulShutdown
 
 class DatabaseDown(Exception):
     pass
+
+
+DATABASE_DOWN = FailureClassifier(infrastructure=(DatabaseDown,))
 
 
 class FakeRecord:
@@ -68,7 +72,7 @@ class Recording(Step):
 def guard(sink: DeadLetterSink, **policy) -> StepGuard:
     return StepGuard(
         policy=GuardPolicy(first_backoff_seconds=0.001, **policy),
-        infrastructure_errors=(DatabaseDown,),
+        classifier=DATABASE_DOWN,
         sink=sink,
         shutdown=GracefulShutdown(),
     )
@@ -124,6 +128,6 @@ def test_the_dead_letter_count_is_consecutive_and_spans_batches():
 def test_a_shutdown_while_a_dependency_is_down_aborts_the_batch():
     shutdown = GracefulShutdown()
     shutdown.request()
-    stuck = StepGuard(policy=GuardPolicy(), infrastructure_errors=(DatabaseDown,), sink=ListSink(), shutdown=shutdown)
+    stuck = StepGuard(policy=GuardPolicy(), classifier=DATABASE_DOWN, sink=ListSink(), shutdown=shutdown)
     with pytest.raises(Aborted):
         stuck.run([Recording(down_for=1)], items(2))

@@ -1,7 +1,8 @@
 """`manage.py consume <name>`: run one of the project's Kafka consumers until SIGTERM/SIGINT.
 
-Names: each channel (`email`, `sms`, `whatsapp`: its delivery worker) and `logs` (the log indexer,
-also `manage.py index_logs`). Every one runs on messaging.consumption's runner.
+Names: the consumer table's (messaging.consumption.registry): each channel (`email`, `sms`,
+`whatsapp`: its delivery worker), `logs` (the log indexer, also `manage.py index_logs`) and
+`webhooks` (the status webhooks worker). Every one is built from its definition by `run_consumer`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from messaging.consumption.registry import consumer_entry, consumer_names
+from messaging.consumption.assembly import run_consumer
+from messaging.consumption.registry import consumer_names
 
 
 class Command(BaseCommand):
-    help = "Run one Kafka consumer (a channel's delivery worker, or `logs`, the log indexer)."
+    help = "Run one Kafka consumer (a channel's delivery worker, `logs` the log indexer, `webhooks`)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", choices=consumer_names())
@@ -26,6 +28,4 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, name: str, max_in_flight: int | None, **options: Any) -> None:
-        entry = consumer_entry(name)
-        extra = {"max_in_flight": max_in_flight} if max_in_flight is not None else {}
-        entry.run(**extra)
+        run_consumer(name, max_in_flight=max_in_flight)

@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from messaging.clients import build_producer
+from messaging.metrics import serve_metrics
 from messaging.shutdown import GracefulShutdown
-from operations.metrics import serve_metrics
 from router.kafka import router_log
 from router.selectors import outbox_next_due, outbox_report
 from router.services import outbox_relay_pending

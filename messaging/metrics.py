@@ -1,4 +1,6 @@
-"""Prometheus metrics, defined once for every process (prometheus-client).
+"""Prometheus metrics, defined once for every process (prometheus-client). They sit at the ground
+floor, beside the Kafka plumbing, because every layer counts something (the consume loop its lag, a
+channel worker its deliveries, the API its requests) and none may import an app above it.
 
 Each process exposes its own: the API at `/metrics` (gunicorn's workers share one view through the
 client's multiprocess mode, set up by gunicorn.conf.py), every other process (`consume …`,
