@@ -34,6 +34,7 @@ from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record
 from messaging.due_time import due_at_headers
 from messaging.headers import build_headers
+from messaging.lifecycle import Action
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all_or_raise
 from messaging.tracing import TRACE_ID, TraceContext
@@ -313,10 +314,10 @@ class ProduceWebhookOutcomes(Step):
     def _log(self, job: Job) -> None:
         delivered = job.error is None
         self.log.emit(
-            "webhook.delivered" if delivered else "webhook.failed",
+            Action.WEBHOOK_DELIVERED if delivered else Action.WEBHOOK_FAILED,
             trace_id=job.trace_id,
             message=f"webhook {job.webhook_id} to endpoint {job.endpoint_id}: "
-            + ("delivered" if delivered else f"attempt {job.attempt} failed"),
+            + (f"delivered on attempt {job.attempt}" if delivered else f"attempt {job.attempt} failed"),
             outcome=Outcome.SUCCESS if delivered else Outcome.FAILURE,
             level="info" if delivered else "warning",
             message_id=job.message_id,
