@@ -1,4 +1,4 @@
-"""Log events (DESIGN §6): the one place that shapes ECS JSON, publishes it to `logs.*`, and reads it back.
+"""Log events (docs/logging.md): the one place that shapes ECS JSON, publishes it to `logs.*`, and reads it back.
 
 Every service logs through a LogEmitter; nothing else writes log JSON by hand, and every reader (the
 timeline, the webhooks worker) decodes it with `LoggedEvent.from_ecs`. Events never carry a

@@ -1,4 +1,4 @@
-"""Log events leave in the ECS shape of DESIGN §6, reach their topic on the real Kafka, and read back
+"""Log events leave in the ECS shape of docs/logging.md, reach their topic on the real Kafka, and read back
 as the typed LoggedEvent."""
 
 import uuid
