@@ -39,6 +39,7 @@ from logging_service.indexer import LOGS_CONSUMER, IndexEvents  # noqa: E402
 from messaging.channels import Channel  # noqa: E402
 from messaging.clients import build_admin, build_producer  # noqa: E402
 from messaging.consumption.assembly import consumer_build  # noqa: E402
+from messaging.lifecycle import Action  # noqa: E402
 from messaging.log_events import LogEmitter, Outcome  # noqa: E402
 from messaging.shutdown import GracefulShutdown  # noqa: E402
 from messaging.topic_admin import ensure_topics  # noqa: E402
@@ -62,7 +63,7 @@ def produce(events: int) -> None:
         trace_id = TraceContext.new().trace_id
         message_id = str(uuid.uuid4())
         router.emit(
-            "message.accepted",
+            Action.MESSAGE_ACCEPTED,
             trace_id=trace_id,
             message_id=message_id,
             channel=channel.value,
@@ -71,7 +72,7 @@ def produce(events: int) -> None:
             message=f"{channel} message accepted",
         )
         router.emit(
-            "message.published",
+            Action.MESSAGE_PUBLISHED,
             trace_id=trace_id,
             message_id=message_id,
             channel=channel.value,
@@ -79,7 +80,7 @@ def produce(events: int) -> None:
             message=f"published to send.{channel}",
         )
         service = services[channel]
-        for action, outcome in (("delivery.received", Outcome.UNKNOWN), ("delivery.sent", Outcome.SUCCESS)):
+        for action, outcome in ((Action.DELIVERY_RECEIVED, Outcome.UNKNOWN), (Action.DELIVERY_SENT, Outcome.SUCCESS)):
             service.emit(
                 action,
                 trace_id=trace_id,

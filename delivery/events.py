@@ -1,4 +1,4 @@
-"""The delivery log events of DESIGN §6, emitted through the shared LogEmitter."""
+"""The delivery log events (messaging.lifecycle.Action), emitted through the shared LogEmitter."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from delivery.decisions import Failure
 from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
+from messaging.lifecycle import Action, MessageStatus
 from messaging.log_events import LogEmitter, Outcome
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ class DeliveryLog:
 
     def _emit(
         self,
-        action: str,
+        action: Action,
         envelope: MessageEnvelope,
         message: str,
         *,
@@ -50,14 +51,14 @@ class DeliveryLog:
         )
 
     def received(self, envelope: MessageEnvelope) -> None:
-        self._emit("delivery.received", envelope, f"{self.channel} message received (attempt {envelope.attempt})")
+        self._emit(Action.DELIVERY_RECEIVED, envelope, f"{self.channel} message received (attempt {envelope.attempt})")
 
     def sent(
         self, envelope: MessageEnvelope, *, duration_ns: int, provider_message_id: str, provider: str = ""
     ) -> None:
         """`labels.provider`: which of the channel's providers took it (it may fail over)."""
         self._emit(
-            "delivery.sent",
+            Action.DELIVERY_SENT,
             envelope,
             f"{self.channel} message sent to provider {provider + ' ' if provider else ''}as {provider_message_id}",
             outcome=Outcome.SUCCESS,
@@ -68,7 +69,7 @@ class DeliveryLog:
     def resolved_as_sent(self, envelope: MessageEnvelope) -> None:
         """An operator settled a message held as unknown: the provider did get it."""
         self._emit(
-            "delivery.sent",
+            Action.DELIVERY_SENT,
             envelope,
             f"{self.channel} message held as unknown, resolved as sent by an operator",
             outcome=Outcome.SUCCESS,
@@ -76,7 +77,7 @@ class DeliveryLog:
 
     def failed(self, envelope: MessageEnvelope, *, duration_ns: int, failure: Failure) -> None:
         self._emit(
-            "delivery.failed",
+            Action.DELIVERY_FAILED,
             envelope,
             f"{self.channel} attempt {envelope.attempt} failed: {failure.type}",
             outcome=Outcome.FAILURE,
@@ -88,7 +89,7 @@ class DeliveryLog:
     def throttled(self, envelope: MessageEnvelope, *, duration_ns: int, failure: Failure) -> None:
         """The provider asked us to slow down: no attempt spent, the message is tried again later."""
         self._emit(
-            "delivery.throttled",
+            Action.DELIVERY_THROTTLED,
             envelope,
             f"{self.channel} provider asked to slow down; attempt {envelope.attempt} will be tried again",
             outcome=Outcome.UNKNOWN,
@@ -99,7 +100,7 @@ class DeliveryLog:
 
     def retry_scheduled(self, envelope: MessageEnvelope, *, delay: float, failure: Failure) -> None:
         self._emit(
-            "delivery.retry_scheduled",
+            Action.DELIVERY_RETRY_SCHEDULED,
             envelope,
             f"attempt {envelope.attempt + 1} scheduled in {delay:.1f}s",
             outcome=Outcome.FAILURE,
@@ -109,7 +110,7 @@ class DeliveryLog:
 
     def dead_lettered(self, envelope: MessageEnvelope, *, failure: Failure) -> None:
         self._emit(
-            "delivery.dead_lettered",
+            Action.DELIVERY_DEAD_LETTERED,
             envelope,
             f"{self.channel} message dead-lettered after attempt {envelope.attempt}",
             outcome=Outcome.FAILURE,
@@ -120,7 +121,7 @@ class DeliveryLog:
     def poison_dead_lettered(self, *, trace_id: str, message_id: str | None, failure: Failure) -> None:
         """A record that is no envelope has no attempt; its key (if any) stands in as message id."""
         self.emitter.emit(
-            "delivery.dead_lettered",
+            Action.DELIVERY_DEAD_LETTERED,
             trace_id=trace_id,
             message=f"undecodable {self.channel} record dead-lettered: {failure.message}",
             outcome=Outcome.FAILURE,
@@ -134,9 +135,9 @@ class DeliveryLog:
     def unknown_outcome(self, envelope: MessageEnvelope, *, resent: bool) -> None:
         """A redelivered record whose attempt an earlier process claimed and never finished."""
         if resent:
-            action, text, level = "delivery.unknown_outcome_resent", "outcome unknown; sending again", "warning"
+            action, text, level = Action.DELIVERY_UNKNOWN_OUTCOME_RESENT, "outcome unknown; sending again", "warning"
         else:
-            action, text, level = "delivery.unknown_outcome_held", "outcome unknown; held for an operator", "error"
+            action, text, level = Action.DELIVERY_UNKNOWN_OUTCOME_HELD, "outcome unknown; held for an operator", "error"
         self._emit(
             action,
             envelope,
@@ -147,7 +148,7 @@ class DeliveryLog:
 
     def suppressed(self, envelope: MessageEnvelope) -> None:
         self._emit(
-            "delivery.suppressed",
+            Action.DELIVERY_SUPPRESSED,
             envelope,
             f"{self.channel} recipient is suppressed (bounced, complained or unsubscribed); nothing sent",
             outcome=Outcome.SUCCESS,
@@ -156,7 +157,7 @@ class DeliveryLog:
     def expired(self, envelope: MessageEnvelope) -> None:
         expires_at = envelope.expires_at.isoformat() if envelope.expires_at else "its expiry"
         self._emit(
-            "delivery.expired",
+            Action.DELIVERY_EXPIRED,
             envelope,
             f"{self.channel} message not handed to a provider by {expires_at}: expired; nothing sent",
             outcome=Outcome.FAILURE,
@@ -168,7 +169,7 @@ class DeliveryLog:
         `sent` but before its `delivery.sent` event left the process loses that event, and this
         redelivery's event is then the only one that tells the timeline the message was sent."""
         self.emitter.emit(
-            "delivery.duplicate_skipped",
+            Action.DELIVERY_DUPLICATE_SKIPPED,
             trace_id=envelope.trace_id,
             message=f"{self.channel} message already {status}; nothing sent",
             outcome=Outcome.SUCCESS,
@@ -180,9 +181,9 @@ class DeliveryLog:
 
     def status_reported(self, record: DeliveryRecord, *, status: str, error: str) -> None:
         """The provider's receipt for a message it took (delivery.receipts): `labels.delivery_status`."""
-        failed = status != "delivered"
+        failed = status != MessageStatus.DELIVERED
         self.emitter.emit(
-            "delivery.status_reported",
+            Action.DELIVERY_STATUS_REPORTED,
             trace_id=record.trace_id,
             message=f"the provider reports the {self.channel} message {status}",
             outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,

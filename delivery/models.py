@@ -40,6 +40,7 @@ class CallOutcome(models.TextChoices):
     DEDUPLICATED = "deduplicated", "Deduplicated (idempotency key seen before; nothing sent)"
     TRANSIENT_FAILURE = "transient_failure", "Transient failure"
     PERMANENT_FAILURE = "permanent_failure", "Permanent failure"
+    THROTTLED = "throttled", "Throttled (above its rate limit; nothing sent, no attempt spent)"
 
 
 class DeliveryRecord(models.Model):

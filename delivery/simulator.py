@@ -152,7 +152,7 @@ class SimulatedLedger:
     ) -> tuple[CallOutcome, str, ProviderError | None]:
         throttled = self._throttled(request)
         if throttled is not None:
-            return CallOutcome.TRANSIENT_FAILURE, "", throttled
+            return CallOutcome.THROTTLED, "", throttled
         key = request.idempotency_key
         if key in earlier:
             return CallOutcome.DEDUPLICATED, earlier[key], None
@@ -173,8 +173,8 @@ class SimulatedLedger:
         return CallOutcome.ACCEPTED, provider_message_id, None
 
     def _throttled(self, request: SendRequest) -> ProviderThrottled | None:
-        """Above the rate: refused before anything else, as a real provider's API does. Logged as a
-        transient failure with the throttling words (the call log has no outcome of its own for it)."""
+        """Above the rate: refused before anything else, as a real provider's API does; logged as
+        `throttled`, not as a failure (the worker spends no attempt on it)."""
         if self._bucket is None:
             return None
         cost = message_segments(request.body) if self.per_segment else 1

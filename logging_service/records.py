@@ -18,6 +18,7 @@ import orjson
 from django.conf import settings
 
 from logging_service.documents import daily_index, errors_index
+from messaging.lifecycle import Action
 from messaging.record_position import RecordPosition
 
 # The raw bytes kept in an error document; enough to diagnose, bounded so it always indexes.
@@ -123,7 +124,7 @@ def error_action(raw: bytes | None, position: RecordPosition, reason: str) -> In
         original = "base64:" + base64.b64encode(payload[: ORIGINAL_LIMIT * 3 // 4]).decode()
     source = {
         "@timestamp": _now(),
-        "event": {"action": "log.rejected", "outcome": "failure", "original": original, "ingested": _now()},
+        "event": {"action": Action.LOG_REJECTED.value, "outcome": "failure", "original": original, "ingested": _now()},
         "log": {"level": "error"},
         "service": {"name": "logging_service"},
         "message": f"log record at {error_id(position)} could not be indexed",

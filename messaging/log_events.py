@@ -1,6 +1,7 @@
-"""Log events (DESIGN §6): the one place that shapes ECS JSON and publishes it to `logs.*`.
+"""Log events (docs/logging.md): the one place that shapes ECS JSON, publishes it to `logs.*`, and reads it back.
 
-Every service logs through a LogEmitter; nothing else writes log JSON by hand. Events never carry a
+Every service logs through a LogEmitter; nothing else writes log JSON by hand, and every reader (the
+timeline, the webhooks worker) decodes it with `LoggedEvent.from_ecs`. Events never carry a
 message's body, and a recipient only masked (messaging.masking). Emitting never
 blocks on Kafka: events are queued in the producer and acknowledged in the background, with a long
 delivery timeout so that a short broker outage delays them instead of dropping them.
@@ -21,6 +22,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from messaging.clients import build_producer
 from messaging.headers import build_headers
+from messaging.lifecycle import Action
 from messaging.masking import recipient_for_logs
 from messaging.publisher import produce_when_room
 from messaging.tracing import TraceContext
@@ -42,9 +44,14 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+def event_time_text(moment: datetime) -> str:
+    """`@timestamp` as every log event carries it: UTC, microseconds, `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class LogEvent:
-    action: str
+    action: Action
     service: str
     trace_id: str
     message: str
@@ -73,7 +80,7 @@ class LogEvent:
         if self.recipient is not None:
             labels["recipient"] = recipient_for_logs(self.recipient)
         document: dict[str, Any] = {
-            "@timestamp": self.timestamp.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "@timestamp": event_time_text(self.timestamp),
             "event": event,
             "log": {"level": self.level},
             "service": {"name": self.service},
@@ -89,6 +96,74 @@ class LogEvent:
         return orjson.dumps(self.to_ecs())
 
 
+class InvalidLogEvent(ValueError):
+    """A document that is no log event: no `event.action`, or no readable `@timestamp`."""
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """A log event as read back from `logs.*` or Elasticsearch: what its readers need, typed.
+
+    `action` is an Action's value, or an action this version does not know (an older or newer
+    producer's), kept as it is so a timeline still shows it. `reported_status` is
+    `labels.delivery_status` (a receipt's, or a skipped duplicate's record); `error` is
+    `<type>: <message>`, or the message alone when it has no type."""
+
+    timestamp: datetime
+    service: str
+    action: str
+    outcome: Outcome
+    attempt: int | None
+    error: str | None
+    reported_status: str | None = None
+    provider: str | None = None  # `delivery.sent`: which of the channel's providers took it
+    trace_id: str = ""
+    message_id: str | None = None
+    channel: str | None = None
+
+    @classmethod
+    def from_ecs(cls, document: Mapping[str, Any]) -> LoggedEvent:
+        """Raises InvalidLogEvent; a field of the wrong type reads as absent."""
+        event = document.get("event")
+        if not isinstance(event, dict) or not isinstance(event.get("action"), str):
+            raise InvalidLogEvent("no event.action")
+        try:
+            timestamp = datetime.fromisoformat(str(document.get("@timestamp")).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidLogEvent("@timestamp is not an ISO 8601 time") from None
+        labels = _mapping(document.get("labels"))
+        error = _mapping(document.get("error"))
+        error_type, error_message = _text(error.get("type")), _text(error.get("message"))
+        outcome = str(event.get("outcome"))
+        return cls(
+            timestamp=timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC),
+            service=_text(_mapping(document.get("service")).get("name")) or "",
+            action=event["action"],
+            outcome=Outcome(outcome) if outcome in Outcome._value2member_map_ else Outcome.UNKNOWN,
+            attempt=_count(labels.get("attempt")),
+            error=f"{error_type}: {error_message}" if error_type and error_message else error_message,
+            reported_status=_text(labels.get("delivery_status")),
+            provider=_text(labels.get("provider")),
+            trace_id=_text(_mapping(document.get("trace")).get("id")) or "",
+            message_id=_text(labels.get("message_id")),
+            channel=_text(labels.get("channel")),
+        )
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
 class LogEmitter:
     """Publishes one service's log events to its `logs.*` topic, keyed by message id."""
 
@@ -100,7 +175,7 @@ class LogEmitter:
 
     def emit(
         self,
-        action: str,
+        action: Action,
         *,
         trace_id: str,
         message: str,

@@ -21,7 +21,8 @@ API_REQUESTS = Counter("comms_api_requests", "API requests answered, by method a
 MESSAGES_ACCEPTED = Counter("comms_messages_accepted", "Messages accepted (answered 202), by channel", ["channel"])
 DELIVERIES = Counter(
     "comms_deliveries",
-    "Records handled by a channel worker, by outcome: sent, retry, dead_letter, skipped, unknown_held, unknown_resent",
+    "Records handled by a channel worker, by outcome: sent, retry, dead_letter, throttled, suppressed, expired, "
+    "skipped, unknown_held, unknown_resent",
     ["channel", "outcome"],
 )
 PROVIDER_CALL_SECONDS = Histogram(

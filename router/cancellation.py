@@ -17,7 +17,7 @@ from django.utils import timezone
 from config.db_writes import write_transaction
 from delivery.registry import get_channel
 from delivery.services import delivery_cancel
-from logging_service.timeline import MessageStatus
+from messaging.lifecycle import Action, MessageStatus
 from messaging.log_events import Outcome
 from router.kafka import router_log
 from router.models import Message, OutboxEntry
@@ -45,7 +45,7 @@ def message_cancel(*, message: Message) -> Cancellation:
             OutboxEntry.objects.filter(message=message, published_at__isnull=True, failed_at__isnull=True).delete()
         message.canceled_at = now
         router_log().emit(
-            "message.canceled",
+            Action.MESSAGE_CANCELED,
             trace_id=message.trace_id,
             message_id=message.id,
             channel=message.channel,

@@ -6,6 +6,8 @@ commits, so an accepted message can never be lost even when Kafka is down (DESIG
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.db import models
 
 from messaging.channels import Channel
@@ -49,6 +51,14 @@ class Message(models.Model):
         return f"{self.channel} → {self.recipient} ({self.id})"
 
 
+class OutboxState(StrEnum):
+    """An outbox entry's state (the comms_outbox_entries gauge's label): not a message's status."""
+
+    PENDING = "pending"
+    PUBLISHED = "published"
+    FAILED = "failed"  # Kafka refused the record for good
+
+
 class OutboxEntry(models.Model):
     """The Kafka record of a message, exactly as it will be produced; `published_at` is set on ack."""
 
@@ -80,9 +90,14 @@ class OutboxEntry(models.Model):
             )
         ]
 
+    @property
+    def state(self) -> OutboxState:
+        if self.published_at:
+            return OutboxState.PUBLISHED
+        return OutboxState.FAILED if self.failed_at else OutboxState.PENDING
+
     def __str__(self) -> str:
-        state = "published" if self.published_at else "failed" if self.failed_at else "pending"
-        return f"{self.topic} {self.key} ({state})"
+        return f"{self.topic} {self.key} ({self.state})"
 
 
 class IdempotencyRecord(models.Model):

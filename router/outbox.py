@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from config.db_writes import write_transaction
 from messaging.errors import PublishError
+from messaging.lifecycle import Action
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import OutgoingRecord
 from router.models import OutboxEntry
@@ -84,7 +85,7 @@ def outbox_entries_settle(
     for entry, error in failed:
         if error.permanent:
             log.emit(
-                "message.failed",
+                Action.MESSAGE_FAILED,
                 trace_id=entry.message.trace_id,
                 message_id=entry.message.id,
                 channel=entry.message.channel,
@@ -96,7 +97,7 @@ def outbox_entries_settle(
             )
     for entry in acked:
         log.emit(
-            "message.published",
+            Action.MESSAGE_PUBLISHED,
             trace_id=entry.message.trace_id,
             message_id=entry.message.id,
             channel=entry.message.channel,

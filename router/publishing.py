@@ -31,6 +31,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from config.db_bulk import GroupInserter
+from messaging.lifecycle import Action
 from messaging.log_events import LogEmitter, Outcome
 from messaging.metrics import MESSAGES_ACCEPTED
 from messaging.publisher import OutgoingRecord
@@ -199,7 +200,7 @@ def messages_accepted(prepared: Sequence[PreparedMessage], *, log: LogEmitter) -
     for message in prepared:
         scheduled = f", scheduled for {message.send_at.isoformat()}" if message.send_at else ""
         log.emit(
-            "message.accepted",
+            Action.MESSAGE_ACCEPTED,
             trace_id=message.trace_id,
             message_id=message.id,
             channel=message.channel,

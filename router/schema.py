@@ -8,6 +8,11 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import Direction
 
+from messaging.lifecycle import MessageStatus
+
+# One named enum of statuses (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]), labelled as the fields are.
+MESSAGE_STATUS_CHOICES = [(status.value, status.value) for status in MessageStatus]
+
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "router.authentication.ApiKeyAuthentication"

@@ -13,10 +13,10 @@ from django.db.models import Model, Q, QuerySet
 
 from delivery.models import DeliveryStatus
 from delivery.registry import get_channel
-from logging_service.timeline import MessageStatus
+from messaging.lifecycle import MessageStatus
 from messaging.metrics import OUTBOX
 from router.domain import Client
-from router.models import IdempotencyRecord, Message, OutboxEntry, Template
+from router.models import IdempotencyRecord, Message, OutboxEntry, OutboxState, Template
 
 
 def message_get(*, message_id: uuid.UUID, client: Client) -> Message | None:
@@ -92,8 +92,8 @@ def outbox_next_due() -> datetime | None:
 def outbox_report() -> None:
     """comms_outbox_entries: entries waiting for the relay, and those Kafka refused for good."""
     pending = OutboxEntry.objects.filter(published_at__isnull=True, failed_at__isnull=True).count()
-    OUTBOX.labels(state="pending").set(pending)
-    OUTBOX.labels(state="failed").set(OutboxEntry.objects.filter(failed_at__isnull=False).count())
+    OUTBOX.labels(state=OutboxState.PENDING).set(pending)
+    OUTBOX.labels(state=OutboxState.FAILED).set(OutboxEntry.objects.filter(failed_at__isnull=False).count())
 
 
 @dataclass(frozen=True)

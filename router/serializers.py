@@ -23,10 +23,10 @@ from django.utils import timezone as django_timezone
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from logging_service.timeline import MessageStatus
 from messaging.channels import Channel
 from messaging.dead_letters import DEAD_LETTER_ERROR_MAX_BYTES
 from messaging.envelope import MessageEnvelope
+from messaging.lifecycle import MessageStatus
 from messaging.priorities import Priority
 from router.domain import MessageRequest, TemplateUse
 from router.models import CHANNEL_CHOICES, Message, Template
@@ -572,6 +572,11 @@ class BatchRequestSerializer(StrictSerializer):
 AcceptedMessage = PreparedMessage | Message
 
 
+def accepted_status(message: AcceptedMessage) -> str:
+    """A message as the 202 shows it: scheduled while its sendAt lies ahead, else accepted."""
+    return (MessageStatus.SCHEDULED if message.send_at else MessageStatus.ACCEPTED).value
+
+
 class AcceptedMessageSerializer(serializers.ModelSerializer):
     traceId = serializers.CharField(source="trace_id", help_text="W3C trace id (32 lowercase hex).")
     status = serializers.SerializerMethodField(help_text="`scheduled` when it has a sendAt, else `accepted`.")
@@ -584,7 +589,7 @@ class AcceptedMessageSerializer(serializers.ModelSerializer):
         fields = ["id", "traceId", "status", "channel", "to", "createdAt", "sendAt"]
 
     def get_status(self, message: Message) -> str:
-        return "scheduled" if message.send_at else "accepted"
+        return accepted_status(message)
 
     def to_representation(self, instance: Message) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -605,7 +610,7 @@ def accepted_message_data(message: AcceptedMessage) -> dict[str, Any]:
     data = {
         "id": str(message.id),
         "traceId": message.trace_id,
-        "status": "scheduled" if message.send_at else "accepted",
+        "status": accepted_status(message),
         "channel": message.channel,
         "to": message.recipient,
         "createdAt": utc_text(message.created_at),
@@ -690,7 +695,7 @@ class BatchItemResultSerializer(serializers.Serializer):
     """One result per request item, in request order."""
 
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["accepted", "rejected"])
+    status = serializers.ChoiceField(choices=[MessageStatus.ACCEPTED.value, "rejected"])
     id = serializers.UUIDField(required=False)
     traceId = serializers.CharField(required=False)
     channel = serializers.CharField(required=False)

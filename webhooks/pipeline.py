@@ -34,6 +34,7 @@ from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record
 from messaging.headers import build_headers
+from messaging.lifecycle import Action
 from messaging.log_events import LogEmitter, Outcome
 from messaging.publisher import KafkaHeaders, OutgoingRecord, publish_all_or_raise
 from messaging.retries import retry_record
@@ -51,10 +52,6 @@ from webhooks.owners import message_owners
 from webhooks.services import DisabledEndpoint, webhook_endpoints_record_posts
 
 JOB_SCHEMA = "webhook-job/v1"
-# The webhooks worker's log actions (logs.webhooks; docs/logging.md).
-WEBHOOK_DELIVERED = "webhook.delivered"
-WEBHOOK_FAILED = "webhook.failed"
-WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 logger = logging.getLogger(__name__)
 
 
@@ -328,13 +325,13 @@ class ProduceWebhookOutcomes(Step):
     def _log(self, job: Job) -> None:
         failure = job.failure
         if failure is None:
-            said, labels = "delivered", {}
+            said, labels = f"delivered on attempt {job.attempt}", {}
         else:
             then = "retried" if self._retried(job) else f"dead-lettered: {_why_dead_lettered(failure)}"
             said = f"attempt {job.attempt} {'not made' if job.skipped else 'failed'} ({failure.reason}), {then}"
             labels = {"failure_kind": failure.kind.value}
         self.log.emit(
-            WEBHOOK_DELIVERED if failure is None else WEBHOOK_FAILED,
+            Action.WEBHOOK_DELIVERED if failure is None else Action.WEBHOOK_FAILED,
             trace_id=job.trace_id,
             message=f"webhook {job.webhook_id} to endpoint {job.endpoint_id}: {said}",
             outcome=Outcome.SUCCESS if failure is None else Outcome.FAILURE,
@@ -348,7 +345,7 @@ class ProduceWebhookOutcomes(Step):
 
     def _log_disabled(self, endpoint: DisabledEndpoint) -> None:
         self.log.emit(
-            WEBHOOK_ENDPOINT_DISABLED,
+            Action.WEBHOOK_ENDPOINT_DISABLED,
             trace_id=TraceContext.new().trace_id,
             message=f"webhook endpoint {endpoint.id} disabled: {endpoint.reason}",
             outcome=Outcome.FAILURE,

@@ -388,7 +388,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "EmailChannelEnum": [("email", "Email")],
     "SmsChannelEnum": [("sms", "Sms")],
     "WhatsAppChannelEnum": [("whatsapp", "Whatsapp")],
-    "MessageStatusEnum": "logging_service.timeline.MESSAGE_STATUS_CHOICES",
+    "MessageStatusEnum": "router.schema.MESSAGE_STATUS_CHOICES",
 }
 # Throttle counters live in this cache; point CACHE_URL at Redis/Memcached to share them across workers.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}

@@ -10,6 +10,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messaging.lifecycle import Action
 from messaging.log_events import Outcome
 from messaging.tracing import TraceContext
 from router.authentication import ApiKeyAuthentication
@@ -64,7 +65,7 @@ class RouterAPIView(APIView):
         if index is not None:
             labels["batch_index"] = str(index)
         router_log().emit(
-            "message.rejected",
+            Action.MESSAGE_REJECTED,
             trace_id=self.trace_context.trace_id,
             outcome=Outcome.FAILURE,
             level="warning",

@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from messaging.lifecycle import MessageStatus
 from router.cancellation import message_cancel
 from router.permissions import client_of
 from router.selectors import message_get
@@ -35,7 +36,10 @@ class MessageCancelView(RouterAPIView):
         examples=[
             OpenApiExample(
                 "Too late",
-                value={"detail": "The message can no longer be canceled: it is sent.", "status": "sent"},
+                value={
+                    "detail": "The message can no longer be canceled: it is sent.",
+                    "status": MessageStatus.SENT.value,
+                },
                 response_only=True,
                 status_codes=["409"],
             )
@@ -49,7 +53,7 @@ class MessageCancelView(RouterAPIView):
         if not cancellation.canceled:
             status = cancellation.status.value
             detail = f"The message can no longer be canceled: it is {status}."
-            if status == "pending":
+            if cancellation.status is MessageStatus.PENDING:
                 detail = "The message can no longer be canceled: a provider is being handed it (in flight)."
             return Response({"detail": detail, "status": status}, status=409)
         (summary,) = message_summaries([message])

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from logging_service.timeline import MessageStatus
+from messaging.lifecycle import MessageStatus
 from messaging.priorities import Priority
 from router.models import CHANNEL_CHOICES, Message
 from router.permissions import client_of
@@ -178,7 +178,7 @@ LIST_EXAMPLE = OpenApiExample(
             {
                 "id": "0b5e5b8e-8f59-4c0b-9a55-3f7e0e5d2c11",
                 "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
-                "status": "sent",
+                "status": MessageStatus.SENT.value,
                 "channel": "sms",
                 "to": "+14155552671",
                 "priority": "normal",

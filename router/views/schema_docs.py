@@ -5,6 +5,8 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
+from messaging.lifecycle import MessageStatus
+
 EMAIL_EXAMPLE = {
     "channel": "email",
     "to": "ada@example.com",
@@ -22,7 +24,7 @@ WHATSAPP_EXAMPLE = {
 ACCEPTED_EXAMPLE = {
     "id": "0b5e5b8e-8f59-4c0b-9a55-3f7e0e5d2c11",
     "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
-    "status": "accepted",
+    "status": MessageStatus.ACCEPTED.value,
     "channel": "sms",
     "to": "+14155552671",
     "createdAt": "2025-01-01T12:00:00.000000Z",
@@ -44,7 +46,7 @@ REQUEST_EXAMPLES = [
     ),
     OpenApiExample(
         "Accepted, scheduled",
-        value={**ACCEPTED_EXAMPLE, "status": "scheduled", "sendAt": "2026-12-01T09:00:00Z"},
+        value={**ACCEPTED_EXAMPLE, "status": MessageStatus.SCHEDULED.value, "sendAt": "2026-12-01T09:00:00Z"},
         response_only=True,
         status_codes=["202"],
     ),

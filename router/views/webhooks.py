@@ -14,12 +14,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from messaging.lifecycle import MessageStatus
 from router.permissions import client_of
 from router.serializers import StrictSerializer
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, POST_ERRORS, error_response
 from webhooks.addresses import UnsafeWebhookUrl, check_webhook_url
-from webhooks.events import EVENT_TYPES
+from webhooks.events import EVENT_TYPES, event_type_of
 from webhooks.models import WebhookEndpoint
 from webhooks.services import (
     webhook_endpoint_create,
@@ -84,7 +85,10 @@ class WebhooksView(RouterAPIView):
         examples=[
             OpenApiExample(
                 "Endpoint",
-                value={"url": "https://example.com/hooks/comms", "events": ["message.sent", "message.failed"]},
+                value={
+                    "url": "https://example.com/hooks/comms",
+                    "events": [event_type_of(MessageStatus.SENT), event_type_of(MessageStatus.FAILED)],
+                },
                 request_only=True,
             )
         ],

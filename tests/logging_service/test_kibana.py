@@ -39,6 +39,7 @@ from logging_service.kibana.saved_objects import (
     saved_objects_ndjson,
     with_data_view_pattern,
 )
+from messaging.lifecycle import STATUS_AFTER, Action, MessageStatus
 
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 # A KQL clause `field:value` / `field : (a or b)`; values never contain a bare colon in our queries.
@@ -394,3 +395,23 @@ def test_kibana_setup_with_kibana_down_fails_with_one_clear_line():
     assert finished.returncode != 0
     assert f"Kibana is unreachable at {url}: Connection refused" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+# Logged at level error: the errors search finds them (`log.level:error`).
+FOUND_BY_THE_ERRORS_SEARCH = {Action.MESSAGE_FAILED, Action.DELIVERY_UNKNOWN_OUTCOME_HELD}
+# Statuses a message passes through on its ordinary way: nobody searches for them by name.
+PASSING = {MessageStatus.ACCEPTED, MessageStatus.PENDING, MessageStatus.SENT}
+
+
+def test_every_action_that_ends_delays_or_retries_a_message_has_a_saved_search(objects):
+    """From the lifecycle: an action that moves a message anywhere but on its ordinary way (a retry, a
+    dead letter, a cancel, an expiry, a receipt…), or holds it back (throttled), is named by a search."""
+    named = set()
+    for obj in objects:
+        if "kibanaSavedObjectMeta" in obj.attributes:
+            query = search_source(obj).get("query", {}).get("query", "")
+            named.update(query.replace("(", " ").replace(")", " ").replace(":", " ").split())
+    wanted = {action for action, status in STATUS_AFTER.items() if status not in PASSING}
+    wanted |= {Action.DELIVERY_THROTTLED, Action.DELIVERY_STATUS_REPORTED}
+
+    assert not sorted(wanted - FOUND_BY_THE_ERRORS_SEARCH - named)

@@ -7,14 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from logging_service.timeline import MessageStatus, TimelineEvent, build_timeline
+from logging_service.timeline import build_timeline
+from messaging.lifecycle import MessageStatus
+from messaging.log_events import LoggedEvent
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def events(*actions: str) -> list[TimelineEvent]:
+def events(*actions: str) -> list[LoggedEvent]:
     return [
-        TimelineEvent(T0 + timedelta(milliseconds=n), "svc", action, "success", n or None, None)
+        LoggedEvent(T0 + timedelta(milliseconds=n), "svc", action, "success", n or None, None)
         for n, action in enumerate(actions)
     ]
 
@@ -63,24 +65,22 @@ def test_a_skipped_redelivery_reports_the_record_status_when_the_sent_event_was_
     """A worker SIGKILLed after writing `sent` but before its `delivery.sent` event left: the
     redelivery's skip event (labels.delivery_status) is the only sign of the send."""
     received, received_again = events("delivery.received", "delivery.received")
-    skipped = TimelineEvent(T0 + timedelta(seconds=1), "svc", "delivery.duplicate_skipped", "success", 1, None, "sent")
+    skipped = LoggedEvent(T0 + timedelta(seconds=1), "svc", "delivery.duplicate_skipped", "success", 1, None, "sent")
 
     assert build_timeline([received, received_again, skipped]).status is MessageStatus.SENT
 
 
 def test_a_skipped_redelivery_of_an_expired_message_reports_it_expired():
     received = events("delivery.received")
-    skipped = TimelineEvent(
-        T0 + timedelta(seconds=1), "svc", "delivery.duplicate_skipped", "success", 1, None, "expired"
-    )
+    skipped = LoggedEvent(T0 + timedelta(seconds=1), "svc", "delivery.duplicate_skipped", "success", 1, None, "expired")
     assert build_timeline([*received, skipped]).status is MessageStatus.EXPIRED
 
 
 def test_same_timestamp_events_sort_in_lifecycle_order():
     tied = [
-        TimelineEvent(T0, "email_service", "delivery.sent", "success", 1, None),
-        TimelineEvent(T0, "router", "message.accepted", "success", None, None),
-        TimelineEvent(T0, "email_service", "delivery.received", "unknown", 1, None),
+        LoggedEvent(T0, "email_service", "delivery.sent", "success", 1, None),
+        LoggedEvent(T0, "router", "message.accepted", "success", None, None),
+        LoggedEvent(T0, "email_service", "delivery.received", "unknown", 1, None),
     ]
     timeline = build_timeline(tied)
     assert [e.action for e in timeline.events] == ["message.accepted", "delivery.received", "delivery.sent"]
@@ -96,7 +96,7 @@ def test_error_text_carries_its_type():
         "labels": {"attempt": 2, "message_id": str(uuid.uuid4())},
         "error": {"type": "TransientProviderError", "message": "carrier timeout"},
     }
-    event = TimelineEvent.from_source(source)
+    event = LoggedEvent.from_ecs(source)
     assert event.error == "TransientProviderError: carrier timeout"
     assert event.attempt == 2 and event.service == "sms_service"
 

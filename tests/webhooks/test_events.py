@@ -63,7 +63,7 @@ def test_the_same_status_change_always_has_the_same_webhook_id():
 
 
 def test_the_event_types_are_the_documented_ones():
-    """They come from the timeline's statuses: a new status there must not become a webhook unseen."""
+    """They come from the lifecycle's statuses: a new status there must not become a webhook unseen."""
     assert EVENT_TYPES == (
         "message.sent",
         "message.failed",
@@ -76,3 +76,10 @@ def test_the_event_types_are_the_documented_ones():
         "message.canceled",
         "message.expired",
     )
+
+
+def test_a_failure_carries_its_error_and_an_undecodable_event_is_none():
+    failed = {**log_event("delivery.dead_lettered"), "error": {"type": "PermanentProviderError", "message": "no"}}
+    found = webhook_event_of(failed)
+    assert found and found.payload["data"]["error"] == "PermanentProviderError: no"
+    assert webhook_event_of({**log_event("delivery.sent"), "@timestamp": "not a time"}) is None

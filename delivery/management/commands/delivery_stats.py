@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from django.core.management.base import BaseCommand, CommandParser
 
+from delivery.models import DeliveryStatus
 from delivery.registry import get_channel, registered_channels
 from delivery.stats import channel_stats
 from messaging.channels import Channel
@@ -30,9 +31,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{s.channel:<9} {counts}  simulator_calls={s.simulator_calls} simulator_sends={s.simulator_sends}"
             )
-            if s.statuses.get("unknown"):
-                self.stdout.write(
-                    self.style.WARNING(f"  {s.statuses['unknown']} unknown: settle with `bin/manage dlq resolve`")
-                )
+            if held := s.statuses.get(DeliveryStatus.UNKNOWN):
+                self.stdout.write(self.style.WARNING(f"  {held} unknown: settle with `bin/manage dlq resolve`"))
             for message_id in s.sent_more_than_once:
                 self.stdout.write(self.style.ERROR(f"  sent more than once: {message_id}"))
