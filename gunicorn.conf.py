@@ -2,7 +2,7 @@
 (Procfile, Dockerfile, compose); command-line flags still win.
 
 Worker model for a small machine (2 cores, shared with Kafka, Elasticsearch and the workers): a request
-waits for its row's group commit and its record's acknowledgement (router.publishing). Sync workers
+waits for its row's group commit and its record's acknowledgement (router.accept.durability). Sync workers
 would hold a process per waiting request; with threads, one process keeps many requests waiting at
 once, and their rows and records share transactions and the producer's batches. Two processes still
 use both cores for the Python parts. Measured with `manage.py bench` (docs/performance.md). Each worker

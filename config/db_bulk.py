@@ -70,7 +70,8 @@ class RowInserter:
         return field.get_default
 
 
-_Batch = list[tuple[type[models.Model], list[dict[str, Any]], "Future[None]"]]
+_Rows = list[tuple[type[models.Model], list[dict[str, Any]]]]  # rows by model, committed together
+_Batch = list[tuple[_Rows, "Future[None]"]]
 
 
 class GroupInserter:
@@ -81,9 +82,7 @@ class GroupInserter:
 
     def __init__(self, using: str, *, name: str) -> None:
         self.using = using
-        self._queue: queue.SimpleQueue[tuple[type[models.Model], list[dict[str, Any]], Future[None]]] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[tuple[_Rows, Future[None]]] = queue.SimpleQueue()
         self._inserters: dict[type[models.Model], RowInserter] = {}
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -93,18 +92,27 @@ class GroupInserter:
         return self._thread.is_alive()
 
     def submit(self, model: type[models.Model], rows: list[dict[str, Any]]) -> Future[None]:
+        return self.submit_together([(model, rows)])
+
+    def submit_together(self, rows: _Rows) -> Future[None]:
         future: Future[None] = Future()
-        self._queue.put((model, rows, future))
+        self._queue.put((rows, future))
         return future
 
     def insert(self, model: type[models.Model], rows: list[dict[str, Any]], timeout: float | None = None) -> None:
-        """Insert and wait for the commit; raises what the transaction raised. Inside a transaction
-        of the caller's (a test's, an enclosing service's) the rows go in there, as it expects:
-        another thread's transaction could neither see its rows nor get past its write lock."""
+        """Insert and wait for the commit; raises what the transaction raised."""
+        self.insert_together([(model, rows)], timeout)
+
+    def insert_together(self, rows: _Rows, timeout: float | None = None) -> None:
+        """Rows of several models, committed in the same transaction (never one without the others).
+        Inside a transaction of the caller's (a test's, an enclosing service's) the rows go in there,
+        as it expects: another thread's transaction could neither see its rows nor get past its write
+        lock."""
         if transaction.get_connection(self.using).in_atomic_block:
-            self._inserter(model).insert(rows)
+            for model, model_rows in rows:
+                self._inserter(model).insert(model_rows)
             return
-        self.submit(model, rows).result(timeout)
+        self.submit_together(rows).result(timeout)
 
     def _run(self) -> None:
         while True:
@@ -118,8 +126,9 @@ class GroupInserter:
 
     def _commit(self, batch: _Batch) -> None:
         by_model: dict[type[models.Model], list[dict[str, Any]]] = {}
-        for model, rows, _ in batch:
-            by_model.setdefault(model, []).extend(rows)
+        for rows_by_model, _ in batch:
+            for model, rows in rows_by_model:
+                by_model.setdefault(model, []).extend(rows)
         try:
             connections[self.using].close_if_unusable_or_obsolete()
             with write_transaction(self.using):
@@ -129,12 +138,12 @@ class GroupInserter:
             # One transaction for all: a constraint broken by one caller fails them all. Retry each
             # alone, so that the failure stays its own (rare: the rows are fresh ids).
             if len(batch) == 1:
-                batch[0][2].set_exception(error)
+                batch[0][1].set_exception(error)
                 return
             for item in batch:
                 self._commit([item])
             return
-        for _, _, future in batch:
+        for _, future in batch:
             future.set_result(None)
 
     def _inserter(self, model: type[models.Model]) -> RowInserter:

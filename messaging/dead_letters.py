@@ -18,7 +18,7 @@ from messaging.tracing import TraceContext
 
 PREFIX = "dlq-"
 # Kafka headers have no size limit of their own, but a record does (the API keeps room for this one:
-# router.serializers): the error text is cut to this many bytes of UTF-8.
+# router.accept.prepare): the error text is cut to this many bytes of UTF-8.
 DEAD_LETTER_ERROR_MAX_BYTES = 3 * 1024
 
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from router.accept.rendering import template_syntax_errors
 from router.models import Message, OutboxEntry, Template
-from router.rendering import template_syntax_errors
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -3,9 +3,10 @@
 from django.urls import URLPattern, path, re_path
 
 from router.provider_webhooks import closed_unless, twilio_webhooks_open
+from router.views.batch import MessageBatchView
 from router.views.cancel import MessageCancelView
 from router.views.detail import MessageDetailView
-from router.views.messages import MessageBatchView, MessagesView
+from router.views.messages import MessagesView
 from router.views.not_found import api_not_found
 from router.views.receipts import TwilioInboundMessageView, TwilioStatusCallbackView
 from router.views.suppressions import SuppressionDetailView

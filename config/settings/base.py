@@ -50,8 +50,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "router.middleware.ApiMetricsMiddleware",  # first: it counts every answer, errors included
     "django.middleware.security.SecurityMiddleware",
-    # Valid single POSTs are answered here, before the rest (router.fast_accept); it serves no static path.
-    "router.fast_accept.FastAcceptMiddleware",
+    # Valid single POSTs are answered here, before the rest (router.accept.fast_lane); it serves no static path.
+    "router.accept.fast_lane.FastAcceptMiddleware",
     # docker/ (issue 6): static files served by the app itself, right after SecurityMiddleware as
     # WhiteNoise asks (but for the fast lane above). DEBUG: from the apps; else STATIC_ROOT (collectstatic).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -396,10 +396,10 @@ ROUTER_THROTTLE_RATE = env("ROUTER_THROTTLE_RATE", default="6000/min")
 # Failed API-key attempts per client address; beyond it, 429 with Retry-After (router.rate_limits).
 ROUTER_AUTH_FAILURE_RATE = env("ROUTER_AUTH_FAILURE_RATE", default="20/min")
 # How long a request waits for Kafka's acknowledgement of its record (a 202 follows it, by design:
-# router.publishing) before committing the record to the outbox for the relay instead; keep it well
+# router.accept.durability) before committing the record to the outbox for the relay instead; keep it well
 # below ROUTER_RELAY_GRACE_SECONDS.
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
-# router.fast_accept: valid single POSTs answered before DRF's dispatch (off: every request through it).
+# router.accept.fast_lane: valid single POSTs answered before DRF's dispatch (off: every request through it).
 ROUTER_FAST_ACCEPT = env.bool("ROUTER_FAST_ACCEPT", default=True)
 ROUTER_MAX_REQUEST_BYTES = env.int("ROUTER_MAX_REQUEST_BYTES", default=1024 * 1024)
 ROUTER_MAX_BATCH_REQUEST_BYTES = env.int("ROUTER_MAX_BATCH_REQUEST_BYTES", default=32 * 1024 * 1024)

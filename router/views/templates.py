@@ -1,4 +1,4 @@
-"""/api/v1/templates: message content with variables, per API key (router.rendering renders it).
+"""/api/v1/templates: message content with variables, per API key (router.accept.rendering renders it).
 
 POST creates (201), GET lists; /api/v1/templates/{name}: GET, PUT (replaces the content, version + 1),
 DELETE (204). A message names one with `{"template": name, "data": {...}}`.
@@ -16,11 +16,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from messaging.channels import Channel
+from router.accept.rendering import template_syntax_errors
+from router.accept.rules import CHANNEL_CONTENT
 from router.models import CHANNEL_CHOICES, Template
 from router.permissions import client_of
-from router.rendering import template_syntax_errors
 from router.selectors import template_get, templates_list
-from router.serializers import CHANNEL_SERIALIZERS, StrictCharField, StrictSerializer
+from router.serializers import StrictCharField, StrictSerializer
 from router.template_store import TemplateNameTaken, template_create, template_delete, template_update
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, POST_ERRORS, error_response
@@ -55,15 +56,15 @@ class TemplateContentSerializer(StrictSerializer):
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The channel's own message rules say which parts it has and needs (router.serializers).
+        # The channel's own message rules say which parts it has and needs (router.accept.rules).
         channel = Channel(attrs["channel"])
-        rules = CHANNEL_SERIALIZERS[channel]
+        content = CHANNEL_CONTENT[channel]
         errors: dict[str, list[str]] = {}
         for part in TEMPLATE_PARTS:
-            if part in attrs and part not in rules.content_fields:
-                having = " and ".join(c.value for c in Channel if part in CHANNEL_SERIALIZERS[c].content_fields)
+            if part in attrs and part not in content.fields:
+                having = " and ".join(c.value for c in Channel if part in CHANNEL_CONTENT[c].fields)
                 errors[part] = [f"Only {having} templates have one."]
-            elif part in rules.required_content and not attrs.get(part):
+            elif part in content.required and not attrs.get(part):
                 errors[part] = [f"Required for {channel.value} templates."]
         parts = {part: attrs[part] for part in TEMPLATE_PARTS if part in attrs}
         errors.update(
@@ -98,7 +99,7 @@ def _data(template: Template) -> dict[str, Any]:
     """The template as the API shows it: the parts its channel has (html only when given)."""
     data = dict(TemplateSerializer(template).data)
     for part in TEMPLATE_PARTS:
-        if part not in CHANNEL_SERIALIZERS[Channel(template.channel)].content_fields:
+        if part not in CHANNEL_CONTENT[Channel(template.channel)].fields:
             data.pop(part, None)
     if not data.get("html"):
         data.pop("html", None)

@@ -2,7 +2,6 @@
 
 import orjson
 import pytest
-from rest_framework.exceptions import ValidationError
 
 from delivery.models import AttemptOutcome, CallOutcome, DeliveryStatus
 from messaging.channels import Channel
@@ -14,8 +13,9 @@ from messaging.headers import decode_headers
 from messaging.publisher import publish_all_or_raise
 from messaging.topics import delivery_log_topic, dlq_topic, retry_topic, send_topic
 from messaging.tracing import TraceContext
+from router.accept.requests import message_request_validate
+from router.accept.rules import EMAIL_BODY_MAX_BYTES, InvalidMessage
 from router.domain import MessageRequest
-from router.serializers import EMAIL_BODY_MAX_BYTES, message_request_validate
 from tests.delivery.support import (
     CHANNEL_DBS,
     actions,
@@ -167,7 +167,7 @@ def _largest_accepted_email() -> MessageRequest:
                 {"channel": "email", "to": "ada@example.com", "subject": "Hello", "body": "\x01" * middle}
             )
             low = middle + 1
-        except ValidationError:
+        except InvalidMessage:
             high = middle - 1
     assert largest is not None
     return largest

@@ -13,9 +13,10 @@ from delivery.models import DeliveryStatus
 from logging_service.connection import elasticsearch
 from messaging.channels import Channel
 from messaging.tracing import TraceContext
+from router.accept.outbox import outbox_store
+from router.accept.prepare import message_prepare
 from router.domain import Client, MessageRequest
 from router.models import IdempotencyRecord, OutboxEntry
-from router.services import _store_with_outbox, message_prepare
 from tests.delivery.support import CHANNEL_DBS, spec
 from tests.factories import SmsDeliveryFactory
 
@@ -26,7 +27,7 @@ SMS = spec(Channel.SMS)
 def outbox_entry(*, published_days_ago: float | None) -> OutboxEntry:
     request = MessageRequest(channel=Channel.SMS, to="+14155552671", body="hi")
     prepared = message_prepare(request=request, client=Client(id="key:test"), trace=TraceContext.new())
-    (entry,) = _store_with_outbox([prepared])
+    (entry,) = outbox_store([prepared])
     if published_days_ago is not None:
         published = timezone.now() - timedelta(days=published_days_ago)
         OutboxEntry.objects.filter(pk=entry.pk).update(published_at=published)

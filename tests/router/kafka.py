@@ -58,7 +58,7 @@ def wait_for_published(message_ids: list[str] | None = None, timeout: float = 30
     """Until no outbox entry of `message_ids` (default: any) is left unpublished.
 
     A 202 comes once Kafka acknowledged the record, or once its outbox entry is committed (Kafka slow
-    or down; router.publishing); the relay, or a request with an Idempotency-Key, marks an entry once
+    or down; router.accept.durability); the relay, or a request with an Idempotency-Key, marks an entry once
     Kafka acknowledged it. Tests using this must be transactional (django_db(transaction=True))."""
     entries = (
         OutboxEntry.objects.all() if message_ids is None else OutboxEntry.objects.filter(message_id__in=message_ids)

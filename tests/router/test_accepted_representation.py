@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from router.models import Message
-from router.serializers import AcceptedMessageSerializer, accepted_message_data
+from router.views.messages import AcceptedMessageSerializer, accepted_message_data
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from messaging.channels import Channel
 from messaging.topics import send_topic
-from router import services
+from router.accept import idempotency
+from router.accept.idempotency import IdempotencyClaim
 from router.domain import Client
 from router.models import IdempotencyRecord, Message
 from tests.processes import ManagedProcess, process_env, wait_for
@@ -168,8 +169,8 @@ def test_a_twins_live_key_committed_after_the_read_is_not_deleted_as_expired(mon
     expired = IdempotencyRecord.objects.create(
         client=client.id, key="old", fingerprint="f", created_at=now - timedelta(days=30)
     )
-    monkeypatch.setattr(services, "idempotency_record_get", lambda **_: None)  # read before the twin's commit
-    assert services._idempotency_record(client=client, key="k", fingerprint="f") is None
+    monkeypatch.setattr(idempotency, "idempotency_record_get", lambda **_: None)  # read before the twin's commit
+    assert idempotency._record(client=client, claim=IdempotencyClaim(key="k", fingerprint="f")) is None
     assert IdempotencyRecord.objects.filter(client=client.id, key="k").exists()
-    services._idempotency_record(client=client, key="old", fingerprint="f")
+    idempotency._record(client=client, claim=IdempotencyClaim(key="old", fingerprint="f"))
     assert not IdempotencyRecord.objects.filter(pk=expired.pk).exists()

@@ -3,7 +3,7 @@ methods, and an unexpected server error — in DEBUG too (Django's pages there a
 
 import pytest
 
-from router import fast_accept
+from router.accept import fast_lane as fast_lane_module
 from router.views import messages as message_views
 
 pytestmark = pytest.mark.django_db(databases=["default"])
@@ -67,7 +67,7 @@ def test_an_unexpected_error_answers_a_json_500(api, debug, monkeypatch, setting
 
     settings.ROUTER_FAST_ACCEPT = fast_lane
     monkeypatch.setattr(message_views, "message_accept", broken)
-    monkeypatch.setattr(fast_accept, "message_accept", broken)
+    monkeypatch.setattr(fast_lane_module, "message_accept", broken)
     api.raise_request_exception = False
     response = api.post("/api/v1/messages", {"channel": "sms", "to": "+14155552671", "body": "hi"}, format="json")
     assert response.status_code == 500

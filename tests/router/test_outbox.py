@@ -14,12 +14,12 @@ from messaging.envelope import MessageEnvelope
 from messaging.errors import PublishError
 from messaging.topics import router_log_topic, send_topic
 from messaging.tracing import TraceContext
+from router.accept.outbox import RELAY_RETRY_MAX_SECONDS, outbox_entries_settle, outbox_relay_pending, outbox_store
+from router.accept.prepare import message_prepare
 from router.domain import Client, MessageRequest
 from router.kafka import clients_reset, router_log
 from router.models import OutboxEntry
-from router.outbox import RELAY_RETRY_MAX_SECONDS, outbox_entries_settle
 from router.selectors import outbox_pending_list
-from router.services import _store_with_outbox, message_prepare, outbox_relay_pending
 from tests.delivery.support import CHANNEL_DBS, records_with_key
 from tests.processes import manage_py, wait_for
 from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
@@ -28,8 +28,12 @@ from tests.router.kafka import read_records
 URL = "/api/v1/messages"
 
 
+@pytest.mark.parametrize("keyed", [False, True], ids=["no key", "idempotency key"])
 @pytest.mark.django_db(databases=["default"], transaction=True)
-def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(client, settings):
+def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(client, settings, keyed):
+    """One durability protocol with or without an Idempotency-Key: the 202 comes promptly, what Kafka
+    did not acknowledge is in the outbox with its attempt counted, the relay publishes it once (and a
+    keyed request repeated later is answered from its key, nothing published again)."""
     api_key = ApiKeyFactory()
     real_bootstrap_servers = settings.KAFKA_BOOTSTRAP_SERVERS
     settings.KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:1"  # nothing listens there
@@ -43,6 +47,7 @@ def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(c
             data=orjson.dumps(payload),
             content_type="application/json",
             HTTP_AUTHORIZATION=f"Api-Key {api_key.raw_key}",
+            **({"HTTP_IDEMPOTENCY_KEY": f"down-{channel.value}"} if keyed else {}),
         )
         assert response.status_code == 202, response.content
         assert time.monotonic() - started < 3.0, "the API must answer promptly when Kafka is down"
@@ -70,6 +75,15 @@ def test_messages_accepted_while_kafka_is_unreachable_are_relayed_exactly_once(c
         assert relay.stop() == 0, relay.output()
 
     for channel, payload, body in accepted:
+        if keyed:
+            again = client.post(
+                URL,
+                data=orjson.dumps(payload),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Api-Key {api_key.raw_key}",
+                HTTP_IDEMPOTENCY_KEY=f"down-{channel.value}",
+            )
+            assert (again.status_code, again.json()["id"], again["Idempotent-Replayed"]) == (202, body["id"], "true")
         (record,) = read_records(send_topic(channel), key=body["id"].encode())
         envelope = MessageEnvelope.from_json(record.value())
         assert (envelope.trace_id, envelope.to, envelope.body) == (body["traceId"], payload["to"], payload["body"])
@@ -79,7 +93,7 @@ def _stored_entry(body: str) -> OutboxEntry:
     """An SMS's outbox entry as the API leaves it when Kafka did not acknowledge, past the grace period."""
     request = MessageRequest(channel=Channel.SMS, to="+14155552671", body=body)
     prepared = message_prepare(request=request, client=Client(id="key:test"), trace=TraceContext.new())
-    (outbox,) = _store_with_outbox([prepared])
+    (outbox,) = outbox_store([prepared])
     OutboxEntry.objects.filter(pk=outbox.pk).update(created_at=timezone.now() - timedelta(minutes=1))
     outbox.refresh_from_db()
     return outbox
@@ -172,8 +186,9 @@ def test_relays_side_by_side_publish_each_pending_entry_exactly_once():
     from django.utils import timezone
 
     from messaging.tracing import TraceContext
+    from router.accept.outbox import outbox_store
+    from router.accept.prepare import message_prepare
     from router.domain import Client, MessageRequest
-    from router.services import _store_with_outbox, message_prepare
 
     prepared = [
         message_prepare(
@@ -183,7 +198,7 @@ def test_relays_side_by_side_publish_each_pending_entry_exactly_once():
         )
         for n in range(300)
     ]
-    entries = _store_with_outbox(prepared)
+    entries = outbox_store(prepared)
     keys = {entry.key for entry in entries}
     OutboxEntry.objects.filter(key__in=keys).update(created_at=timezone.now() - timedelta(minutes=1))
 

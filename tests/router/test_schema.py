@@ -4,9 +4,9 @@ import jsonschema
 import pytest
 import yaml
 from django.core.management import call_command
-from rest_framework.exceptions import ValidationError
 
-from router.serializers import message_request_validate
+from router.accept.requests import message_request_validate
+from router.accept.rules import InvalidMessage
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def _schema_accepts(schema, component, instance) -> bool:
 def _api_accepts(instance) -> bool:
     try:
         message_request_validate(instance)
-    except ValidationError:
+    except InvalidMessage:
         return False
     return True
 

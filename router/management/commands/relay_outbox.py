@@ -16,9 +16,9 @@ from django.utils import timezone
 from messaging.clients import build_producer
 from messaging.metrics import serve_metrics
 from messaging.shutdown import GracefulShutdown
+from router.accept.outbox import outbox_relay_pending
 from router.kafka import router_log
 from router.selectors import outbox_next_due, outbox_report
-from router.services import outbox_relay_pending
 
 logger = logging.getLogger("router.relay")
 

@@ -3,13 +3,16 @@
 template cannot make the API spin or fill its memory: loops over `range` share a budget per render,
 `*` and `**` cannot build huge values, and rendering stops once the output passes a cap.
 HTML parts are autoescaped; text parts (subject, body, SMS, WhatsApp) are not.
+
+`template_content` puts a template's rendering in place of a request's `template` and `data`, so the
+channel's rules (router.accept.rules) then judge it like literal content.
 """
 
 from __future__ import annotations
 
 import contextvars
 import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -17,6 +20,18 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from messaging.channels import Channel
+from router.accept.rules import (
+    CHANNEL_CONTENT,
+    TEMPLATE_DATA_MAX_BYTES,
+    FieldError,
+    InvalidMessage,
+    excerpt,
+    json_object_check,
+)
+from router.domain import TemplateUse
+from router.models import Template as StoredTemplate
 
 # Items all `range()` calls of one render may yield together (nested loops multiply).
 RANGE_BUDGET = 10_000
@@ -134,3 +149,64 @@ def template_render(
         )
     finally:
         _range_left.reset(token)
+
+
+# A client's templates by name (None: no such template); per request, so a batch looks each up once.
+TemplateSource = Callable[[str], StoredTemplate | None]
+
+
+def no_templates(name: str) -> StoredTemplate | None:
+    return None
+
+
+def template_content(
+    data: Mapping[str, Any], channel: Channel, templates: TemplateSource
+) -> tuple[dict[str, Any], TemplateUse]:
+    """The request with its template's rendering in place of `template` and `data`; raises
+    InvalidMessage for what is wrong with the template, its data or their rendering."""
+    name = data["template"]
+    content = CHANNEL_CONTENT[channel].fields
+    given = [field for field in content if field in data]
+    if given:
+        raise InvalidMessage({field: ["Not together with `template`: it gives this."] for field in given})
+    if not isinstance(name, str) or not name:
+        raise InvalidMessage({"template": ["Must be a template's name."]})
+    try:
+        variables = json_object_check(data.get("data", {}), max_bytes=TEMPLATE_DATA_MAX_BYTES)  # null: not an object
+    except FieldError as error:
+        raise InvalidMessage({"data": error.messages}) from None
+    template = templates(name)
+    if template is None:
+        raise InvalidMessage({"template": [f"No template named {excerpt(name)}."]})
+    if template.channel != channel.value:
+        raise InvalidMessage(
+            {"template": [f"Template {excerpt(name)} is for {template.channel} messages, not {channel.value}."]}
+        )
+    try:
+        rendered = template_render(
+            name=name,
+            body=template.body,
+            data=variables,
+            subject=template.subject if "subject" in content else None,
+            html=(template.html or None) if "html" in content else None,
+        )
+    except RenderError as error:
+        raise InvalidMessage({error.field: [error.message]}) from None
+    literal = {key: value for key, value in data.items() if key not in ("template", "data")}
+    literal["body"] = rendered.body
+    for field in ("subject", "html"):
+        if getattr(rendered, field) is not None:
+            literal[field] = getattr(rendered, field)
+    return literal, TemplateUse(name=name, version=template.version, data=variables)
+
+
+def template_blamed(error: InvalidMessage, channel: Channel) -> InvalidMessage:
+    """Errors in the rendered content are the template's: the client did not send those fields."""
+    errors = dict(error.errors)
+    blamed: list[str] = []
+    for field in CHANNEL_CONTENT[channel].fields:
+        if field in errors:
+            blamed += [f"The rendered {field}: {message}" for message in errors.pop(field)]
+    if blamed:
+        errors["template"] = [*errors.get("template", []), *blamed]
+    return InvalidMessage(errors)

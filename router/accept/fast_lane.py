@@ -4,7 +4,7 @@ answered here, before the rest of Django's middleware, URL resolution and DRF's 
 Why: under load the API process spent about a quarter of a single POST's CPU in that machinery
 (`py-spy --gil` on a gunicorn worker under `wrk`; docs/performance.md), on requests that need none
 of it. The lane uses the same pieces as MessagesView — api_key_verify, the per-key throttle, the
-channel serializers, message_accept and the view's 202 body and headers — so there is one rule for
+rules of router.accept, message_accept and the view's 202 body and headers — so there is one rule for
 each concern; what it skips is dispatch, not checks.
 
 It only ever accepts (an Idempotency-Key's replay included). Anything it does not take whole goes on
@@ -30,16 +30,22 @@ from django.urls import reverse
 from rest_framework_api_key.models import APIKey
 
 from messaging.tracing import TraceContext
+from router.accept.requests import message_request_validate
+from router.accept.services import message_accept
 from router.authentication import api_key_of, api_key_verify
 from router.domain import Client, MessageRequest
 from router.errors import IdempotencyConflict
 from router.middleware import api_error_response
 from router.permissions import key_client
 from router.rate_limits import auth_failures_wait
-from router.serializers import accepted_message_data, message_request_validate
-from router.services import message_accept
 from router.throttles import api_key_throttle_take
-from router.views.messages import MessagesView, accepted_headers, client_templates, idempotency_key_of
+from router.views.messages import (
+    MessagesView,
+    accepted_headers,
+    accepted_message_data,
+    client_templates,
+    idempotency_key_of,
+)
 
 # Media ranges a JSON answer satisfies; any other Accept is DRF's content negotiation to decide.
 _JSON_ACCEPTED = frozenset({"", "*/*", "application/*", "application/json"})

@@ -1,14 +1,20 @@
-"""Outbox entries on their way to Kafka: the record produced for an entry, and settling entries once
-Kafka answered. Shared by both publishing paths: requests with an Idempotency-Key and `relay_outbox`
-(router.services)."""
+"""The outbox: messages Kafka did not take at once (or not yet: scheduled ones, and those of a request
+with an Idempotency-Key until Kafka acknowledged them), and their way to Kafka — the record produced
+for an entry, settling entries once Kafka answered, and `relay_outbox`'s publishing of what is due
+(router.accept.durability says when an entry is written)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from confluent_kafka import Producer
+from django.conf import settings
+from django.db import connections, transaction
 from django.db import router as db_router
 from django.db.models import F
 from django.utils import timezone
@@ -17,8 +23,13 @@ from config.db_writes import write_transaction
 from messaging.errors import PublishError
 from messaging.lifecycle import Action
 from messaging.log_events import LogEmitter, Outcome
-from messaging.publisher import OutgoingRecord
-from router.models import OutboxEntry
+from messaging.publisher import OutgoingRecord, publish_all
+from router.kafka import router_log
+from router.models import Message, OutboxEntry
+from router.selectors import outbox_pending_list
+
+if TYPE_CHECKING:
+    from router.accept.prepare import PreparedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +115,55 @@ def outbox_entries_settle(
             outcome=Outcome.SUCCESS,
             message=f"published to {entry.topic}",
         )
+
+
+def outbox_store(prepared: Sequence[PreparedMessage]) -> list[OutboxEntry]:
+    """Message rows and their outbox entries, none tried yet (inside the caller's transaction)."""
+    messages = [Message(**message.index_row()) for message in prepared]
+    entries = [
+        OutboxEntry(
+            message=row, **{k: v for k, v in message.outbox_row(error="", attempts=0).items() if k != "message_id"}
+        )
+        for row, message in zip(messages, prepared, strict=True)
+    ]
+    Message.objects.bulk_create(messages)
+    OutboxEntry.objects.bulk_create(entries)
+    return entries
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    published: int
+    failed: int
+
+
+def outbox_publish(*, entries: Sequence[OutboxEntry], producer: Producer, timeout: float) -> RelayResult:
+    """Produce the entries in one flush and wait for the acks; settle them."""
+    if not entries:
+        return RelayResult(published=0, failed=0)
+    errors = publish_all(producer, [outbox_record(entry) for entry in entries], timeout)
+    acked = [entry for entry, error in zip(entries, errors, strict=True) if error is None]
+    failed = [(entry, error) for entry, error in zip(entries, errors, strict=True) if error is not None]
+    outbox_entries_settle(acked=acked, failed=failed, log=router_log())
+    return RelayResult(published=len(acked), failed=len(failed))
+
+
+def outbox_relay_pending(*, producer: Producer, batch_size: int, grace_seconds: float) -> RelayResult:
+    """Publish one batch of due entries: scheduled ones whose sendAt has come, and those the API left
+    unpublished (older than the grace period).
+
+    On a database that can skip locked rows (PostgreSQL) the batch stays locked until it is settled,
+    so any number of relays run side by side, each publishing other entries. SQLite has one writer
+    and no row locks: holding its write lock through a publish would stall the API, so there the
+    batch is not locked and one relay should run (two would publish some entries twice, which the
+    workers deduplicate by message id)."""
+    now = timezone.now()
+    created_before = now - timedelta(seconds=grace_seconds)
+    timeout = settings.KAFKA_DELIVERY_TIMEOUT_SECONDS
+    database = db_router.db_for_write(OutboxEntry)
+    if not connections[database].features.has_select_for_update_skip_locked:
+        entries = outbox_pending_list(due_by=now, created_before=created_before, limit=batch_size)
+        return outbox_publish(entries=entries, producer=producer, timeout=timeout)
+    with transaction.atomic(using=database):
+        entries = outbox_pending_list(due_by=now, created_before=created_before, limit=batch_size, lock=True)
+        return outbox_publish(entries=entries, producer=producer, timeout=timeout)
