@@ -5,14 +5,12 @@ Django is set up."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-from delivery.provider_lists import ProviderChoice
+from collections.abc import Iterable
 
 ANYMAIL_BACKENDS = "anymail.backends."
 # anymail's own test backend sends nothing, so no ESP will ever post to us about it.
 ANYMAIL_TEST_BACKEND = "anymail.backends.test."
-TWILIO_CHANNELS = ("sms", "whatsapp")
+TWILIO = "twilio"
 
 
 def esp_in_use(email_delivery_backend: str) -> bool:
@@ -22,13 +20,13 @@ def esp_in_use(email_delivery_backend: str) -> bool:
     )
 
 
-def twilio_in_use(
-    delivery_providers: Mapping[str, Sequence[ProviderChoice]], provider_names: Mapping[str, Mapping[str, str]]
-) -> bool:
+def twilio_in_use(provider_lists: Iterable[str]) -> bool:
     """SMS or WhatsApp goes through Twilio (first or as a failover): its receipts and replies come to
-    the Twilio webhooks."""
+    the Twilio webhooks. `provider_lists`: SMS_PROVIDER and WHATSAPP_PROVIDER as written (names
+    separated by commas); Twilio is named `twilio`, or its provider class by a dotted path
+    (sms_service.providers.TwilioSmsProvider, …)."""
     return any(
-        choice.path == provider_names[channel]["twilio"]
-        for channel in TWILIO_CHANNELS
-        for choice in delivery_providers.get(channel, ())
+        item == TWILIO or item.rpartition(".")[2].startswith("Twilio")
+        for raw in provider_lists
+        for item in (part.strip() for part in raw.split(","))
     )

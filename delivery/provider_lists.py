@@ -1,19 +1,23 @@
 """A channel's providers, in order, as its settings name them: `EMAIL_URL` (URLs separated by
-whitespace), `SMS_PROVIDER` / `WHATSAPP_PROVIDER` (names separated by commas). Read by the settings
-module, so it imports nothing of Django's but its error: a list that does not parse stops every
-process at start with ImproperlyConfigured naming the setting, never falls back to a default.
+whitespace), `SMS_PROVIDER` / `WHATSAPP_PROVIDER` (names separated by commas), and their
+`<CHANNEL>_RATE_LIMIT`. config.settings keeps these as the environment gives them; they are parsed
+here when a channel registers (every process's start-up, delivery.registry), so a value that does
+not parse stops the process with ImproperlyConfigured naming the setting, never falls back to a default.
 
 More than one provider makes the channel fail over from one to the next (delivery.failover).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from delivery.rates import Rate, rates_per_provider
 
 # The schemes EMAIL_URL takes: SMTP plain, STARTTLS (smtp+tls, or smtps as django-environ reads it), TLS.
 _SMTP_SCHEMES = {"smtp": {}, "smtp+tls": {"use_tls": True}, "smtps": {"use_tls": True}, "smtp+ssl": {"use_ssl": True}}
@@ -85,6 +89,25 @@ def named_providers(raw: str, *, names: Mapping[str, str], setting: str) -> list
             raise ImproperlyConfigured(f"{setting}: unknown provider {item!r} (one of {known}, or a dotted path)")
     _refuse_duplicates(choices, setting)
     return choices
+
+
+def named_providers_setting(setting: str, names: Mapping[str, str]) -> Callable[[], list[ProviderChoice]]:
+    """A channel's providers as the setting `setting` names them, read from the settings when called."""
+
+    def choices() -> list[ProviderChoice]:
+        return named_providers(getattr(settings, setting), names=names, setting=setting)
+
+    return choices
+
+
+def channel_rate_limits(*, channel: str, providers: list[str]) -> dict[str, Rate]:
+    """The channel's `<CHANNEL>_RATE_LIMIT` (settings.DELIVERY_RATE_LIMITS), per provider; one that
+    does not parse raises ImproperlyConfigured naming it."""
+    name = f"{channel.upper()}_RATE_LIMIT"
+    try:
+        return rates_per_provider(settings.DELIVERY_RATE_LIMITS.get(channel, ""), providers)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
 
 
 def _refuse_duplicates(choices: list[ProviderChoice], setting: str) -> None:

@@ -66,7 +66,7 @@ def channel_steps(
 
 def channel_paces(spec: ChannelSpec, *, wave_size: int) -> Paces:
     """Each provider's pace: its `<CHANNEL>_RATE_LIMIT` shared through the channel database, if set."""
-    limits = settings.DELIVERY_RATE_LIMITS[spec.channel.value]
+    limits = spec.rate_limits()
 
     def pace(provider: str) -> Pace:
         cap = limits.get(provider)

@@ -9,7 +9,6 @@ so two processes cannot both claim one attempt.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,44 +22,33 @@ from config.db_bulk import RowInserter
 from delivery.decisions import (
     CallResult,
     ClaimAction,
+    ClaimPlan,
     DeadLetter,
     Outcome,
     RecordState,
     RetryLater,
     Sent,
     UnknownOutcomePolicy,
-    claim_action,
+    claim_plan,
+    claim_recipients,
 )
 from delivery.models import AttemptOutcome, DeliveryStatus
 from delivery.receipts import RECEIPT_STATUSES
-from delivery.registry import ChannelSpec
+from delivery.registry import ChannelSpec, get_channel
+from delivery.selectors import delivery_status_for_client
 from delivery.suppressions import suppressed_among
+from messaging.channels import Channel
 from messaging.envelope import MessageEnvelope
+from messaging.lifecycle import MessageStatus
 
 SUPPRESSED_ERROR = "Suppressed: the recipient is on this channel's suppression list; nothing sent"
 EXPIRED_ERROR = "Expired: not handed to a provider by its expiresAt; nothing sent"
 UNKNOWN_OUTCOME_ERROR = "the worker stopped after claiming this attempt: whether the provider got it is unknown"
 
-# Actions that call the provider: the record is claimed (`sending`) first.
-SENDING_ACTIONS = frozenset({ClaimAction.SEND, ClaimAction.RESEND_UNKNOWN})
-
 
 @cache
 def _inserter(model: type[models.Model], using: str) -> RowInserter:
     return RowInserter(model, using)
-
-
-def _final_record(envelope: MessageEnvelope, status: DeliveryStatus, error: str) -> dict[str, Any]:
-    """A first sight that ends the message at once (suppressed, expired): no provider call."""
-    return {
-        "message_id": envelope.id,
-        "trace_id": envelope.trace_id,
-        "recipient": envelope.to,
-        "payload": envelope.to_dict(),
-        "status": status,
-        "current_attempt": envelope.attempt,
-        "last_error": error,
-    }
 
 
 @dataclass(frozen=True)
@@ -79,15 +67,13 @@ def deliveries_claim(
     idempotent_provider: bool,
     in_flight: Collection[uuid.UUID] = (),
 ) -> list[Claim]:
-    """Decide every envelope's ClaimAction and make the claims durable, in one transaction.
+    """Decide every envelope's ClaimAction (delivery.decisions.claim_plan) and make the claims
+    durable, in one transaction.
 
     A record to send is `sending` with `current_attempt` = its attempt before the provider is called,
-    so a process that dies mid-send leaves a trace the next one reads as an unknown outcome. An id
-    twice in the batch, or claimed by this process and not finished, is a duplicate: SKIP. A first
-    send to a suppressed recipient is SUPPRESS: the record ends `suppressed`, no provider call. A
-    send past the envelope's `expires_at` is EXPIRE: the record ends `expired`, no provider call (an
-    interrupted attempt it would have resent keeps its `unknown` attempt row: it may have gone out).
-    Returns one Claim per envelope, in order.
+    so a process that dies mid-send leaves a trace the next one reads as an unknown outcome. A first
+    send to a suppressed recipient ends `suppressed`, one past the envelope's `expires_at` ends
+    `expired`: no provider call. Returns one Claim per envelope, in order.
     """
     records = spec.record_model.objects.using(spec.database)
     now = timezone.now()
@@ -103,105 +89,77 @@ def deliveries_claim(
             message_id: RecordState(pk, status, current, published, last_error, claimed_at)
             for pk, message_id, status, current, published, last_error, claimed_at in rows
         }
-        # The suppression list, for the recipients of messages that may be sent now (one SELECT; none
-        # for a batch of redelivered records that are final already).
-        may_send = {
-            e.to for e in envelopes if (state := states.get(e.id)) is None or state.status == DeliveryStatus.PENDING
-        }
-        suppressed = suppressed_among(spec=spec, recipients=may_send)
-        actions: list[tuple[ClaimAction, RecordState | None]] = []
-        seen: set[uuid.UUID] = set()
-        new_records = []
-        claimed: dict[int, list[int]] = defaultdict(list)  # attempt → pks
-        held: list[int] = []
-        suppressed_pks: list[int] = []
-        expired_pks: list[int] = []
-        unknown_attempts = []
-        for envelope in envelopes:
-            if envelope.id in seen or envelope.id in in_flight:
-                actions.append((ClaimAction.SKIP, None))
-                continue
-            seen.add(envelope.id)
-            state = states.get(envelope.id)
-            action = claim_action(
-                state,
-                attempt=envelope.attempt,
-                on_unknown=on_unknown,
-                idempotent_provider=idempotent_provider,
-                expires_at=envelope.expires_at,
-                now=now,
-            )
-            if action is ClaimAction.SEND and envelope.to in suppressed:
-                action = ClaimAction.SUPPRESS
-            actions.append((action, state))
-            if action is ClaimAction.EXPIRE:
-                if state is None:
-                    new_records.append(_final_record(envelope, DeliveryStatus.EXPIRED, EXPIRED_ERROR))
-                    continue
-                expired_pks.append(state.pk)
-                if state.status == DeliveryStatus.SENDING and envelope.attempt == state.current_attempt:
-                    unknown_attempts.append(_unknown_attempt(state, envelope.attempt, now))
-                continue
-            if action is ClaimAction.SUPPRESS:
-                if state is None:
-                    new_records.append(_final_record(envelope, DeliveryStatus.SUPPRESSED, SUPPRESSED_ERROR))
-                else:
-                    suppressed_pks.append(state.pk)
-                continue
-            if action in SENDING_ACTIONS and state is None:
-                new_records.append(
-                    {
-                        "message_id": envelope.id,
-                        "trace_id": envelope.trace_id,
-                        "recipient": envelope.to,
-                        "payload": envelope.to_dict(),
-                        "status": DeliveryStatus.SENDING,
-                        "current_attempt": envelope.attempt,
-                        "claimed_at": now,
-                    }
-                )
-            elif action in SENDING_ACTIONS and state is not None:
-                claimed[envelope.attempt].append(state.pk)
-            if action in (ClaimAction.RESEND_UNKNOWN, ClaimAction.HOLD_UNKNOWN) and state is not None:
-                unknown_attempts.append(_unknown_attempt(state, envelope.attempt, now))
-            if action is ClaimAction.HOLD_UNKNOWN and state is not None:
-                held.append(state.pk)
-        created: dict[uuid.UUID, int] = {}
-        if new_records:
-            _inserter(spec.record_model, spec.database).insert(new_records)
-            created = dict(
-                records.filter(message_id__in=[row["message_id"] for row in new_records]).values_list(
-                    "message_id", "pk"
-                )
-            )
-        for attempt, pks in claimed.items():
-            records.filter(pk__in=pks).update(
-                status=DeliveryStatus.SENDING,
-                current_attempt=attempt,
-                claimed_at=now,
-                outcome_published=True,
-                updated_at=now,
-            )
-        if suppressed_pks:
-            records.filter(pk__in=suppressed_pks).update(
-                status=DeliveryStatus.SUPPRESSED, last_error=SUPPRESSED_ERROR, updated_at=now
-            )
-        if expired_pks:
-            records.filter(pk__in=expired_pks).update(
-                status=DeliveryStatus.EXPIRED,
-                last_error=EXPIRED_ERROR,
-                outcome_published=True,
-                updated_at=now,
-            )
-        if held:
-            records.filter(pk__in=held).update(
-                status=DeliveryStatus.UNKNOWN, last_error=f"UnknownOutcome: {UNKNOWN_OUTCOME_ERROR}", updated_at=now
-            )
-        _inserter(spec.attempt_model, spec.database).insert(unknown_attempts)
+        suppressed = suppressed_among(spec=spec, recipients=claim_recipients(envelopes=envelopes, states=states))
+        plan = claim_plan(
+            envelopes=envelopes,
+            states=states,
+            suppressed=suppressed,
+            in_flight=in_flight,
+            on_unknown=on_unknown,
+            idempotent_provider=idempotent_provider,
+            now=now,
+        )
+        created = _claim_plan_write(spec=spec, plan=plan, now=now)
     return [
         Claim(action=action, pk=state.pk if state is not None else created.get(envelope.id), before=state)
-        for envelope, (action, state) in zip(envelopes, actions, strict=True)
+        for envelope, (action, state) in zip(envelopes, plan.actions, strict=True)
     ]
+
+
+_FIRST_ERROR = {DeliveryStatus.SUPPRESSED: SUPPRESSED_ERROR, DeliveryStatus.EXPIRED: EXPIRED_ERROR}
+
+
+def _new_record(envelope: MessageEnvelope, status: DeliveryStatus, now: datetime) -> dict[str, Any]:
+    """A first sight's record: claimed (`sending`), or final at once (suppressed, expired: no provider call)."""
+    row: dict[str, Any] = {
+        "message_id": envelope.id,
+        "trace_id": envelope.trace_id,
+        "recipient": envelope.to,
+        "payload": envelope.to_dict(),
+        "status": status,
+        "current_attempt": envelope.attempt,
+    }
+    if status == DeliveryStatus.SENDING:
+        row["claimed_at"] = now
+    else:
+        row["last_error"] = _FIRST_ERROR[status]
+    return row
+
+
+def _claim_plan_write(*, spec: ChannelSpec, plan: ClaimPlan, now: datetime) -> dict[uuid.UUID, int]:
+    """The plan's writes, inside the claim's transaction; returns the pks of the records created."""
+    records = spec.record_model.objects.using(spec.database)
+    created: dict[uuid.UUID, int] = {}
+    if plan.new_records:
+        _inserter(spec.record_model, spec.database).insert(
+            [_new_record(envelope, status, now) for envelope, status in plan.new_records]
+        )
+        ids = [envelope.id for envelope, _ in plan.new_records]
+        created = dict(records.filter(message_id__in=ids).values_list("message_id", "pk"))
+    for attempt, pks in plan.claimed.items():
+        records.filter(pk__in=pks).update(
+            status=DeliveryStatus.SENDING,
+            current_attempt=attempt,
+            claimed_at=now,
+            outcome_published=True,
+            updated_at=now,
+        )
+    if plan.suppressed:
+        records.filter(pk__in=plan.suppressed).update(
+            status=DeliveryStatus.SUPPRESSED, last_error=SUPPRESSED_ERROR, updated_at=now
+        )
+    if plan.expired:
+        records.filter(pk__in=plan.expired).update(
+            status=DeliveryStatus.EXPIRED, last_error=EXPIRED_ERROR, outcome_published=True, updated_at=now
+        )
+    if plan.held:
+        records.filter(pk__in=plan.held).update(
+            status=DeliveryStatus.UNKNOWN, last_error=f"UnknownOutcome: {UNKNOWN_OUTCOME_ERROR}", updated_at=now
+        )
+    _inserter(spec.attempt_model, spec.database).insert(
+        [_unknown_attempt(state, attempt, now) for state, attempt in plan.unknown_attempts]
+    )
+    return created
 
 
 def _unknown_attempt(state: RecordState, attempt: int, now: datetime) -> dict[str, object]:
@@ -352,17 +310,20 @@ CANCELED_BY_CLIENT = "Canceled: the client canceled the message before a provide
 @dataclass(frozen=True)
 class CancelResult:
     canceled: bool
-    status: str  # the record's status: `canceled`, or the one that stopped the cancel (sending, sent, …)
-    attempt: int = 0  # the record's current attempt (0: none made)
+    # The message's status as the API shows it: `canceled`, or the one that stopped the cancel
+    # (`pending` for a record a provider is being handed, `sent`, …).
+    status: MessageStatus
 
 
-def delivery_cancel(*, spec: ChannelSpec, message_id: uuid.UUID, trace_id: str, recipient: str) -> CancelResult:
+def delivery_cancel(*, channel: Channel | str, message_id: uuid.UUID, trace_id: str, recipient: str) -> CancelResult:
     """Cancel a message the channel has not handed to a provider: no record yet (it never arrived,
     or it is scheduled), or `pending` (a retry is due, or a replay reopened it). `sending` and every
     final status refuse. The record is the one a claim reads inside its own write transaction
     (deliveries_claim), so whichever commits first wins: a canceled record is never claimed
     (claim_action skips it), and a claimed one is not canceled."""
+    spec = get_channel(channel)
     records = spec.record_model.objects.using(spec.database)
+    canceled = CancelResult(canceled=True, status=MessageStatus.CANCELED)
     for tries_left in (1, 0):
         try:
             with transaction.atomic(using=spec.database):
@@ -381,16 +342,17 @@ def delivery_cancel(*, spec: ChannelSpec, message_id: uuid.UUID, trace_id: str, 
                         status=DeliveryStatus.CANCELED,
                         last_error=CANCELED_BY_CLIENT,
                     )
-                    return CancelResult(canceled=True, status=DeliveryStatus.CANCELED)
+                    return canceled
                 pk, status, attempt = row
                 if status == DeliveryStatus.CANCELED:
-                    return CancelResult(canceled=True, status=status, attempt=attempt)
+                    return canceled
                 if status != DeliveryStatus.PENDING:
-                    return CancelResult(canceled=False, status=status, attempt=attempt)
+                    refused = delivery_status_for_client(status=status, current_attempt=attempt)
+                    return CancelResult(canceled=False, status=refused)
                 records.filter(pk=pk).update(
                     status=DeliveryStatus.CANCELED, last_error=CANCELED_BY_CLIENT, updated_at=timezone.now()
                 )
-                return CancelResult(canceled=True, status=DeliveryStatus.CANCELED, attempt=attempt)
+                return canceled
         except IntegrityError:
             # A database with concurrent writers (PostgreSQL): a worker's claim inserted the record
             # first. Read it again and decide on it.

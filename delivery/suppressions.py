@@ -11,8 +11,11 @@ API key (suppression_lift refuses). A bounce or an operator's entry any API key 
 
 from __future__ import annotations
 
-from delivery.models import Suppression, SuppressionReason
-from delivery.registry import ChannelSpec
+from enum import StrEnum
+
+from delivery.models import SuppressionReason
+from delivery.registry import ChannelSpec, get_channel
+from messaging.channels import Channel
 
 # Twilio's standard opt-out and opt-in keywords (case-insensitive, the whole message body).
 OPT_OUT_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
@@ -42,13 +45,10 @@ def suppression_add(*, spec: ChannelSpec, recipient: str, reason: SuppressionRea
     return bool(created)
 
 
-def suppression_get(*, spec: ChannelSpec, recipient: str) -> Suppression | None:
-    return spec.suppression_model.objects.using(spec.database).filter(recipient=recipient).first()
-
-
-def suppression_lift(*, spec: ChannelSpec, recipient: str) -> bool:
+def suppression_lift(*, channel: Channel | str, recipient: str) -> bool:
     """A sender lifts a bounce or an operator's entry: False when the recipient is not suppressed;
-    SuppressionIsOptOut for an opt-out, which stays."""
+    SuppressionIsOptOut for an opt-out, which stays. LookupError for a channel that does not exist."""
+    spec = get_channel(channel)
     rows = spec.suppression_model.objects.using(spec.database).filter(recipient=recipient)
     # One conditional DELETE: an opt-out recorded meanwhile is never removed by a check made before it.
     deleted, _ = rows.exclude(reason__in=OPT_OUT_REASONS).delete()
@@ -66,6 +66,31 @@ def suppression_opt_in(*, spec: ChannelSpec, recipient: str) -> bool:
     rows = spec.suppression_model.objects.using(spec.database).filter(recipient=recipient)
     deleted, _ = rows.filter(reason__in=OPT_OUT_REASONS).delete()
     return deleted > 0
+
+
+class Reply(StrEnum):
+    """What a recipient's reply said about their suppression."""
+
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+    OTHER = "other"  # anything but a keyword: nothing changes
+
+
+def suppression_reply_apply(*, channel: Channel | str, recipient: str, body: str, reference: str = "") -> Reply:
+    """A recipient's reply (an inbound SMS or WhatsApp message) to the channel: an opt-out keyword
+    (STOP …, the whole body, any case) suppresses them as `unsubscribed`, an opt-in keyword (START …)
+    lifts their opt-out; any other body changes nothing. `reference` (the provider's id of the
+    reply) goes into the suppression's detail."""
+    spec = get_channel(channel)
+    keyword = body.strip().upper()
+    if keyword in OPT_OUT_KEYWORDS:
+        detail = f"replied {keyword} ({reference})" if reference else f"replied {keyword}"
+        suppression_add(spec=spec, recipient=recipient, reason=SuppressionReason.UNSUBSCRIBED, detail=detail)
+        return Reply.OPT_OUT
+    if keyword in OPT_IN_KEYWORDS:
+        suppression_opt_in(spec=spec, recipient=recipient)
+        return Reply.OPT_IN
+    return Reply.OTHER
 
 
 def suppressed_among(*, spec: ChannelSpec, recipients: set[str]) -> set[str]:

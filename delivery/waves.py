@@ -20,7 +20,16 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from delivery.decisions import CallResult, ClaimAction, DeadLetter, Failure, RetryLater, Sent, UnknownOutcomePolicy
+from delivery.decisions import (
+    SENDING_ACTIONS,
+    CallResult,
+    ClaimAction,
+    DeadLetter,
+    Failure,
+    RetryLater,
+    Sent,
+    UnknownOutcomePolicy,
+)
 from delivery.decisions import decide_outcome as decide
 from delivery.errors import InvalidRecipient, ProviderThrottled, RecipientUnsubscribed
 from delivery.events import DeliveryLog
@@ -31,7 +40,6 @@ from delivery.providers import Provider, ProviderPool, SendRequest
 from delivery.registry import ChannelSpec
 from delivery.retry_policy import RetryPolicy
 from delivery.services import (
-    SENDING_ACTIONS,
     AttemptOutcomeReport,
     deliveries_claim,
     deliveries_record_outcomes,

@@ -15,13 +15,12 @@ from django.db import router as db_router
 from django.utils import timezone
 
 from config.db_writes import write_transaction
-from delivery.registry import get_channel
 from delivery.services import delivery_cancel
 from messaging.lifecycle import Action, MessageStatus
 from messaging.log_events import Outcome
 from router.kafka import router_log
 from router.models import Message, OutboxEntry
-from router.selectors import api_status, router_status
+from router.selectors import router_status
 
 
 @dataclass(frozen=True)
@@ -34,10 +33,10 @@ def message_cancel(*, message: Message) -> Cancellation:
     if router_status(message) is MessageStatus.FAILED:  # Kafka refused it for good: nothing to stop
         return Cancellation(canceled=False, status=MessageStatus.FAILED)
     result = delivery_cancel(
-        spec=get_channel(message.channel), message_id=message.id, trace_id=message.trace_id, recipient=message.recipient
+        channel=message.channel, message_id=message.id, trace_id=message.trace_id, recipient=message.recipient
     )
     if not result.canceled:
-        return Cancellation(canceled=False, status=api_status(result.status, result.attempt))
+        return Cancellation(canceled=False, status=result.status)
     if message.canceled_at is None:
         now = timezone.now()
         with write_transaction(db_router.db_for_write(Message)):

@@ -80,7 +80,7 @@ def provider_webhook_secrets_check(app_configs: Any = None, **kwargs: Any) -> li
                 id="router.W001",
             )
         )
-    if twilio_in_use(settings.DELIVERY_PROVIDERS, settings.PROVIDER_NAMES) and not twilio_webhooks_open():
+    if twilio_in_use([settings.SMS_PROVIDER, settings.WHATSAPP_PROVIDER]) and not twilio_webhooks_open():
         warnings.append(
             checks.Warning(
                 "TWILIO_AUTH_TOKEN is not set: SMS or WhatsApp goes through Twilio, but its webhooks "

@@ -1,18 +1,17 @@
-"""Reads of the router database."""
+"""Reads of the router database; the channel databases are read through delivery.selectors."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 
-from delivery.models import DeliveryStatus
-from delivery.registry import get_channel
+from delivery import selectors as delivery_selectors
+from delivery.selectors import DeliveryState, DeliveryTrace
 from messaging.lifecycle import MessageStatus
 from messaging.metrics import OUTBOX
 from router.domain import Client
@@ -96,51 +95,21 @@ def outbox_report() -> None:
     OUTBOX.labels(state=OutboxState.FAILED).set(OutboxEntry.objects.filter(failed_at__isnull=False).count())
 
 
-@dataclass(frozen=True)
-class DeliveryState:
-    status: MessageStatus
-    attempts: int
-    provider: str = ""  # the provider that took it, once sent
-
-
-def api_status(status: str, current_attempt: int) -> MessageStatus:
-    if status == DeliveryStatus.PENDING:
-        # A retry is due (or a replay reopened it: no attempt yet in this round).
-        return MessageStatus.RETRYING if current_attempt > 0 else MessageStatus.PENDING
-    if status == DeliveryStatus.SENDING:
-        return MessageStatus.PENDING
-    return MessageStatus(status) if status in MessageStatus._value2member_map_ else MessageStatus.PENDING
-
-
 def delivery_states_get(*, messages: Iterable[Message]) -> dict[uuid.UUID, DeliveryState]:
-    """The messages' statuses as their channels' delivery records have them (one query per channel);
-    a message its channel has not seen yet is missing from the answer.
-
-    The record is written before the events that tell of it are even emitted, and those reach
-    Elasticsearch a moment later (the indexer's batch, the index refresh): the record is the fresher
-    source, so the API's status comes from it when there is one (DESIGN §7)."""
+    """The messages' statuses as their channels' delivery records have them (delivery.selectors, one
+    query per channel); a message its channel has not seen yet is missing from the answer."""
     by_channel: dict[str, list[uuid.UUID]] = defaultdict(list)
     for message in messages:
         by_channel[message.channel].append(message.id)
     states: dict[uuid.UUID, DeliveryState] = {}
     for channel, ids in by_channel.items():
-        spec = get_channel(channel)
-        rows = (
-            spec.record_model.objects.using(spec.database)
-            .filter(message_id__in=ids)
-            .values_list("message_id", "status", "current_attempt", "attempt_count", "provider")
-        )
-        for message_id, status, current_attempt, attempts, provider in rows:
-            states[message_id] = DeliveryState(
-                status=api_status(status, current_attempt), attempts=attempts, provider=provider
-            )
+        states.update(delivery_selectors.delivery_states_get(channel=channel, message_ids=ids))
     return states
 
 
-def delivery_record_get(*, message: Message) -> Model | None:
-    """The message's delivery record in its channel's database (None until the channel has seen it)."""
-    spec = get_channel(message.channel)
-    return spec.record_model.objects.using(spec.database).filter(message_id=message.id).first()
+def delivery_trace_get(*, message: Message) -> DeliveryTrace | None:
+    """The message's delivery record and attempts in its channel's database (None until the channel has seen it)."""
+    return delivery_selectors.delivery_trace_get(channel=message.channel, message_id=message.id)
 
 
 def delivery_state_get(*, message: Message) -> DeliveryState | None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
-
-from delivery.provider_lists import ProviderChoice, email_providers, named_providers
-from delivery.rates import Rate, rates_per_provider
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -111,14 +109,6 @@ SQLITE_SYNCHRONOUS = {
     "default": env("ROUTER_SQLITE_SYNCHRONOUS", default="FULL"),
     **{channel: env("CHANNEL_SQLITE_SYNCHRONOUS", default="NORMAL") for channel in ("email", "sms", "whatsapp")},
 }
-
-
-def _rate_setting(name: str, providers: list[ProviderChoice]) -> dict[str, Rate]:
-    """A `<CHANNEL>_RATE_LIMIT`, per provider; one that does not parse stops start-up, naming it."""
-    try:
-        return rates_per_provider(env(name, default=""), [choice.name for choice in providers])
-    except ValueError as error:
-        raise ImproperlyConfigured(f"{name}: {error}") from None
 
 
 def tune_sqlite(database: dict[str, Any], *, synchronous: str) -> dict[str, Any]:
@@ -233,28 +223,14 @@ DELIVERY_BATCH_WAIT_MS = {channel: env.int(f"{channel.upper()}_BATCH_WAIT_MS", d
 DELIVERY_ON_UNKNOWN_OUTCOME = {
     channel: env(f"{channel.upper()}_ON_UNKNOWN_OUTCOME", default="resend") for channel in CHANNELS
 }
-# The providers per channel, in order (delivery.provider_lists.ProviderChoice): SMS_PROVIDER and
-# WHATSAPP_PROVIDER name them, separated by commas (`twilio,simulator`), each a name below or a dotted
-# path to a delivery.providers.Provider; email's come from EMAIL_URL (below). The defaults are the
-# simulators. With more than one, the channel fails over from each to the next (delivery.failover).
-PROVIDER_NAMES = {
-    "sms": {
-        "simulator": "sms_service.providers.SimulatedSmsProvider",
-        "twilio": "sms_service.providers.TwilioSmsProvider",
-    },
-    "whatsapp": {
-        "simulator": "whatsapp_service.providers.SimulatedWhatsAppProvider",
-        "twilio": "whatsapp_service.providers.TwilioWhatsAppProvider",
-    },
-}
-DELIVERY_PROVIDERS = {
-    channel: named_providers(
-        env(f"{channel.upper()}_PROVIDER", default="simulator"),
-        names=PROVIDER_NAMES[channel],
-        setting=f"{channel.upper()}_PROVIDER",
-    )
-    for channel in ("sms", "whatsapp")
-}
+# The providers of SMS and WhatsApp, in order: SMS_PROVIDER and WHATSAPP_PROVIDER name them, separated
+# by commas (`twilio,simulator`): `simulator` (the default), `twilio`, or a dotted path to a
+# delivery.providers.Provider; email's come from EMAIL_URL (below). With more than one, the channel
+# fails over from each to the next (delivery.failover). Kept as written: each channel app reads its
+# own (sms_service.channel, …), and a list that does not parse stops every process at start-up
+# (when the channel registers), naming the setting.
+SMS_PROVIDER = env("SMS_PROVIDER", default="simulator")
+WHATSAPP_PROVIDER = env("WHATSAPP_PROVIDER", default="simulator")
 # A failing provider's circuit breaker (delivery.failover, only with several providers): it opens after
 # this many transient failures in a row (slow-down answers and permanent ones about a recipient do not
 # count), lets one probe call through after the cooldown, and doubles the cooldown (up to the maximum)
@@ -307,28 +283,26 @@ TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=15.0)
 # delivery backend, and the first one sets Django's EMAIL_HOST, EMAIL_PORT, … for Django's own mails.
 EMAIL_URL = env("EMAIL_URL", default="")
 EMAIL_PROVIDER = env("EMAIL_PROVIDER", default="email_service.providers.EmailBackendProvider")
-_EMAIL_URL_PROVIDERS = email_providers(EMAIL_URL, provider_path=EMAIL_PROVIDER)
-if _EMAIL_URL_PROVIDERS:
-    globals().update(environ.Env.email_url_config(EMAIL_URL.split()[0]))
+_EMAIL_URLS = EMAIL_URL.split()
+if _EMAIL_URLS:
+    # A URL that does not parse is refused at start-up, naming EMAIL_URL (email_service.channel);
+    # django-environ's own error here would not name it (nor should it stop the settings).
+    with contextlib.suppress(ImproperlyConfigured, ValueError):
+        globals().update(environ.Env.email_url_config(_EMAIL_URLS[0]))
 # Seconds an SMTP connection may block (Django's default, None, would hang a worker on a dead server).
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 EMAIL_DELIVERY_BACKEND = env(
     "EMAIL_DELIVERY_BACKEND",
     default="django.core.mail.backends.smtp.EmailBackend"
-    if _EMAIL_URL_PROVIDERS
+    if _EMAIL_URLS
     else "email_service.backends.SimulatedEmailBackend",
 )
-_SIMULATED_EMAIL = EMAIL_DELIVERY_BACKEND == "email_service.backends.SimulatedEmailBackend"
-DELIVERY_PROVIDERS["email"] = _EMAIL_URL_PROVIDERS or [
-    ProviderChoice(name="simulator" if _SIMULATED_EMAIL else EMAIL_DELIVERY_BACKEND, path=EMAIL_PROVIDER)
-]
 # The most calls (SMS/WhatsApp: segments) a channel's provider takes, across every instance of its
 # worker together: `20/s`, `1200/min`; empty: no limit (the worker still slows down when the provider
 # says so). With several providers (failover), one rate each in their order, or one that each gets.
-# A value that does not parse stops the process here, naming the setting.
-DELIVERY_RATE_LIMITS = {
-    channel: _rate_setting(f"{channel.upper()}_RATE_LIMIT", DELIVERY_PROVIDERS[channel]) for channel in CHANNELS
-}
+# Kept as written; a value that does not parse stops every process at start-up, naming the setting
+# (delivery.provider_lists.channel_rate_limits, when the channel registers).
+DELIVERY_RATE_LIMITS = {channel: env(f"{channel.upper()}_RATE_LIMIT", default="") for channel in CHANNELS}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Communication Aggregator <no-reply@comms.local>")
 # The simulated providers: latency per send and the rate of random transient failures (0..1).
 DELIVERY_SIMULATOR = {

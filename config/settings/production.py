@@ -13,11 +13,11 @@ from config.provider_secrets import esp_in_use, twilio_in_use
 from .base import *  # noqa: F403
 from .base import (
     ANYMAIL,
-    DELIVERY_PROVIDERS,
     DEV_SECRET_KEY,
     EMAIL_DELIVERY_BACKEND,
-    PROVIDER_NAMES,
+    SMS_PROVIDER,
     TWILIO_AUTH_TOKEN,
+    WHATSAPP_PROVIDER,
     env,
 )
 
@@ -58,7 +58,7 @@ if esp_in_use(EMAIL_DELIVERY_BACKEND) and not ANYMAIL["WEBHOOK_SECRET"]:
         f"{EMAIL_DELIVERY_BACKEND}: the ESP's tracking webhooks take it as basic auth (user:password) and "
         "stay closed without it."
     )
-if twilio_in_use(DELIVERY_PROVIDERS, PROVIDER_NAMES) and not TWILIO_AUTH_TOKEN:
+if twilio_in_use([SMS_PROVIDER, WHATSAPP_PROVIDER]) and not TWILIO_AUTH_TOKEN:
     raise ImproperlyConfigured(
         "TWILIO_AUTH_TOKEN must be set with config.settings.production when SMS_PROVIDER or WHATSAPP_PROVIDER "
         "is twilio: it checks the signature of Twilio's status callbacks and inbound messages, whose "

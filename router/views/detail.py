@@ -16,7 +16,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from logging_service.timeline import MessageStatus, message_timeline
+from logging_service.timeline import message_timeline
+from messaging.lifecycle import MessageStatus
 from messaging.priorities import Priority
 from router.models import Message
 from router.permissions import client_of

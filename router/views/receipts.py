@@ -1,7 +1,6 @@
 """Twilio's webhooks: POST /api/v1/providers/twilio/status (StatusCallback: the delivery receipts of
-SMS and WhatsApp messages sent through it, applied by delivery.receipts) and
-POST /api/v1/providers/twilio/inbound (a recipient's reply: STOP suppresses them, START lifts their
-opt-out).
+SMS and WhatsApp messages sent through it) and POST /api/v1/providers/twilio/inbound (a recipient's
+reply: STOP suppresses them, START lifts their opt-out); delivery.twilio_callbacks decides what each means.
 
 No API key: Twilio signs each request with the account's auth token (`X-Twilio-Signature`, checked
 with the library's RequestValidator); a bad or missing signature is a 403, and without
@@ -13,7 +12,6 @@ URL as the API sees it.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,28 +25,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from twilio.request_validator import RequestValidator
 
-from delivery.models import DeliveryStatus, SuppressionReason
-from delivery.receipts import Receipt, delivery_report_status
-from delivery.registry import get_channel
-from delivery.suppressions import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS, suppression_add, suppression_opt_in
-from delivery.twilio import CALLBACK_MESSAGE_ID, twilio_address_split
+from delivery.twilio import CALLBACK_MESSAGE_ID
+from delivery.twilio_callbacks import twilio_reply_apply, twilio_status_apply
 from router.kafka import channel_log
 
-# Twilio's MessageStatus values that are receipts; queued/sending/sent/accepted only say it is on its way.
-TWILIO_RECEIPTS = {
-    "delivered": DeliveryStatus.DELIVERED,
-    "read": DeliveryStatus.DELIVERED,  # WhatsApp: read implies delivered
-    "undelivered": DeliveryStatus.UNDELIVERED,
-    "failed": DeliveryStatus.UNDELIVERED,  # Twilio could not send what it had accepted
-}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-def _uuid_or_none(text: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text) if text else None
-    except ValueError:
-        return None
 
 
 class TwilioWebhookView(APIView):
@@ -83,17 +64,14 @@ class TwilioStatusCallbackView(TwilioWebhookView):
         params = self.signed_params(request)
         if params is None:
             return Response(FORBIDDEN, status=403)
-        status = TWILIO_RECEIPTS.get(str(params.get("MessageStatus", "")))
-        if status is not None and params.get("MessageSid"):
-            channel, _ = twilio_address_split(str(params.get("To", "")))
-            error = f"Twilio error {params['ErrorCode']}" if params.get("ErrorCode") else ""
-            receipt = Receipt(
-                provider_message_id=str(params["MessageSid"]),
-                status=status,
-                error=error,
-                message_id=_uuid_or_none(request.query_params.get(CALLBACK_MESSAGE_ID)),
-            )
-            delivery_report_status(spec=get_channel(channel), receipt=receipt, log=channel_log(channel))
+        twilio_status_apply(
+            message_status=str(params.get("MessageStatus", "")),
+            message_sid=str(params.get("MessageSid") or ""),
+            to=str(params.get("To", "")),
+            error_code=str(params.get("ErrorCode") or ""),
+            message_id=request.query_params.get(CALLBACK_MESSAGE_ID, ""),
+            log_for=channel_log,
+        )
         return Response(status=204)
 
 
@@ -105,15 +83,10 @@ class TwilioInboundMessageView(TwilioWebhookView):
         params = self.signed_params(request)
         if params is None:
             return Response(FORBIDDEN, status=403)
-        sender = str(params.get("From", ""))
-        keyword = str(params.get("Body", "")).strip().upper()
-        channel, recipient = twilio_address_split(sender)
-        if keyword in OPT_OUT_KEYWORDS:
-            detail = f"replied {keyword} (Twilio message {params.get('MessageSid', '')})"
-            suppression_add(
-                spec=get_channel(channel), recipient=recipient, reason=SuppressionReason.UNSUBSCRIBED, detail=detail
-            )
-        elif keyword in OPT_IN_KEYWORDS:
-            suppression_opt_in(spec=get_channel(channel), recipient=recipient)
+        twilio_reply_apply(
+            sender=str(params.get("From", "")),
+            body=str(params.get("Body", "")),
+            message_sid=str(params.get("MessageSid", "")),
+        )
         # TwiML with nothing to say: Twilio sends no reply of ours (its own STOP answer still goes out).
         return HttpResponse(EMPTY_TWIML, content_type="text/xml")

@@ -1,5 +1,5 @@
 """GET and DELETE /api/v1/suppressions/{channel}/{recipient}: whether a recipient is on a channel's
-suppression list (delivery.suppressions), and taking them off it so they can be sent to again — a
+suppression list (delivery.selectors), and taking them off it so they can be sent to again — a
 bounce or an operator's entry; an opt-out (STOP, complaint) only the recipient or staff lift (409)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from delivery.registry import ChannelSpec, get_channel
-from delivery.suppressions import SuppressionIsOptOut, suppression_get, suppression_lift
+from delivery.selectors import suppression_get
+from delivery.suppressions import SuppressionIsOptOut, suppression_lift
 from router.views.base import RouterAPIView
 from router.views.schema_docs import COMMON_ERRORS, error_response
 
@@ -24,11 +24,7 @@ class SuppressionSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
 
 
-def _spec(channel: str) -> ChannelSpec:
-    try:
-        return get_channel(channel)
-    except LookupError:
-        raise NotFound("No such channel.") from None
+NO_SUCH_CHANNEL = "No such channel."
 
 
 class SuppressionDetailView(RouterAPIView):
@@ -44,17 +40,19 @@ class SuppressionDetailView(RouterAPIView):
         },
     )
     def get(self, request: Request, channel: str, recipient: str) -> Response:
-        spec = _spec(channel)
-        row = suppression_get(spec=spec, recipient=recipient)
-        if row is None:
+        try:
+            entry = suppression_get(channel=channel, recipient=recipient)
+        except LookupError:
+            raise NotFound(NO_SUCH_CHANNEL) from None
+        if entry is None:
             raise NotFound("This recipient is not suppressed.")
         return Response(
             {
-                "channel": spec.channel.value,
-                "recipient": row.recipient,
-                "reason": row.reason,
-                "detail": row.detail,
-                "createdAt": row.created_at,
+                "channel": entry.channel.value,
+                "recipient": entry.recipient,
+                "reason": entry.reason,
+                "detail": entry.detail,
+                "createdAt": entry.created_at,
             }
         )
 
@@ -85,7 +83,9 @@ class SuppressionDetailView(RouterAPIView):
     )
     def delete(self, request: Request, channel: str, recipient: str) -> Response:
         try:
-            lifted = suppression_lift(spec=_spec(channel), recipient=recipient)
+            lifted = suppression_lift(channel=channel, recipient=recipient)
+        except LookupError:
+            raise NotFound(NO_SUCH_CHANNEL) from None
         except SuppressionIsOptOut as opt_out:
             return Response({"detail": str(opt_out), "reason": opt_out.reason}, status=409)
         if not lifted:

@@ -15,7 +15,7 @@ from elasticsearch import ApiError
 
 from logging_service.timeline import message_timeline
 from router.models import Message
-from router.selectors import delivery_record_get
+from router.selectors import delivery_trace_get
 from router.trace_links import trace_token_valid
 
 
@@ -26,8 +26,8 @@ def message_trace_page(request: HttpRequest, message_id: uuid.UUID) -> HttpRespo
             return HttpResponseForbidden("This link is not valid (any more).")
         return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
     message = get_object_or_404(Message, pk=message_id)
-    delivery = delivery_record_get(message=message)
-    attempts = list(delivery.attempts.all()) if delivery is not None else []  # type: ignore[attr-defined]
+    delivery = delivery_trace_get(message=message)
+    attempts = delivery.attempts if delivery is not None else ()
     try:
         timeline = message_timeline(trace_id=message.trace_id, message_id=str(message.id))
         unavailable = False

@@ -1,6 +1,7 @@
 """The business decisions as plain functions: what a record does given its message's delivery record,
 and what a provider's answer means."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from delivery.decisions import (
     CallResult,
     ClaimAction,
+    ClaimPlan,
     DeadLetter,
     Failure,
     RecordState,
@@ -15,11 +17,15 @@ from delivery.decisions import (
     Sent,
     UnknownOutcomePolicy,
     claim_action,
+    claim_plan,
+    claim_recipients,
     decide_outcome,
 )
 from delivery.errors import InvalidRecipient, PermanentProviderError, TransientProviderError
 from delivery.models import DeliveryStatus
 from delivery.retry_policy import RetryPolicy
+from messaging.channels import Channel
+from tests.delivery.support import make_envelope
 
 RESEND, HOLD = UnknownOutcomePolicy.RESEND, UnknownOutcomePolicy.HOLD
 
@@ -133,3 +139,71 @@ def test_permanent_errors_dead_letter_at_once(error):
 def test_a_failure_round_trips_through_last_error():
     failure = Failure("TransientProviderError", "busy: try later")
     assert Failure.parse(str(failure)) == failure
+
+
+# --- A whole batch's claim, decided before anything is written (deliveries_claim carries it out) ---
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def plan_of(envelopes, states=None, *, suppressed=(), in_flight=(), on_unknown=RESEND) -> ClaimPlan:
+    return claim_plan(
+        envelopes=envelopes,
+        states=states or {},
+        suppressed=suppressed,
+        in_flight=in_flight,
+        on_unknown=on_unknown,
+        idempotent_provider=False,
+        now=NOW,
+    )
+
+
+def test_a_batch_plan_creates_first_sights_claimed_suppressed_or_expired_and_skips_duplicates():
+    fresh = make_envelope(Channel.SMS)
+    twin_of_fresh = replace(fresh)
+    blocked = make_envelope(Channel.SMS, to="+15005550009")
+    late = make_envelope(Channel.SMS, expires_at=NOW - timedelta(seconds=1))
+    busy = make_envelope(Channel.SMS)
+    plan = plan_of([fresh, twin_of_fresh, blocked, late, busy], suppressed={"+15005550009"}, in_flight={busy.id})
+    assert [action for action, _ in plan.actions] == [
+        ClaimAction.SEND,
+        ClaimAction.SKIP,
+        ClaimAction.SUPPRESS,
+        ClaimAction.EXPIRE,
+        ClaimAction.SKIP,
+    ]
+    assert plan.new_records == [
+        (fresh, DeliveryStatus.SENDING),
+        (blocked, DeliveryStatus.SUPPRESSED),
+        (late, DeliveryStatus.EXPIRED),
+    ]
+    assert (plan.claimed, plan.suppressed, plan.expired, plan.held, plan.unknown_attempts) == ({}, [], [], [], [])
+
+
+def test_a_batch_plan_claims_known_records_per_attempt_and_notes_unknown_outcomes():
+    retry, resent, held, expired_mid_send, done = (make_envelope(Channel.SMS, attempt=2) for _ in range(5))
+    states = {
+        retry.id: RecordState(pk=1, status=DeliveryStatus.PENDING, current_attempt=1, outcome_published=True),
+        resent.id: RecordState(pk=2, status=DeliveryStatus.SENDING, current_attempt=2, outcome_published=True),
+        done.id: RecordState(pk=5, status=DeliveryStatus.SENT, current_attempt=2, outcome_published=True),
+    }
+    plan = plan_of([retry, resent, done], states)  # `done` is a twin of attempt 2, already sent
+    assert [action for action, _ in plan.actions] == [ClaimAction.SEND, ClaimAction.RESEND_UNKNOWN, ClaimAction.SKIP]
+    assert plan.claimed == {2: [1, 2]}
+    assert plan.unknown_attempts == [(states[resent.id], 2)]
+    assert plan.new_records == [] and plan.held == []
+
+    sending = RecordState(pk=3, status=DeliveryStatus.SENDING, current_attempt=2, outcome_published=True)
+    assert plan_of([held], {held.id: sending}, on_unknown=HOLD).held == [3]
+    late = replace(expired_mid_send, expires_at=NOW)
+    plan = plan_of([late], {late.id: replace(sending, pk=4)})
+    assert plan.expired == [4]
+    assert plan.unknown_attempts == [(replace(sending, pk=4), 2)], "it may have gone out: its attempt row says so"
+
+
+def test_a_retry_to_a_recipient_suppressed_meanwhile_is_suppressed():
+    retry = make_envelope(Channel.SMS, attempt=2)
+    state_ = RecordState(pk=7, status=DeliveryStatus.PENDING, current_attempt=1, outcome_published=True)
+    assert claim_recipients(envelopes=[retry], states={retry.id: state_}) == {retry.to}
+    assert plan_of([retry], {retry.id: state_}, suppressed={retry.to}).suppressed == [7]
+    sent = replace(state_, status=DeliveryStatus.SENT)
+    assert claim_recipients(envelopes=[retry], states={retry.id: sent}) == set(), "final: no lookup needed"

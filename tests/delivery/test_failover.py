@@ -275,14 +275,7 @@ def test_breaker_settings_that_do_not_parse_stop_the_worker_naming_the_setting(s
 
 
 def test_several_providers_build_a_failover_provider_with_their_names(settings):
-    from delivery.provider_lists import named_providers
-
-    settings.DELIVERY_PROVIDERS = {
-        **settings.DELIVERY_PROVIDERS,
-        "sms": named_providers(
-            "simulator,tests.delivery.test_failover.NamedFake", names={"simulator": _SIM}, setting="SMS_PROVIDER"
-        ),
-    }
+    settings.SMS_PROVIDER = "simulator,tests.delivery.test_failover.NamedFake"
     provider = get_channel("sms").build_provider()
     assert isinstance(provider, FailoverProvider)
     assert [route.provider.name for route in provider.routes] == ["simulator", "tests.delivery.test_failover.NamedFake"]

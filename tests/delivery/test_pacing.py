@@ -3,11 +3,14 @@ instances) and the rate learned from slow-down answers (halved at once, recovere
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from delivery.pacing import Pace, Paces, SharedBucket, shared_burst
-from delivery.provider_lists import ProviderChoice
 from delivery.rates import Rate, rates_per_provider
 from delivery.registry import get_channel
 from delivery.token_bucket import Gcra, grant_prefix
@@ -33,14 +36,24 @@ def test_rates_parse_per_second_and_refuse_what_does_not_parse():
             Rate.parse(bad)
 
 
-def test_a_bad_rate_limit_setting_stops_start_up_naming_it(monkeypatch):
-    from config.settings import base
-
-    providers = [ProviderChoice(name="smtp://a:25", path="p"), ProviderChoice(name="smtp://b:25", path="p")]
+def test_a_bad_rate_limit_setting_is_refused_naming_it(settings):
+    settings.EMAIL_URL = "smtp://a:25 smtp://b:25"
     for bad in ("20 per second", "20/s 10/s 5/s"):
-        monkeypatch.setenv("EMAIL_RATE_LIMIT", bad)
+        settings.DELIVERY_RATE_LIMITS = {**settings.DELIVERY_RATE_LIMITS, "email": bad}
         with pytest.raises(ImproperlyConfigured, match="EMAIL_RATE_LIMIT"):
-            base._rate_setting("EMAIL_RATE_LIMIT", providers)
+            get_channel(Channel.EMAIL).rate_limits()
+    settings.DELIVERY_RATE_LIMITS = {**settings.DELIVERY_RATE_LIMITS, "email": "20/s 100/s"}
+    assert get_channel(Channel.EMAIL).rate_limits() == {"smtp://a:25": Rate(20.0), "smtp://b:25": Rate(100.0)}
+
+
+@pytest.mark.parametrize("command", ["check", "relay_outbox"])
+def test_a_bad_rate_limit_setting_stops_any_process_at_start_up_naming_it(command):
+    """The settings keep the value as written; the channel parses it when it registers (django.setup()),
+    so the API and the relay refuse it as the worker does."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "SMS_RATE_LIMIT": "20 per second"}
+    done = subprocess.run([sys.executable, "manage.py", command], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: SMS_RATE_LIMIT" in done.stderr
 
 
 def test_each_provider_has_its_own_limit():

@@ -14,7 +14,6 @@ import pytest
 from django.core import checks
 
 from delivery.models import DeliveryStatus
-from delivery.provider_lists import ProviderChoice
 from delivery.registry import get_channel
 from messaging.channels import Channel
 from sms_service.models import SmsSuppression
@@ -108,24 +107,20 @@ def test_twilio_webhooks_without_an_auth_token_are_a_404_and_change_nothing(clie
     ("overrides", "warned"),
     [
         ({"EMAIL_DELIVERY_BACKEND": POSTMARK_BACKEND}, ["router.W001"]),
-        ({"DELIVERY_PROVIDERS_SMS": TWILIO_BACKEND}, ["router.W002"]),
+        ({"SMS_PROVIDER": TWILIO_BACKEND}, ["router.W002"]),
         ({"EMAIL_DELIVERY_BACKEND": POSTMARK_BACKEND, "ANYMAIL_WEBHOOK_SECRET": "u:p"}, []),
-        ({"DELIVERY_PROVIDERS_SMS": TWILIO_BACKEND, "TWILIO_AUTH_TOKEN": "t"}, []),
+        ({"SMS_PROVIDER": TWILIO_BACKEND, "TWILIO_AUTH_TOKEN": "t"}, []),
+        ({"SMS_PROVIDER": "simulator, twilio"}, ["router.W002"]),  # Twilio as the failover
         ({}, []),  # the simulators: no provider posts to these webhooks
     ],
-    ids=["esp-no-secret", "twilio-no-token", "esp-with-secret", "twilio-with-token", "simulators"],
+    ids=["esp-no-secret", "twilio-no-token", "esp-with-secret", "twilio-with-token", "twilio-second", "simulators"],
 )
 def test_a_provider_in_use_without_its_webhook_secret_is_a_system_check_warning(settings, overrides, warned):
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": overrides.get("ANYMAIL_WEBHOOK_SECRET")}
     settings.TWILIO_AUTH_TOKEN = overrides.get("TWILIO_AUTH_TOKEN", "")
     settings.EMAIL_DELIVERY_BACKEND = overrides.get("EMAIL_DELIVERY_BACKEND", SIMULATED_EMAIL)
-    sms = overrides.get("DELIVERY_PROVIDERS_SMS", "sms_service.providers.SimulatedSmsProvider")
-    whatsapp = "whatsapp_service.providers.SimulatedWhatsAppProvider"
-    settings.DELIVERY_PROVIDERS = {
-        **settings.DELIVERY_PROVIDERS,
-        "sms": [ProviderChoice(name="sms", path=sms)],
-        "whatsapp": [ProviderChoice(name="whatsapp", path=whatsapp)],
-    }
+    settings.SMS_PROVIDER = overrides.get("SMS_PROVIDER", "simulator")
+    settings.WHATSAPP_PROVIDER = "simulator"
     messages = checks.run_checks(tags=["provider_webhooks"])
     assert [message.id for message in messages] == warned
     assert all(message.level == checks.WARNING for message in messages)
