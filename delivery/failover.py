@@ -35,10 +35,10 @@ from enum import IntEnum
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from config.durations import parse_duration
 from delivery.decisions import CallResult
 from delivery.errors import PermanentProviderError, ProviderThrottled, TransientProviderError
 from delivery.providers import Provider, ProviderPool, SendRequest, SendResult
-from delivery.retry_policy import parse_duration
 from messaging.metrics import BREAKER_STATE, BREAKER_SWITCHES
 
 logger = logging.getLogger(__name__)

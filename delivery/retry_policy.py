@@ -1,25 +1,14 @@
-"""How often and how late a channel retries (DESIGN §4): a frozen policy built from settings."""
+"""How often and how late a channel retries (docs/delivery.md): a frozen policy built from settings."""
 
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from config.durations import parse_duration
 from messaging.channels import Channel
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """`500ms`, `2s`, `1.5m`, `1h` or a bare number of seconds → seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 500ms, 2s, 1m)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 @dataclass(frozen=True)

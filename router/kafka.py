@@ -1,5 +1,5 @@
 """The router process's clients, one of each per process: the producer of accepted messages with its
-delivery-report thread (router.accept.kafka_acks), the group inserter of its rows, and the log
+delivery-report thread (router.kafka_acks), the group inserter of its rows, and the log
 emitter.
 
 Built lazily on first use, so gunicorn workers each create their own after the fork (librdkafka's
@@ -24,7 +24,7 @@ from messaging.channels import Channel
 from messaging.clients import build_producer
 from messaging.log_events import LogEmitter, build_log_producer
 from messaging.topics import delivery_log_topic, router_log_topic
-from router.accept.kafka_acks import KafkaAcks
+from router.kafka_acks import KafkaAcks
 from router.models import Message
 
 SERVICE_NAME = "router"

@@ -29,7 +29,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from standardwebhooks import Webhook
 
-from delivery.retry_policy import RetryPolicy, parse_duration
+from config.durations import parse_duration
+from delivery.retry_policy import RetryPolicy
 from messaging.consumption.items import Item
 from messaging.consumption.steps import Step
 from messaging.dead_letters import dead_letter_record

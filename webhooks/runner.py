@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 
-from delivery.retry_policy import RetryPolicy, parse_duration
+from config.durations import parse_duration
+from delivery.retry_policy import RetryPolicy
 from messaging.channels import Channel
 from messaging.consumption.definitions import ConsumerContext, ConsumerDefinition
 from messaging.consumption.failures import DATABASE_OR_BROKER_DOWN

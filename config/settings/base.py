@@ -48,8 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "router.middleware.ApiMetricsMiddleware",  # first: it counts every answer, errors included
     "django.middleware.security.SecurityMiddleware",
-    # Valid single POSTs are answered here, before the rest (router.accept.fast_lane); it serves no static path.
-    "router.accept.fast_lane.FastAcceptMiddleware",
+    # Valid single POSTs are answered here, before the rest (router.fast_lane); it serves no static path.
+    "router.fast_lane.FastAcceptMiddleware",
     # docker/ (issue 6): static files served by the app itself, right after SecurityMiddleware as
     # WhiteNoise asks (but for the fast lane above). DEBUG: from the apps; else STATIC_ROOT (collectstatic).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -192,7 +192,7 @@ DELIVERY_RETRY_DELAYS = {
 def _ttl_seconds(name: str, default: str) -> float:
     from django.core.exceptions import ImproperlyConfigured
 
-    from delivery.retry_policy import parse_duration
+    from config.durations import parse_duration
 
     text = env(name, default=default)
     try:
@@ -254,9 +254,9 @@ WEBHOOKS_RETRY_DELAYS = env.list("WEBHOOKS_RETRY_DELAYS", default=["30s", "2m", 
 WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=len(WEBHOOKS_RETRY_DELAYS) + 1)
 WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=10.0)
 WEBHOOKS_MAX_IN_FLIGHT = env.int("WEBHOOKS_MAX_IN_FLIGHT", default=16)
-# An endpoint whose every post failed for this long (a duration: 90s, 30m, 120h) is disabled until it
-# is enabled again (POST /api/v1/webhooks/{id}/enable, or the admin); 120h = 5 days, as Svix and Stripe.
-WEBHOOKS_DISABLE_AFTER = env("WEBHOOKS_DISABLE_AFTER", default="120h")
+# An endpoint whose every post failed for this long (a duration: 90s, 30m, 5d) is disabled until it
+# is enabled again (POST /api/v1/webhooks/{id}/enable, or the admin); 5 days, as Svix and Stripe.
+WEBHOOKS_DISABLE_AFTER = env("WEBHOOKS_DISABLE_AFTER", default="5d")
 # An ESP through django-anymail: EMAIL_DELIVERY_BACKEND=anymail.backends.<esp>.EmailBackend and its
 # settings as JSON, e.g. ANYMAIL='{"POSTMARK_SERVER_TOKEN": "…"}'. Its tracking webhooks
 # (/api/v1/providers/anymail/<esp>/tracking/) take ANYMAIL_WEBHOOK_SECRET ("user:password") as basic auth;
@@ -373,7 +373,7 @@ ROUTER_AUTH_FAILURE_RATE = env("ROUTER_AUTH_FAILURE_RATE", default="20/min")
 # router.accept.durability) before committing the record to the outbox for the relay instead; keep it well
 # below ROUTER_RELAY_GRACE_SECONDS.
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
-# router.accept.fast_lane: valid single POSTs answered before DRF's dispatch (off: every request through it).
+# router.fast_lane: valid single POSTs answered before DRF's dispatch (off: every request through it).
 ROUTER_FAST_ACCEPT = env.bool("ROUTER_FAST_ACCEPT", default=True)
 ROUTER_MAX_REQUEST_BYTES = env.int("ROUTER_MAX_REQUEST_BYTES", default=1024 * 1024)
 ROUTER_MAX_BATCH_REQUEST_BYTES = env.int("ROUTER_MAX_BATCH_REQUEST_BYTES", default=32 * 1024 * 1024)

@@ -3,9 +3,11 @@
 - `rules`: the message rules, plain functions (the API's serializers and any leaner path call them);
   `rendering`: templates rendered into a request's content; `requests`: the two made a MessageRequest.
 - `prepare`: the envelope as Kafka will carry it (and the size check beside it) and the index row.
-- `durability`: what a 202 waits for, one protocol for every accept; `kafka_acks`: the producer it
-  hands records to; `idempotency`: Idempotency-Keys; `outbox`: what Kafka did not take yet, and the
+- `durability`: what a 202 waits for, one protocol for every accept (through router.kafka_acks, the
+  producer's acknowledgements); `idempotency`: Idempotency-Keys; `outbox`: what Kafka did not take yet, and the
   relay's publishing of it.
 - `services`: message_accept and messages_accept_batch, which the views call.
-- `fast_lane`: the middleware answering a valid single POST before DRF's dispatch.
+
+Its HTTP faces sit above it: router.views (messages, batch) and router.fast_lane, the middleware that
+answers a valid single POST before DRF's dispatch.
 """

@@ -36,9 +36,9 @@ from messaging.lifecycle import Action
 from messaging.log_events import LogEmitter, Outcome
 from messaging.metrics import MESSAGES_ACCEPTED
 from messaging.publisher import is_permanent
-from router.accept.kafka_acks import KafkaAcks
 from router.accept.outbox import outbox_entries_settle
 from router.accept.prepare import PreparedMessage
+from router.kafka_acks import KafkaAcks
 from router.models import Message as MessageRow
 from router.models import OutboxEntry
 

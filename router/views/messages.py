@@ -2,7 +2,7 @@
 
 Here too the serializers of a message request (one per channel, for the schema and the browsable API;
 the rules they apply are router.accept.rules) and of the 202's accepted message. The batch view
-(router.views.batch) and the fast lane (router.accept.fast_lane) answer with the same pieces.
+(router.views.batch) and the fast lane (router.fast_lane) answer with the same pieces.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ SOURCES = [
     *sorted((ROOT / "config" / "settings").glob("*.py")),
     ROOT / "gunicorn.conf.py",
     ROOT / "config" / "gunicorn_worker.py",
-    ROOT / "operations" / "metrics.py",
+    ROOT / "messaging" / "metrics.py",
     ROOT / "engines" / "layout.py",
 ]
 # Read by the code but not settings for .env: each with the reason.

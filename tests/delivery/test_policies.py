@@ -4,13 +4,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from config.durations import parse_duration
 from delivery.errors import InvalidRecipient
 from delivery.recipients import validate_e164_phone_number, validate_email_address
-from delivery.retry_policy import RetryPolicy, parse_duration
+from delivery.retry_policy import RetryPolicy
 from messaging.dead_letters import DeadLetterInfo
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("2s", 2.0), ("500ms", 0.5), ("1m", 60.0), ("0.5s", 0.5), ("3", 3.0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("2s", 2.0), ("500ms", 0.5), ("1m", 60.0), ("0.5s", 0.5), ("3", 3.0), ("5d", 432000.0)]
+)
 def test_durations_parse(text, seconds):
     assert parse_duration(text) == seconds
 

@@ -1,4 +1,4 @@
-"""router.accept.fast_lane: valid single POSTs are answered before DRF's dispatch, exactly as MessagesView
+"""router.fast_lane: valid single POSTs are answered before DRF's dispatch, exactly as MessagesView
 would answer them; every other request reaches the view unchanged and leaves no trace of the lane."""
 
 import orjson

@@ -3,7 +3,7 @@ methods, and an unexpected server error — in DEBUG too (Django's pages there a
 
 import pytest
 
-from router.accept import fast_lane as fast_lane_module
+from router import fast_lane as fast_lane_module
 from router.views import messages as message_views
 
 pytestmark = pytest.mark.django_db(databases=["default"])

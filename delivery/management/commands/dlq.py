@@ -11,9 +11,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.durations import parse_duration
 from delivery.dlq import DeadLetter, Resolution, dlq_read, dlq_replay, dlq_resolve, dlq_resolve_held
 from delivery.registry import get_channel
-from delivery.retry_policy import parse_duration
 from messaging.channels import Channel
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from delivery.retry_policy import parse_duration
+from config.durations import parse_duration
 from operations.retention import purge
 
 
