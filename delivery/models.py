@@ -1,5 +1,5 @@
 """Abstract delivery models shared by every channel app; each channel app makes them concrete in its
-own database (DESIGN §3). No foreign keys cross databases: the message id is stored."""
+own database (docs/architecture.md). No foreign keys cross databases: the message id is stored."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.db import models
 
 
 class DeliveryStatus(models.TextChoices):
-    """DESIGN §3. `sending`: an attempt is claimed and its provider call under way (or the worker
+    """docs/architecture.md. `sending`: an attempt is claimed and its provider call under way (or the worker
     died during it); `unknown`: a worker died mid-send and ON_UNKNOWN_OUTCOME=hold keeps it for an
     operator (`manage.py dlq resolve`)."""
 

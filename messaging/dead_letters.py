@@ -1,4 +1,4 @@
-"""Dead-letter records (DESIGN §4): the original record plus headers saying where it came from and
+"""Dead-letter records (docs/architecture.md): the original record plus headers saying where it came from and
 why it failed, so an operator can list and replay it."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The `due-at` header of delayed records (retry topics): epoch milliseconds before which the record
-must not be processed. Consumers pause the partition instead of sleeping (DESIGN §4)."""
+must not be processed. Consumers pause the partition instead of sleeping (docs/architecture.md)."""
 
 from __future__ import annotations
 

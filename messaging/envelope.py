@@ -1,4 +1,4 @@
-"""The message envelope carried on `send.*` topics (DESIGN §5), and its strict decoder."""
+"""The message envelope carried on `send.*` topics (docs/architecture.md), and its strict decoder."""
 
 from __future__ import annotations
 

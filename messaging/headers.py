@@ -1,4 +1,4 @@
-"""Kafka record headers: every record carries `traceparent` and `content-type` (DESIGN §4)."""
+"""Kafka record headers: every record carries `traceparent` and `content-type` (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Graceful shutdown for long-running consumers: SIGTERM/SIGINT ask the loop to stop; the loop
-finishes its in-flight work, commits, closes and exits 0 (DESIGN §2)."""
+finishes its in-flight work, commits, closes and exits 0 (docs/architecture.md)."""
 
 from __future__ import annotations
 

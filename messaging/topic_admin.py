@@ -1,4 +1,4 @@
-"""Create the topics of DESIGN §4; safe to run any number of times, also concurrently."""
+"""Create the topics of docs/architecture.md; safe to run any number of times, also concurrently."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Topic names of DESIGN §4, all behind the optional KAFKA_TOPIC_PREFIX."""
+"""Topic names of docs/architecture.md, all behind the optional KAFKA_TOPIC_PREFIX."""
 
 from __future__ import annotations
 

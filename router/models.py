@@ -1,7 +1,7 @@
 """The router's own records (database `default`): accepted messages, their outbox and idempotency keys.
 
 The message row and its outbox row are written in one transaction; a 202 is only sent after it
-commits, so an accepted message can never be lost even when Kafka is down (DESIGN §7).
+commits, so an accepted message can never be lost even when Kafka is down (docs/api.md, "What a 202 promises").
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def real_engines() -> Iterator[None]:
 
 @pytest.fixture(scope="session", autouse=True)
 def run_topics(real_engines: None) -> Iterator[list[str]]:
-    """Every topic of DESIGN §4 under this run's prefix; deleted with the run's indices at the end."""
+    """Every topic of docs/architecture.md under this run's prefix; deleted with the run's indices at the end."""
     admin = build_admin()
     names = all_topics()
     ensure_topics(admin, names)

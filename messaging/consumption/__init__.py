@@ -18,7 +18,7 @@ status webhooks): a chain of steps in the manner of Sentry's arroyo, run by one 
 Why not sentry-arroyo itself (2.48, evaluated for this): its StreamProcessor subscribes one topic,
 and its only way for a step to hold a record back is `MessageRejected`, after which the processor
 pauses *every* assigned partition (processor.py, `_run_once`). A retry topic whose head record is
-due in a minute would then stall `send.<channel>` and every other retry level, which DESIGN §4 forbids
+due in a minute would then stall `send.<channel>` and every other retry level, which docs/architecture.md forbids
 ("a failing message never delays healthy ones"). It also closes and rebuilds the whole strategy on any
 rebalance, even an incremental (cooperative-sticky) one, and its DLQ producer writes the original
 record without our error headers. What it teaches is kept: steps with contracts, rejections as

@@ -1,4 +1,4 @@
-"""Delayed records (the retry topics, DESIGN §4): a record carrying a future `due-at` is held back by
+"""Delayed records (the retry topics, docs/architecture.md): a record carrying a future `due-at` is held back by
 pausing its partition and rewinding to it, so the consumer serves every other partition meanwhile
 instead of sleeping. The partition resumes when the record is due and the record is fetched again."""
 

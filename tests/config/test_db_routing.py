@@ -1,4 +1,4 @@
-"""Each channel app's rows live in its own SQLite file and nowhere else (DESIGN §3)."""
+"""Each channel app's rows live in its own SQLite file and nowhere else (docs/architecture.md)."""
 
 import sqlite3
 

@@ -1,4 +1,4 @@
-"""What a commit survives (DESIGN §7, issue 16): the router's database, which holds what a 202
+"""What a commit survives (docs/api.md, issue 16): the router's database, which holds what a 202
 promised, syncs every commit to disk (synchronous=FULL); a channel database, whose lost commit Kafka
 redelivers, syncs at checkpoints (NORMAL)."""
 

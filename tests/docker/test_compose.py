@@ -1,5 +1,5 @@
 """docker/: the compose file validates with Debian's docker-compose (no Docker engine needed), every
-service runs a command that exists in this code, and the file keeps the shape DESIGN §8 asks for
+service runs a command that exists in this code, and the file keeps the shape docs/docker.md asks for
 (pinned engines matching engines/pom.xml, scalable workers, a volume for every SQLite file)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ APP_IMAGE = "comms-aggregator:latest"
 ENGINES = {"kafka", "elasticsearch", "kibana"}
 APP_SERVICES = {"init", "api", "relay", "email", "sms", "whatsapp", "indexer", "webhooks"}
 WORKERS = {"email", "sms", "whatsapp"}
-# Which database URLs each service needs on a volume: the databases it owns (DESIGN §2, §3).
+# Which database URLs each service needs on a volume: the databases it owns (docs/architecture.md).
 DATABASES_OWNED = {
     "init": {"ROUTER_DATABASE_URL", "EMAIL_DATABASE_URL", "SMS_DATABASE_URL", "WHATSAPP_DATABASE_URL"},
     # The API reads (and, to cancel or apply a receipt, writes) the channels' delivery records.
@@ -135,7 +135,7 @@ def test_every_service_command_exists_in_the_code():
     assert not problems, "docker/compose.yaml runs commands that this code does not have:\n  " + "\n  ".join(problems)
 
 
-# --- the shape DESIGN §8 and issue 6 ask for -------------------------------------------------
+# --- the shape docs/docker.md and issue 6 ask for -------------------------------------------------
 
 
 def pom_version(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Topic creation on the real broker: every topic of DESIGN §4, idempotently."""
+"""Topic creation on the real broker: every topic of docs/architecture.md, idempotently."""
 
 import uuid
 

@@ -1,4 +1,4 @@
-"""`manage.py create_topics`: create every topic of DESIGN §4 that is missing."""
+"""`manage.py create_topics`: create every topic of docs/architecture.md that is missing."""
 
 from __future__ import annotations
 
