@@ -20,11 +20,15 @@ ENGINES: tuple[ModuleType, ...] = (kafka, elasticsearch)
 
 @dataclass(frozen=True)
 class EngineStatus:
+    """One engine process: Elasticsearch, or one broker of the Kafka (named "kafka" when it is the only
+    one, "kafka-<node id>" in a cluster)."""
+
     name: str
     ready: bool
     managed_here: bool
     address: str
     log: str
+    pid: int | None = None  # when this checkout started it and it is alive
 
 
 def _say(text: str) -> None:
@@ -110,14 +114,31 @@ def stop(layout: Layout, names: list[str] | None = None) -> None:
                 _say(f"{engine.NAME} stopped")
 
 
-def status(layout: Layout) -> list[EngineStatus]:
+def _kafka_status(layout: Layout) -> list[EngineStatus]:
+    single = layout.kafka_brokers == 1
     return [
         EngineStatus(
-            name=engine.NAME,
-            ready=engine.is_ready(layout),
-            managed_here=engine.is_ours_running(layout),
-            address=_address(engine, layout),
-            log=str(engine.log_file(layout)),
+            name=kafka.NAME if single else f"{kafka.NAME}-{row.node.node_id}",
+            ready=row.ready,
+            managed_here=row.pid is not None,
+            address=row.node.address,
+            log=str(row.log),
+            pid=row.pid,
         )
-        for engine in ENGINES
+        for row in kafka.statuses(layout)
+    ]
+
+
+def status(layout: Layout) -> list[EngineStatus]:
+    """One row per Kafka broker, then Elasticsearch."""
+    return [
+        *_kafka_status(layout),
+        EngineStatus(
+            name=elasticsearch.NAME,
+            ready=elasticsearch.is_ready(layout),
+            managed_here=elasticsearch.is_ours_running(layout),
+            address=layout.es_url,
+            log=str(elasticsearch.log_file(layout)),
+            pid=elasticsearch.pid(layout) if elasticsearch.is_ours_running(layout) else None,
+        ),
     ]
