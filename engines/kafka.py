@@ -205,9 +205,11 @@ def _exit_error(node: KafkaNode, process: subprocess.Popen[bytes], log_start: in
     )
 
 
-def start(layout: Layout, timeout: float = 90.0) -> None:
+def start(layout: Layout, timeout: float | None = None) -> None:
     """Start every node that is not running (all of them at first: a quorum needs a majority of its
-    controllers before any one of them is ready), then wait until every node is a registered broker."""
+    controllers before any one of them is ready), then wait until every node is a registered broker:
+    90 s for one node, longer for a cluster, whose nodes share the machine's cores while they start."""
+    timeout = timeout or 90.0 * min(layout.kafka_brokers, 3)
     java = java_binary()
     missing = [node for node in layout.kafka_nodes if node_pid(node) is None]
     _cluster_id(layout.kafka_dir / "cluster.id")  # drawn once, before the nodes format in parallel
