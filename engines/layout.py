@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from engines.process import free_port_ladder, free_ports
+from engines.process import free_port_ladder
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POM = Path(__file__).resolve().parent / "pom.xml"
@@ -63,6 +63,10 @@ class Layout:
     kafka_heap: str
     es_heap: str
     kafka_brokers: int = 1
+    # Elasticsearch nodes of one cluster: node i on es_port + i and es_transport_port + i. Set on a
+    # node's own layout (`es_node_layouts`): which one it is (0: the first, the only master-eligible).
+    es_nodes: int = 1
+    es_node_index: int = 0
     # Elasticsearch's http.max_content_length (None: its default, 100mb); tests make it small to
     # see a bulk request refused as too large.
     es_max_content_length: str | None = None
@@ -121,11 +125,16 @@ class Layout:
         )
 
     def with_own_elasticsearch(
-        self, runtime_dir: Path, heap: str | None = None, *, max_content_length: str | None = None
+        self,
+        runtime_dir: Path,
+        heap: str | None = None,
+        *,
+        max_content_length: str | None = None,
+        nodes: int = 1,
     ) -> Layout:
-        """This layout with an Elasticsearch node of its own (under `runtime_dir`, free ports)."""
+        """This layout with an Elasticsearch of its own (`nodes` nodes under `runtime_dir`, free ports)."""
         kafka_ports = [port for node in self.kafka_nodes for port in (node.port, node.controller_port)]
-        es_port, transport_port = free_ports(2, avoid=kafka_ports)
+        es_port, transport_port = free_port_ladder(nodes, 1, avoid=kafka_ports)
         return dataclasses.replace(
             self,
             es_runtime_dir=runtime_dir,
@@ -133,6 +142,24 @@ class Layout:
             es_transport_port=transport_port,
             es_heap=heap or self.es_heap,
             es_max_content_length=max_content_length,
+            es_nodes=nodes,
+        )
+
+    @property
+    def es_node_layouts(self) -> tuple[Layout, ...]:
+        """One layout per Elasticsearch node, each with the node's ports and directory (a cluster's
+        nodes each under `es_runtime_dir/node-<n>`)."""
+        if self.es_nodes == 1:
+            return (self,)
+        return tuple(
+            dataclasses.replace(
+                self,
+                es_runtime_dir=self.es_runtime_dir / f"node-{index + 1}",
+                es_port=self.es_port + index,
+                es_transport_port=self.es_transport_port + index,
+                es_node_index=index,
+            )
+            for index in range(self.es_nodes)
         )
 
     @property
@@ -184,4 +211,5 @@ def load_layout() -> Layout:
         kafka_heap=_env("ENGINES_KAFKA_HEAP", "512m" if brokers == 1 else "384m"),
         es_heap=_env("ENGINES_ES_HEAP", "512m"),
         kafka_brokers=brokers,
+        es_nodes=int(_env("ENGINES_ES_NODES", "1")),
     )

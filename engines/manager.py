@@ -14,6 +14,7 @@ from engines import elasticsearch, kafka
 from engines.errors import PortInUse
 from engines.fetch import fetch_all
 from engines.layout import Layout
+from engines.process import port_open
 
 ENGINES: tuple[ModuleType, ...] = (kafka, elasticsearch)
 
@@ -130,15 +131,27 @@ def _kafka_status(layout: Layout) -> list[EngineStatus]:
 
 
 def status(layout: Layout) -> list[EngineStatus]:
-    """One row per Kafka broker, then Elasticsearch."""
+    """One row per Kafka broker, then one per Elasticsearch node."""
     return [
         *_kafka_status(layout),
-        EngineStatus(
-            name=elasticsearch.NAME,
-            ready=elasticsearch.is_ready(layout),
-            managed_here=elasticsearch.is_ours_running(layout),
-            address=layout.es_url,
-            log=str(elasticsearch.log_file(layout)),
-            pid=elasticsearch.pid(layout) if elasticsearch.is_ours_running(layout) else None,
-        ),
+        *_elasticsearch_status(layout),
     ]
+
+
+def _elasticsearch_status(layout: Layout) -> list[EngineStatus]:
+    ready = elasticsearch.is_ready(layout)
+    single = layout.es_nodes == 1
+    rows = []
+    for node in layout.es_node_layouts:
+        pid = elasticsearch.node_pid(node)
+        rows.append(
+            EngineStatus(
+                name=elasticsearch.NAME if single else f"{elasticsearch.NAME}-{node.es_node_index + 1}",
+                ready=ready if single else ready and port_open(node.es_port),
+                managed_here=pid is not None,
+                address=node.es_url,
+                log=str(elasticsearch.log_file(node)),
+                pid=pid,
+            )
+        )
+    return rows
