@@ -27,6 +27,7 @@ from elasticsearch import Elasticsearch
 from engines import elasticsearch as es_engine
 from engines import manager
 from engines.layout import Layout, load_layout
+from engines.polling import wait_until
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS
 from tests.faults.system import fault_system
@@ -72,6 +73,15 @@ def timelines(api_url: str, api_key: str, traffic: Traffic, stop: threading.Even
         time.sleep(0.2)
 
 
+def replicated(client: Elasticsearch) -> dict[str, str]:
+    """index → number_of_replicas of the log indices, once there are some and the cluster is green."""
+    pattern = f"{settings.LOG_INDEX_PREFIX}-*"
+    indices = client.options(ignore_status=404).indices.get_settings(index=pattern).body
+    if not indices or client.cluster.health(index=pattern).body["status"] != "green":
+        return {}
+    return {index: body["settings"]["index"]["number_of_replicas"] for index, body in indices.items()}
+
+
 def test_an_elasticsearch_node_lost_while_logs_flow_loses_no_event(api_key: str, two_es_nodes: Layout):
     layout = two_es_nodes
     _, second = layout.es_node_layouts
@@ -82,12 +92,9 @@ def test_an_elasticsearch_node_lost_while_logs_flow_loses_no_event(api_key: str,
         traffic = Traffic(system.api_url, api_key, list(Channel), 300, 30).start()
         reader = threading.Thread(target=timelines, args=(system.api_url, api_key, traffic, stop, answers))
         reader.start()
-        time.sleep(10)
         client = Elasticsearch(layout.es_url, request_timeout=30)
-        replicas = {
-            index: body["settings"]["index"]["number_of_replicas"]
-            for index, body in client.indices.get_settings(index=f"{settings.LOG_INDEX_PREFIX}-*").body.items()
-        }
+        # The kill comes once the log indices exist and every replica is placed (health green).
+        replicas = wait_until(lambda: replicated(client), timeout=120, what="log indices with their replicas")
         os.kill(es_engine.node_pid(second) or 0, signal.SIGKILL)
         killed = time.time()
         traffic.join()
