@@ -41,20 +41,16 @@ from tests.faults.traffic import Accepted, request_body
 from tests.faults.verdict import Verdict, judge, publish_verdict, sends_per_message, wait_settled
 from tests.peers.smtp import SmtpSink
 
-pytestmark = [pytest.mark.cluster, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
+# Not in a default run (bin/test, CI): minutes each. A mark, not a fixture, so that no module-scoped
+# cluster is started for a test that is then skipped; `pytest -m cluster` runs them.
+ON_DEMAND = pytest.mark.skipif("'cluster' not in config.getoption('markexpr')", reason="on demand: pytest -m cluster")
+pytestmark = [pytest.mark.cluster, ON_DEMAND, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
 CLIENT_TIMEOUT = 30.0
 LOAD_SECONDS = float(os.environ.get("CLUSTER_FAULT_LOAD_SECONDS", "60"))
 RESTART_AFTER = 20.0  # a SIGKILLed broker is started again this long after
 STOP_SECONDS = 30.0  # a SIGSTOPped broker (a hung host) is continued after this long
 SETTLE_SECONDS = 240.0
-
-
-@pytest.fixture(autouse=True)
-def only_on_demand(request: pytest.FixtureRequest) -> None:
-    """Not in a default run (bin/test, CI): several minutes each; `pytest -m cluster` runs them."""
-    if "cluster" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("on demand: pytest -m cluster")
 
 
 @pytest.fixture(scope="module")

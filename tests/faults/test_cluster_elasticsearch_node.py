@@ -34,13 +34,10 @@ from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
 from tests.faults.verdict import publish_verdict, settle_and_judge
 
-pytestmark = [pytest.mark.cluster, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def only_on_demand(request: pytest.FixtureRequest) -> None:
-    if "cluster" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("on demand: pytest -m cluster")
+# Not in a default run (bin/test, CI): minutes each. A mark, not a fixture, so that no module-scoped
+# cluster is started for a test that is then skipped; `pytest -m cluster` runs them.
+ON_DEMAND = pytest.mark.skipif("'cluster' not in config.getoption('markexpr')", reason="on demand: pytest -m cluster")
+pytestmark = [pytest.mark.cluster, ON_DEMAND, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
 
 @pytest.fixture
