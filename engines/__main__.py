@@ -1,4 +1,6 @@
-"""`python -m engines fetch|start|stop|status|run -- CMD`: the engines the project runs on."""
+"""`python -m engines fetch|start|stop|status|bootstrap|run -- CMD`: the engines the project runs on.
+
+`bootstrap` prints every Kafka broker's address (what KAFKA_BOOTSTRAP_SERVERS should say)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from engines.session import run_with_engines
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engines", description=__doc__)
-    parser.add_argument("action", choices=["fetch", "start", "stop", "status", "run"])
+    parser.add_argument("action", choices=["fetch", "start", "stop", "status", "bootstrap", "run"])
     parser.add_argument("command", nargs=argparse.REMAINDER, help="run: the command to run with the engines up")
     args = parser.parse_args(argv)
     layout = load_layout()
@@ -28,13 +30,15 @@ def main(argv: list[str] | None = None) -> int:
             if not command:
                 parser.error("run needs a command: python -m engines run -- <command>")
             return run_with_engines(layout, command)
+        elif args.action == "bootstrap":
+            print(layout.kafka_bootstrap)
         elif args.action == "stop":
             manager.stop(layout)
         else:
             rows = manager.status(layout)
             for row in rows:
                 state = "ready" if row.ready else "down"
-                owner = "started by this checkout" if row.managed_here else "not started here"
+                owner = f"started here, pid {row.pid}" if row.pid is not None else "not started here"
                 print(f"{row.name:<14} {state:<6} {row.address:<24} {owner}; log: {row.log}")
             return 0 if all(row.ready for row in rows) else 3
     except EngineError as error:

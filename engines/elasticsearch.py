@@ -1,4 +1,9 @@
-"""Elasticsearch, single node on loopback; as root it runs as a dedicated unprivileged user."""
+"""Elasticsearch on loopback: one node, or `ENGINES_ES_NODES` nodes of one cluster (the first the only
+master-eligible one, so the cluster survives losing any other node, not the first: three
+master-eligible nodes would be needed for that). As root it runs as a dedicated unprivileged user.
+
+The functions taking a `Layout` act on the whole cluster; those named `_node` on one node's layout
+(`Layout.es_node_layouts`)."""
 
 from __future__ import annotations
 
@@ -31,15 +36,24 @@ def _paths(layout: Layout) -> dict[str, Path]:
     }
 
 
+def _discovery(layout: Layout) -> str:
+    if layout.es_nodes == 1:
+        return "discovery.type: single-node\n"
+    first_transport = layout.es_transport_port - layout.es_node_index
+    seeds = ", ".join(f"127.0.0.1:{first_transport + n}" for n in range(layout.es_nodes))
+    if layout.es_node_index == 0:  # the master: bootstraps the cluster by itself
+        return f"discovery.seed_hosts: [{seeds}]\ncluster.initial_master_nodes: [node-1]\n"
+    return f"discovery.seed_hosts: [{seeds}]\nnode.roles: [data, ingest]\n"
+
+
 def _settings(layout: Layout, paths: dict[str, Path]) -> str:
     return f"""# Written by `python -m engines` on every start; edit engines/elasticsearch.py instead.
 cluster.name: comms-aggregator
-node.name: node-1
+node.name: node-{layout.es_node_index + 1}
 network.host: 127.0.0.1
 http.port: {layout.es_port}
 transport.port: {layout.es_transport_port}
-discovery.type: single-node
-path.data: {paths["data"]}
+{_discovery(layout)}path.data: {paths["data"]}
 path.logs: {paths["logs"]}
 # Local development engine: no TLS or users (production runs its own cluster, see docker/).
 xpack.security.enabled: false
@@ -98,19 +112,41 @@ def _prepare(layout: Layout) -> dict[str, Path]:
 
 
 def is_ready(layout: Layout, timeout: float = 2.0) -> bool:
-    url = f"{layout.es_url}/_cluster/health?wait_for_status=yellow&timeout={int(timeout)}s"
+    """Cluster health yellow or green with every node joined."""
+    url = f"{layout.es_url}/_cluster/health?wait_for_status=yellow&wait_for_nodes={layout.es_nodes}"
     try:
-        with urllib.request.urlopen(url, timeout=timeout + 1) as response:
-            return json.load(response).get("status") in ("yellow", "green")
+        with urllib.request.urlopen(f"{url}&timeout={int(timeout)}s", timeout=timeout + 1) as response:
+            health = json.load(response)
     except (urllib.error.URLError, OSError, ValueError):
         return False
+    return health.get("status") in ("yellow", "green") and health.get("number_of_nodes", 0) >= layout.es_nodes
+
+
+def node_pid(node: Layout) -> int | None:
+    """The node's process id, if this layout started it and it is alive."""
+    found = read_pid(_paths(node)["pid"])
+    return found if is_alive(found) else None
 
 
 def is_ours_running(layout: Layout) -> bool:
-    return is_alive(read_pid(_paths(layout)["pid"]))
+    return any(node_pid(node) is not None for node in layout.es_node_layouts)
 
 
 def start(layout: Layout, timeout: float = 120.0) -> None:
+    """Start every node that is not running, the first (the master) first, and wait until all joined."""
+    for node in layout.es_node_layouts:
+        if node_pid(node) is None:
+            _start_node(node, timeout)
+    deadline = time.monotonic() + timeout
+    while not is_ready(layout):
+        if time.monotonic() > deadline:
+            raise EngineError(
+                f"Elasticsearch on {layout.es_url}: not all {layout.es_nodes} nodes joined in {timeout:.0f}s"
+            )
+        time.sleep(0.5)
+
+
+def _start_node(layout: Layout, timeout: float) -> None:
     paths = _prepare(layout)
     env = {
         **os.environ,
@@ -147,9 +183,9 @@ def start(layout: Layout, timeout: float = 120.0) -> None:
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if is_ready(layout):
+        if _node_answers(layout):
             return
-        if not is_ours_running(layout):
+        if node_pid(layout) is None:
             _raise_if_port_taken(layout, log_starts)
             break
         time.sleep(0.5)
@@ -169,14 +205,31 @@ def _raise_if_port_taken(layout: Layout, log_starts: dict[Path, int]) -> None:
             )
 
 
+def _node_answers(node: Layout) -> bool:
+    """The node is up and in a cluster with a master (a single node: its health is yellow or green)."""
+    if node.es_nodes == 1:
+        return is_ready(node)
+    try:
+        with urllib.request.urlopen(f"{node.es_url}/_cluster/health?timeout=2s", timeout=3) as response:
+            return json.load(response).get("status") in ("yellow", "green", "red")
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def pid(layout: Layout) -> int | None:
-    """The engine's process id, if this layout started it."""
-    return read_pid(_paths(layout)["pid"])
+    """The first node's process id, if this layout started it."""
+    return read_pid(_paths(layout.es_node_layouts[0])["pid"])
+
+
+def stop_node(node: Layout) -> bool:
+    return terminate(_paths(node)["pid"])
 
 
 def stop(layout: Layout) -> bool:
-    return terminate(_paths(layout)["pid"])
+    """Stop every node this layout started, the others before the master."""
+    stopped = [stop_node(node) for node in reversed(layout.es_node_layouts)]
+    return any(stopped)
 
 
 def log_file(layout: Layout) -> Path:
-    return _paths(layout)["logs"] / "comms-aggregator.log"
+    return _paths(layout.es_node_layouts[0])["logs"] / "comms-aggregator.log"

@@ -14,17 +14,22 @@ from engines import elasticsearch, kafka
 from engines.errors import PortInUse
 from engines.fetch import fetch_all
 from engines.layout import Layout
+from engines.process import port_open
 
 ENGINES: tuple[ModuleType, ...] = (kafka, elasticsearch)
 
 
 @dataclass(frozen=True)
 class EngineStatus:
+    """One engine process: Elasticsearch, or one broker of the Kafka (named "kafka" when it is the only
+    one, "kafka-<node id>" in a cluster)."""
+
     name: str
     ready: bool
     managed_here: bool
     address: str
     log: str
+    pid: int | None = None  # when this checkout started it and it is alive
 
 
 def _say(text: str) -> None:
@@ -110,14 +115,43 @@ def stop(layout: Layout, names: list[str] | None = None) -> None:
                 _say(f"{engine.NAME} stopped")
 
 
-def status(layout: Layout) -> list[EngineStatus]:
+def _kafka_status(layout: Layout) -> list[EngineStatus]:
+    single = layout.kafka_brokers == 1
     return [
         EngineStatus(
-            name=engine.NAME,
-            ready=engine.is_ready(layout),
-            managed_here=engine.is_ours_running(layout),
-            address=_address(engine, layout),
-            log=str(engine.log_file(layout)),
+            name=kafka.NAME if single else f"{kafka.NAME}-{row.node.node_id}",
+            ready=row.ready,
+            managed_here=row.pid is not None,
+            address=row.node.address,
+            log=str(row.log),
+            pid=row.pid,
         )
-        for engine in ENGINES
+        for row in kafka.statuses(layout)
     ]
+
+
+def status(layout: Layout) -> list[EngineStatus]:
+    """One row per Kafka broker, then one per Elasticsearch node."""
+    return [
+        *_kafka_status(layout),
+        *_elasticsearch_status(layout),
+    ]
+
+
+def _elasticsearch_status(layout: Layout) -> list[EngineStatus]:
+    ready = elasticsearch.is_ready(layout)
+    single = layout.es_nodes == 1
+    rows = []
+    for node in layout.es_node_layouts:
+        pid = elasticsearch.node_pid(node)
+        rows.append(
+            EngineStatus(
+                name=elasticsearch.NAME if single else f"{elasticsearch.NAME}-{node.es_node_index + 1}",
+                ready=ready if single else ready and port_open(node.es_port),
+                managed_here=pid is not None,
+                address=node.es_url,
+                log=str(elasticsearch.log_file(node)),
+                pid=pid,
+            )
+        )
+    return rows

@@ -67,6 +67,37 @@ def free_ports(count: int, avoid: Collection[int] = ()) -> tuple[int, ...]:
             sock.close()
 
 
+def free_port_ladder(rungs: int, step: int, avoid: Collection[int] = ()) -> tuple[int, int]:
+    """Two base ports `(a, b)` such that `a + step·i` and `b + step·i` are free for every rung `i`: the
+    ports of a private Kafka cluster, whose node `i` listens `step·i` above node 0 as the shared one does.
+    One rung is `free_ports(2)`; more are checked by binding them all at once, and drawn again if taken."""
+    if rungs == 1:
+        first, second = free_ports(2, avoid=avoid)
+        return first, second
+    for _ in range(100):
+        first, second = free_ports(2, avoid=avoid)
+        wanted = [base + step * i for i in range(rungs) for base in (first, second)]
+        distinct = len(set(wanted)) == len(wanted) and not set(wanted) & set(avoid)
+        if distinct and max(wanted) < 65536 and _all_bindable(wanted):
+            return first, second
+    raise OSError(f"found no {rungs} free port pairs {step} apart")
+
+
+def _all_bindable(ports: list[int]) -> bool:
+    held: list[socket.socket] = []
+    try:
+        for port in ports:
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def terminate(pid_file: Path, grace_seconds: float = 45.0) -> bool:
     """SIGTERM the process, SIGKILL it after the grace period; True if something was running."""
     pid = read_pid(pid_file)

@@ -7,19 +7,29 @@ A SIGINT/SIGTERM sent to this process alone is passed on to the command.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import FrameType
 
 from engines import manager
 from engines.layout import Layout
 
 
+def command_environment(layout: Layout, environ: Mapping[str, str]) -> dict[str, str]:
+    """The command's environment: a cluster's brokers all in KAFKA_BOOTSTRAP_SERVERS unless it is set
+    (so a client starts while any one broker is down)."""
+    env = dict(environ)
+    if layout.kafka_brokers > 1 and not env.get("KAFKA_BOOTSTRAP_SERVERS"):
+        env["KAFKA_BOOTSTRAP_SERVERS"] = layout.kafka_bootstrap
+    return env
+
+
 def run_with_engines(layout: Layout, command: Sequence[str]) -> int:
     started = manager.ensure_running(layout)
     try:
-        child = subprocess.Popen(list(command))
+        child = subprocess.Popen(list(command), env=command_environment(layout, os.environ))
 
         def forward(signum: int, frame: FrameType | None) -> None:
             if child.poll() is None:

@@ -102,13 +102,15 @@ def template_name() -> str:
 
 
 def template_body() -> dict[str, Any]:
-    """The composable index template: explicit mappings, one shard, no replica (single node)."""
+    """The composable index template: explicit mappings, one shard, and one replica as soon as the
+    cluster has a second data node (`auto_expand_replicas` 0-1): a lost node then loses no event, and a
+    single node stays green (a replica it could never place would keep it yellow)."""
     mapping = LogEventDocument._doc_type.mapping.to_dict()
     return {
         "index_patterns": [index_pattern()],
         "priority": 200,
         "template": {
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+            "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1", "refresh_interval": "1s"},
             "mappings": mapping,
         },
         "_meta": {"description": "Communication Aggregator log events (ECS)"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 
 from engines import kafka, manager, process
 from engines.errors import EngineError
-from engines.layout import ES_USER, Layout, load_layout, running_as_root
+from engines.layout import ES_USER, KafkaNode, Layout, load_layout, running_as_root
+from engines.polling import wait_until
 from engines.toolchain import java_home, maven_binary
 
 
@@ -149,3 +151,33 @@ def test_maven_download_lines_become_progress():
     line = "Downloaded from central: https://repo/x/elasticsearch-8.19.21.zip (102 MB at 12 MB/s)"
     match = _DOWNLOADED.search(line)
     assert match and match.groups() == ("elasticsearch-8.19.21.zip", "102 MB at 12 MB/s")
+
+
+def _cluster_id_of(node: KafkaNode) -> str:
+    meta = (node.directory / "data" / "meta.properties").read_text()
+    return next(line.split("=", 1)[1] for line in meta.splitlines() if line.startswith("cluster.id="))
+
+
+def test_a_three_broker_cluster_starts_lists_its_brokers_and_brings_back_a_killed_one_alone(tmp_path):
+    layout = manager.start_private(kafka, lambda: load_layout().with_own_kafka(tmp_path / "engines", "256m", brokers=3))
+    try:
+        rows = [row for row in manager.status(layout) if row.name.startswith("kafka")]
+        assert [row.name for row in rows] == ["kafka-1", "kafka-2", "kafka-3"]
+        assert [row.address for row in rows] == [f"127.0.0.1:{layout.kafka_port + 10 * i}" for i in range(3)]
+        assert all(row.ready and row.pid for row in rows), rows
+        assert layout.kafka_bootstrap == ",".join(row.address for row in rows)
+        nodes = layout.kafka_nodes
+        assert len({_cluster_id_of(node) for node in nodes}) == 1
+
+        victim = nodes[1]
+        os.kill(kafka.node_pid(victim) or 0, signal.SIGKILL)
+        wait_until(lambda: not kafka.statuses(layout)[1].ready, timeout=30, what="the killed broker to be down")
+        survivors = {node.node_id: kafka.node_pid(node) for node in nodes if node is not victim}
+
+        kafka.start(layout)  # starts the missing node only
+        assert kafka.is_ready(layout)
+        assert {node.node_id: kafka.node_pid(node) for node in nodes if node is not victim} == survivors
+        assert kafka.node_pid(victim) not in (None, *survivors.values())
+    finally:
+        kafka.stop(layout)
+    assert not any(kafka.node_pid(node) for node in layout.kafka_nodes)

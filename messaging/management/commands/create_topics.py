@@ -1,4 +1,5 @@
-"""`manage.py create_topics`: create every topic of docs/architecture.md that is missing."""
+"""`manage.py create_topics`: create every topic of docs/architecture.md that is missing (KAFKA_REPLICATION_FACTOR
+replicas, min.insync.replicas min(2, RF)); warn about an existing topic with other settings."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ class Command(BaseCommand):
         report = ensure_topics(build_admin(), all_topics(), partitions=options["partitions"])
         for name in report.created:
             self.stdout.write(f"created {name}")
+        for mismatch in report.mismatches:
+            self.stderr.write(self.style.WARNING(f"warning: {mismatch}"))
         self.stdout.write(
-            self.style.SUCCESS(f"topics: {len(report.created)} created, {len(report.existing)} already present")
+            self.style.SUCCESS(
+                f"topics: {len(report.created)} created, {len(report.existing)} already present"
+                + (f" ({len(report.mismatches)} settings differ, see the warnings)" if report.mismatches else "")
+            )
         )
