@@ -16,9 +16,9 @@ class FaultsScale:
     es_outage_seconds: float
     provider_outage_seconds: float
     worker_kills: int
-    settle_seconds: float
+    settle_seconds: float  # deadline for every message to reach its final state after the fault
     smtp_messages: int  # the real-SMTP scenarios: emails published, and the worker stopped this often
-    smtp_stops: int  # deadline for every message to reach its final state after the fault
+    smtp_stops: int
     throttled_messages: int  # low-priority emails by batch against a server taking 20/s (issue 23: 2,000)
 
     @classmethod
@@ -42,8 +42,10 @@ SCALES = {
         provider_outage_seconds=6,
         worker_kills=3,
         settle_seconds=90,
-        smtp_messages=500,
-        smtp_stops=5,
+        # Each stop costs a worker's start (5-20 s). Three stops keep the bound biting: 3 x 8 sends in
+        # flight, where a kill would resend a whole batch (200) without EMAIL_MAX_IN_FLIGHT.
+        smtp_messages=300,
+        smtp_stops=3,
         throttled_messages=400,
     ),
     "full": FaultsScale(
