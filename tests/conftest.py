@@ -16,6 +16,7 @@ from messaging.topic_admin import ensure_topics
 from messaging.topics import all_topics
 from tests.debian import debian_command
 from tests.private_engines import started_private_elasticsearch
+from tests.processes import wait_for
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -64,6 +65,8 @@ def private_elasticsearch(private_elasticsearch_node: Layout) -> Layout:
     stopping it disturbs nobody else. A test that stops it starts it again before it ends."""
     if not es_engine.is_ours_running(private_elasticsearch_node):
         es_engine.start(private_elasticsearch_node)
+    else:  # a restart whose launcher gave up waiting (120 s) leaves the node starting: wait for it
+        wait_for(lambda: es_engine.is_ready(private_elasticsearch_node), timeout=180, what="the private Elasticsearch")
     return private_elasticsearch_node
 
 
