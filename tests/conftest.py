@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +15,8 @@ from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
 from messaging.topics import all_topics
 from tests.debian import debian_command
+from tests.private_engines import started_private_elasticsearch
+from tests.processes import wait_for
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,21 +51,23 @@ def run_topics(real_engines: None) -> Iterator[list[str]]:
     client.options(ignore_status=404).indices.delete_index_template(name=settings.LOG_INDEX_PREFIX)
 
 
-@pytest.fixture
-def private_elasticsearch(request: pytest.FixtureRequest) -> Iterator[Layout]:
-    """An Elasticsearch node of the test's own on free ports: stopping it disturbs nobody. Indirect
-    parametrisation may give its http.max_content_length."""
-    base = load_layout()
-    runtime = base.es_runtime_dir.parent / f"es-private-{uuid.uuid4().hex[:8]}"
-    max_content_length = getattr(request, "param", None)
-    layout = manager.start_private(
-        es_engine, lambda: base.with_own_elasticsearch(runtime, "384m", max_content_length=max_content_length)
-    )
-    try:
+@pytest.fixture(scope="session")
+def private_elasticsearch_node() -> Iterator[Layout]:
+    """One Elasticsearch node of the session's own on free ports, for the tests that stop it:
+    starting a node costs 30-120 s on a busy machine, so they share it instead of starting one each."""
+    with started_private_elasticsearch() as layout:
         yield layout
-    finally:
-        es_engine.stop(layout)
-        shutil.rmtree(layout.es_runtime_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_elasticsearch(private_elasticsearch_node: Layout) -> Layout:
+    """The session's private node, running (started again if a test before left it stopped):
+    stopping it disturbs nobody else. A test that stops it starts it again before it ends."""
+    if not es_engine.is_ours_running(private_elasticsearch_node):
+        es_engine.start(private_elasticsearch_node)
+    else:  # a restart whose launcher gave up waiting (120 s) leaves the node starting: wait for it
+        wait_for(lambda: es_engine.is_ready(private_elasticsearch_node), timeout=180, what="the private Elasticsearch")
+    return private_elasticsearch_node
 
 
 @pytest.fixture

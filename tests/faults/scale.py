@@ -16,9 +16,9 @@ class FaultsScale:
     es_outage_seconds: float
     provider_outage_seconds: float
     worker_kills: int
-    settle_seconds: float
+    settle_seconds: float  # deadline for every message to reach its final state after the fault
     smtp_messages: int  # the real-SMTP scenarios: emails published, and the worker stopped this often
-    smtp_stops: int  # deadline for every message to reach its final state after the fault
+    smtp_stops: int
     throttled_messages: int  # low-priority emails by batch against a server taking 20/s (issue 23: 2,000)
 
     @classmethod
@@ -42,6 +42,8 @@ SCALES = {
         provider_outage_seconds=6,
         worker_kills=3,
         settle_seconds=90,
+        # Five stops, though each costs a worker's start (5-20 s): a stop finds no send in flight
+        # about one time in three, and the scenario fails when none of them does.
         smtp_messages=500,
         smtp_stops=5,
         throttled_messages=400,

@@ -17,6 +17,7 @@ from engines import kafka as kafka_engine
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS, provider_calls, records, sends, wait_for_status
 from tests.faults.system import fault_system
+from tests.faults.verdict import Verdict, publish_verdict
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
@@ -62,11 +63,21 @@ def test_scheduled_messages_survive_a_relay_kill_and_a_kafka_restart(api_key, pr
         time.sleep(AHEAD_SECONDS)  # every sendAt passes with no relay and no broker
         kafka_engine.start(layout)
         system.start_relay()
+        back = time.time()
 
         wait_for_status(SMS, ids, DeliveryStatus.SENT, timeout=120)
+        verdict = Verdict("scheduled-restarts", messages=len(ids) + 1, recover_seconds=time.time() - back)
         due = datetime.fromisoformat(send_at)
-        for message_id in ids:
-            (call,) = sends(SMS, [message_id])
-            assert call.called_at >= due, "sent before its sendAt"
-        assert provider_calls(SMS, [canceled]) == []
-        assert [record.status for record in records(SMS, [canceled])] == [DeliveryStatus.CANCELED]
+        calls = {message_id: sends(SMS, [message_id]) for message_id in ids}
+        verdict.duplicated = sum(1 for found in calls.values() if len(found) > 1)
+        early = sum(1 for found in calls.values() if any(call.called_at < due for call in found))
+        verdict.notes.append(
+            f"{len(ids)} due while the relay and Kafka were down, {early} sent before its sendAt; "
+            f"1 canceled, provider calls {len(provider_calls(SMS, [canceled]))}"
+        )
+    publish_verdict(verdict)
+    for message_id in ids:
+        (call,) = calls[message_id]
+        assert call.called_at >= due, "sent before its sendAt"
+    assert provider_calls(SMS, [canceled]) == []
+    assert [record.status for record in records(SMS, [canceled])] == [DeliveryStatus.CANCELED]

@@ -7,8 +7,8 @@ can leave claimed-but-unrecorded is bounded by the provider calls in progress, n
 
 - SIGKILL, ON_UNKNOWN_OUTCOME=hold (at most once): no email arrives twice; at each kill at most
   MAX_IN_FLIGHT (plus a group commit's worth) messages are claimed and unfinished, so at most
-  5 x MAX_IN_FLIGHT end `unknown`.
-- SIGKILL, resend (at least once): nothing is lost; extra emails at the server ≤ 5 x MAX_IN_FLIGHT.
+  stops x MAX_IN_FLIGHT end `unknown` (SCALE.smtp_stops: 5).
+- SIGKILL, resend (at least once): nothing is lost; extra emails at the server ≤ stops x MAX_IN_FLIGHT.
 - SIGTERM: the batch in hand is finished, so nothing arrives twice and nothing is unknown.
 """
 

@@ -6,15 +6,18 @@ the limit in the first place."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
 from elasticsearch import Elasticsearch
 
+from engines.layout import Layout
 from messaging.clients import build_admin
 from messaging.log_events import LogEmitter
 from messaging.topic_admin import ensure_topics
 from messaging.tracing import TraceContext
+from tests.private_engines import started_private_elasticsearch
 from tests.processes import manage_py, wait_for
 
 
@@ -23,10 +26,17 @@ def count(client: Elasticsearch, index: str, **query: object) -> int:
     return int(client.count(index=index, query=query or None, ignore_unavailable=True, allow_no_indices=True)["count"])
 
 
-@pytest.mark.parametrize("private_elasticsearch", ["64kb"], indirect=True)
+@pytest.fixture(scope="module")
+def small_elasticsearch() -> Iterator[Layout]:
+    """One private node for both cases (each has its own topic and indices): starting a node costs
+    30-60 s on a busy machine."""
+    with started_private_elasticsearch("64kb") as layout:
+        yield layout
+
+
 @pytest.mark.parametrize("bulk_bytes", [str(10 * 1024 * 1024), str(32 * 1024)], ids=["split-on-413", "byte-cap"])
 def test_a_refused_request_is_split_and_the_event_too_large_alone_goes_to_the_errors_index(
-    private_elasticsearch, bulk_bytes
+    small_elasticsearch, bulk_bytes
 ):
     # Topics and indices of this test alone, so the indexer reads only these events.
     prefix = f"{settings.KAFKA_TOPIC_PREFIX}big{uuid.uuid4().hex[:6]}."
@@ -45,13 +55,13 @@ def test_a_refused_request_is_split_and_the_event_too_large_alone_goes_to_the_er
     emit(50)
     assert emitter.flush() == 0
 
-    client = Elasticsearch(private_elasticsearch.es_url, request_timeout=30)
+    client = Elasticsearch(small_elasticsearch.es_url, request_timeout=30)
     env = {
         # base settings: the test settings would force this run's prefixes back on the indexer
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "KAFKA_TOPIC_PREFIX": prefix,
         "LOG_INDEX_PREFIX": index_prefix,
-        "ELASTICSEARCH_URL": private_elasticsearch.es_url,
+        "ELASTICSEARCH_URL": small_elasticsearch.es_url,
         "INDEXER_GROUP_ID": f"big-{uuid.uuid4().hex}",
         "INDEXER_BATCH_WAIT_MS": "200",
         "INDEXER_MAX_BULK_BYTES": bulk_bytes,
