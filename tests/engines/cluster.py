@@ -7,8 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from engines import kafka, manager
 from engines.layout import Layout, load_layout
+
+# The cluster tests start several brokers (minutes on a busy 2-core machine): on demand only, so CI
+# stays short. `pytest -m cluster` runs them.
+CLUSTER_ON_DEMAND = [
+    pytest.mark.cluster,
+    pytest.mark.skipif("'cluster' not in config.getoption('markexpr')", reason="on demand: pytest -m cluster"),
+]
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
 from messaging.topics import all_topics, send_topic
 from tests.delivery.support import CHANNEL_DBS
-from tests.engines.cluster import private_kafka_cluster
+from tests.engines.cluster import CLUSTER_ON_DEMAND, private_kafka_cluster
 from tests.faults.system import FaultSystem, fault_system
 from tests.faults.traffic import Accepted, request_body
 from tests.faults.verdict import Verdict, judge, publish_verdict, sends_per_message, wait_settled
@@ -43,8 +43,7 @@ from tests.peers.smtp import SmtpSink
 
 # Not in a default run (bin/test, CI): minutes each. A mark, not a fixture, so that no module-scoped
 # cluster is started for a test that is then skipped; `pytest -m cluster` runs them.
-ON_DEMAND = pytest.mark.skipif("'cluster' not in config.getoption('markexpr')", reason="on demand: pytest -m cluster")
-pytestmark = [pytest.mark.cluster, ON_DEMAND, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
+pytestmark = [*CLUSTER_ON_DEMAND, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
 CLIENT_TIMEOUT = 30.0
 LOAD_SECONDS = float(os.environ.get("CLUSTER_FAULT_LOAD_SECONDS", "60"))

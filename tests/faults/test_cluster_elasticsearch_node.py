@@ -30,14 +30,14 @@ from engines.layout import Layout, load_layout
 from engines.polling import wait_until
 from messaging.channels import Channel
 from tests.delivery.support import CHANNEL_DBS
+from tests.engines.cluster import CLUSTER_ON_DEMAND
 from tests.faults.system import fault_system
 from tests.faults.traffic import Traffic
 from tests.faults.verdict import publish_verdict, settle_and_judge
 
 # Not in a default run (bin/test, CI): minutes each. A mark, not a fixture, so that no module-scoped
 # cluster is started for a test that is then skipped; `pytest -m cluster` runs them.
-ON_DEMAND = pytest.mark.skipif("'cluster' not in config.getoption('markexpr')", reason="on demand: pytest -m cluster")
-pytestmark = [pytest.mark.cluster, ON_DEMAND, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
+pytestmark = [*CLUSTER_ON_DEMAND, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
 
 @pytest.fixture

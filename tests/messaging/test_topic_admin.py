@@ -12,7 +12,7 @@ from django.core.management import call_command
 from messaging.clients import build_admin
 from messaging.topic_admin import ensure_topics
 from messaging.topics import all_topics
-from tests.engines.cluster import private_kafka_cluster
+from tests.engines.cluster import CLUSTER_ON_DEMAND, private_kafka_cluster
 
 
 def test_create_topics_is_idempotent_and_uses_the_partition_count(settings):
@@ -79,6 +79,8 @@ def three_brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield layout.kafka_bootstrap
 
 
+@CLUSTER_ON_DEMAND[0]
+@CLUSTER_ON_DEMAND[1]
 def test_create_topics_on_three_brokers_makes_every_topic_rf3_with_min_insync_2(settings, three_brokers):
     settings.KAFKA_BOOTSTRAP_SERVERS = three_brokers
     settings.KAFKA_REPLICATION_FACTOR = 3
