@@ -66,6 +66,9 @@ class GroupState:
 
     state: str  # the coordinator: "up" once known and connected (else query-coord, wait-coord, …)
     join_state: str  # "steady" once joined with an assignment settled (else wait-join, wait-sync, …)
+    # Assigned partitions with a fetch position ("active"): one whose committed offset could not be
+    # fetched (the coordinator moved) sits in offset-query and is never read, though assigned.
+    fetching: int = 0
 
     @property
     def member(self) -> bool:
@@ -98,11 +101,20 @@ class RebuildableConsumer(Consumer):
 
     def _on_stats(self, stats: str) -> None:
         try:
-            group = json.loads(stats).get("cgrp")
+            report = json.loads(stats)
         except ValueError:
             return
+        group = report.get("cgrp")
         if group:
-            self.group_state = GroupState(state=group.get("state", ""), join_state=group.get("join_state", ""))
+            fetching = sum(
+                1
+                for topic in report.get("topics", {}).values()
+                for partition in topic.get("partitions", {}).values()
+                if partition.get("desired") and partition.get("fetch_state") == "active"
+            )
+            self.group_state = GroupState(
+                state=group.get("state", ""), join_state=group.get("join_state", ""), fetching=fetching
+            )
 
 
 def _forward(name: str) -> Callable[..., Any]:

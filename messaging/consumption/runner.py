@@ -177,8 +177,10 @@ class ConsumerRunner:
         unstored = dict(self._unstored)
 
         def commit_and_close() -> None:
-            self._commit()
-            consumer.close()
+            try:
+                self._commit()
+            finally:
+                consumer.close()
 
         closer = threading.Thread(target=commit_and_close, name=f"{self.name}-close", daemon=True)
         closer.start()

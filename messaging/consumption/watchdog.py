@@ -6,7 +6,9 @@ nothing in the client reports an error (librdkafka issues 2944, 3396 and 3740 de
 3740, still open, is the same coordinator loop holding `close()` forever). The process looks alive
 while its channel stops. The watchdog notices the symptom instead of the cause:
 
-    no partition held, or no group membership (librdkafka's statistics: coordinator "up", join
+    no partition held that it can read (assigned partitions with no fetch position count as none:
+    seen after a hung broker came back, the committed offsets' fetch failed with NOT_COORDINATOR and
+    was never retried), or no group membership (librdkafka's statistics: coordinator "up", join
     state "steady"), for longer than CONSUMER_REJOIN_TIMEOUT
     → ask the cluster through a client of its own (the stuck one may not answer):
       do the consumer's topics have partitions?   no  → nothing to hold, not stuck
@@ -48,7 +50,7 @@ PROBE_TIMEOUT_SECONDS = 5.0
 class Health:
     """What the consumer's own client says at one moment."""
 
-    assigned: bool  # holds at least one partition
+    assigned: bool  # holds at least one partition it can read (a fetch position, when reported)
     member: bool | None  # a steady member of its group; None until librdkafka first reported
 
     @property
@@ -177,7 +179,8 @@ class ConsumerWatch:
         self._next_check = now + CHECK_SECONDS
         state = self._consumer.group_state
         member = None if state is None else state.member
-        out_for = self._watchdog.observe(Health(assigned=bool(self._consumer.assignment()), member=member))
+        assigned = bool(self._consumer.assignment()) and (state is None or state.fetching > 0)
+        out_for = self._watchdog.observe(Health(assigned=assigned, member=member))
         if out_for is None:
             return None
         verdict = self._probe.verdict(member=member, member_id=self._consumer.memberid())

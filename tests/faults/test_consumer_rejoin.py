@@ -10,6 +10,7 @@ watchdog, to look for the stuck state it is there for.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
@@ -32,6 +33,12 @@ REJOIN_TIMEOUT = os.environ.get("FAULTS_REJOIN_TIMEOUT", "20")
 # From SIGCONT to a new record sent: the coordinator's rebalance, the watchdog's timeout and its look
 # every 5 s, a rebuilt client's join, with room for a loaded machine.
 RESUME_BOUND_SECONDS = 20 + 2 * float(REJOIN_TIMEOUT or 0) + 30
+
+
+@pytest.fixture(autouse=True)
+def patient_broker_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A private broker on a loaded machine may take longer than the engine's 90 s to answer."""
+    monkeypatch.setattr(kafka_engine, "start", functools.partial(kafka_engine.start, timeout=300))
 
 
 @contextmanager
