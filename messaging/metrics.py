@@ -37,6 +37,11 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
     multiprocess_mode="max",
 )
+CONSUMER_REBUILDS = Counter(
+    "comms_consumer_rebuilds",
+    "Consumers closed and rebuilt by the rejoin watchdog (no partitions or no group membership for too long)",
+    ["group"],
+)
 DLQ_RECORDS = Gauge(
     "comms_dlq_records", "Records on a channel's dead-letter topic", ["channel"], multiprocess_mode="max"
 )

@@ -326,6 +326,11 @@ CONSUMER_MAX_TRIES = env.int("CONSUMER_MAX_TRIES", default=3)
 CONSUMER_MAX_BACKOFF_SECONDS = env.float("CONSUMER_MAX_BACKOFF_SECONDS", default=30.0)
 # More dead letters than this in a row stops the consumer loudly (0: no limit).
 CONSUMER_MAX_CONSECUTIVE_DEAD_LETTERS = env.int("CONSUMER_MAX_CONSECUTIVE_DEAD_LETTERS", default=100)
+# A consumer that held no partition, or was no group member, this long while its topics have
+# partitions is closed and rebuilt (messaging/consumption/watchdog.py): librdkafka can sit forever
+# without a coordinator after a broker came back. Keep it well above KAFKA_SESSION_TIMEOUT_MS, which
+# an ordinary rebalance may take; 0 turns the watchdog off.
+CONSUMER_REJOIN_TIMEOUT = env.float("CONSUMER_REJOIN_TIMEOUT", default=60.0)
 
 # --- Elasticsearch ---------------------------------------------------------------
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")

@@ -13,6 +13,7 @@ session) and the process exits 0.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from messaging.consumption.due_gate import DueGate
 from messaging.consumption.guard import StepGuard
 from messaging.consumption.lane_gate import LaneGate
 from messaging.consumption.registry import consumer_definition
-from messaging.consumption.runner import ConsumerRunner
+from messaging.consumption.runner import SHUTDOWN_SECONDS, ConsumerRunner
 from messaging.consumption.steps import Aborted
 from messaging.groups import consumer_group
 from messaging.log_events import LogEmitter, log_flusher
@@ -123,6 +124,7 @@ def run_consumer(name: str, *, group_id: str | None = None, **options: Any) -> B
             else:
                 built.context.consumer.close()
         finally:
-            built.context.close()
+            ended = built.runner.stopped_at or time.monotonic()
+            built.context.close(within=SHUTDOWN_SECONDS - (time.monotonic() - ended))
     logger.info("%s stopped cleanly", definition.service)
     return built

@@ -98,11 +98,12 @@ class ConsumerContext:
         """Its step of type `kind` (e.g. for the figures it counts)."""
         return next(step for step in self.steps if isinstance(step, kind))
 
-    def close(self) -> None:
-        """Whatever the process still queues leaves (log events, records); its database connections
-        close. Called whether the run ended cleanly or not."""
+    def close(self, *, within: float = 20.0) -> None:
+        """Whatever the process still queues leaves (log events, records) within `within` seconds;
+        its database connections close. Called whether the run ended cleanly or not."""
+        each = max(min(within / 2, 10.0), 0.5)  # an unreachable broker must not hold SIGTERM past 30 s
         if self.log_emitter is not None:
-            self.log_emitter.flush()
+            self.log_emitter.flush(each)
         if self._producer is not None:
-            self._producer.flush(10)
+            self._producer.flush(each)
         connections.close_all()

@@ -8,28 +8,42 @@ Everything runs on one thread, one batch at a time, so a rebalance (its callback
 `consume`) always falls between batches: nothing is in flight when partitions move, and what was
 processed is stored and committed before they go. SIGTERM/SIGINT: the batch in hand is finished
 (its provider calls complete, its outcomes are written), its offsets are committed, then exit.
+
+A consumer out of its group for too long (watchdog.py) is rebuilt between batches, like a
+rebalance: what was processed is stored and committed, the client closed and a new one subscribed.
+Closing waits for the group's coordinator, which may never answer (a broker hung or gone), so the
+commit and close are given CLOSE_SECONDS, then abandoned with a log line saying what was skipped.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from django.conf import settings
 
+from messaging.clients import RebuildableConsumer
 from messaging.consumption.due_gate import DueGate
 from messaging.consumption.guard import StepGuard
 from messaging.consumption.items import Item
 from messaging.consumption.lane_gate import LaneGate
 from messaging.consumption.steps import Aborted, Step
-from messaging.metrics import CONSUMER_LAG
+from messaging.consumption.watchdog import ConsumerWatch
+from messaging.metrics import CONSUMER_LAG, CONSUMER_REBUILDS
 from messaging.record_position import PartitionKey, RecordPosition
 
 logger = logging.getLogger(__name__)
 
 REPORT_SECONDS = 5.0
+# How long a commit and close may wait for the group's coordinator (librdkafka's close has no timeout).
+CLOSE_SECONDS = 10.0
+# From the end of the loop, how long the process may still wait for Kafka (flushes, commit, close),
+# so that SIGTERM ends it within 30 s even when no broker answers.
+SHUTDOWN_SECONDS = 25.0
 
 # Called with block=False on every loop (answer at once), with block=True when offsets have waited
 # `commit_interval` or a rebalance/shutdown needs them (may wait); True when offsets may be stored.
@@ -89,14 +103,18 @@ class ConsumerRunner:
         # Lag gauges and anything else a consumer reports now and then (a DLQ's size).
         self._every_few_seconds = every_few_seconds
         self._next_report = 0.0
+        self._watch = (
+            ConsumerWatch(consumer, group=self._group, topics=self._topics, timeout=settings.CONSUMER_REJOIN_TIMEOUT)
+            if isinstance(consumer, RebuildableConsumer) and settings.CONSUMER_REJOIN_TIMEOUT > 0
+            else None
+        )
+        self.stopped_at: float | None = None  # monotonic time the loop ended
 
     def run(self) -> RunnerStats:
         """Consume until shutdown is requested (or a step's error ends the consumer); commits what
         is done and closes the consumer in any case."""
         shutdown = self.guard.shutdown
-        self._consumer.subscribe(
-            self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-        )
+        self._subscribe()
         logger.info("%s consuming %s", self.name, ", ".join(self._topics))
         try:
             while not shutdown.requested:
@@ -111,14 +129,74 @@ class ConsumerRunner:
                     self._processed(items)
                 self._store(block=False)
                 self._report()
+                if self._watch is not None and (out_for := self._watch.due()) is not None:
+                    self._rebuild(out_for)
+            self.stopped_at = time.monotonic()
             self._store(block=True)
         except Aborted as stop:
             logger.warning("%s: %s; the batch in hand is left for redelivery", self.name, stop)
         finally:
-            self._commit()
-            self._consumer.close()
+            self.stopped_at = self.stopped_at or time.monotonic()
+            self._close("shutdown")
         logger.info("%s stopped: %d records in %d batches", self.name, self.stats.records, self.stats.batches)
         return self.stats
+
+    def _subscribe(self) -> None:
+        self._consumer.subscribe(
+            self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+
+    # --- the rejoin watchdog's rebuild and the bounded close ---------------------------------------
+    def _rebuild(self, out_for: float) -> None:
+        """Between batches, so nothing is in flight: store what was processed, commit and close (as
+        far as the coordinator lets), forget the old client's partitions, subscribe a new client."""
+        assert isinstance(self._consumer, RebuildableConsumer)
+        logger.warning(
+            "%s: no partitions or no group membership for %.0fs while its topics have partitions; "
+            "closing its Kafka consumer and building a new one",
+            self.name,
+            out_for,
+        )
+        CONSUMER_REBUILDS.labels(self._group).inc()
+        self._store(block=True)
+        held = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        self._close("rebuild")
+        self._forget(held | set(self._unstored))
+        self._consumer.rebuild()
+        self._subscribe()
+        assert self._watch is not None
+        self._watch.rebuilt()
+
+    def _close(self, why: str) -> None:
+        """Commit and close on a thread of their own, waiting at most CLOSE_SECONDS: librdkafka's close
+        waits for the group's coordinator, forever if it never answers. Given up, the thread is left
+        behind (a daemon: it does not hold the process), and so are the client and its commit."""
+        consumer = self._consumer.client if isinstance(self._consumer, RebuildableConsumer) else self._consumer
+        unstored = dict(self._unstored)
+
+        def commit_and_close() -> None:
+            try:
+                self._commit()
+            finally:
+                consumer.close()
+
+        closer = threading.Thread(target=commit_and_close, name=f"{self.name}-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_SECONDS)
+        if closer.is_alive():
+            logger.warning(
+                "%s (%s): no answer from the group's coordinator in %.0fs; skipped committing the stored "
+                "offsets and leaving the group (their records are delivered again; the group drops this "
+                "member after its session timeout)%s",
+                self.name,
+                why,
+                CLOSE_SECONDS,
+                f"; never stored: {unstored}" if unstored else "",
+            )
+
+    def _stale(self, consumer: Consumer) -> bool:
+        """A callback of a client the watchdog replaced (its close may still run on its own thread)."""
+        return isinstance(self._consumer, RebuildableConsumer) and consumer is not self._consumer.client
 
     def _admit(self, records: list[Message]) -> list[Item]:
         items: list[Item] = []
@@ -211,6 +289,8 @@ class ConsumerRunner:
 
     # --- rebalance callbacks (inside consume(), so between batches) ---------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._stale(consumer):
+            return
         logger.info("%s assigned %s", self.name, [f"{p.topic}[{p.partition}]" for p in partitions])
         if self._lane_gate is not None:
             self._lane_gate.assigned(partitions)
@@ -218,13 +298,18 @@ class ConsumerRunner:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Store and commit what was processed on the revoked partitions before they move on, so the
         next owner neither repeats nor skips it."""
+        if self._stale(consumer):
+            return
         revoked = {(p.topic, p.partition) for p in partitions}
         logger.info("%s revoking %s", self.name, sorted(revoked))
         self._store(block=True, partitions=revoked)
         self._commit()
-        self._forget(revoked)
+        if not self._stale(consumer):  # the commit may have waited past a rebuild
+            self._forget(revoked)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._stale(consumer):
+            return
         lost = {(p.topic, p.partition) for p in partitions}
         logger.warning("%s lost %s; their records go to the new owner", self.name, sorted(lost))
         self._forget(lost)
