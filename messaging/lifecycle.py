@@ -19,7 +19,7 @@ class Action(StrEnum):
     # The router (`logs.router`): a message request and its way into Kafka.
     MESSAGE_ACCEPTED = "message.accepted"  # durable: the API answered 202
     MESSAGE_PUBLISHED = "message.published"  # the outbox relay got Kafka's acknowledgement
-    MESSAGE_FAILED = "message.failed"  # Kafka refused the record for good (router.outbox)
+    MESSAGE_FAILED = "message.failed"  # Kafka refused the record for good (router.accept.outbox)
     MESSAGE_CANCELED = "message.canceled"  # by the client, before a provider had it
     MESSAGE_REJECTED = "message.rejected"  # a request answered 4xx: never a message
     # A channel worker (`logs.delivery.<channel>`).

@@ -24,7 +24,8 @@ class TemplateUse:
 
 @dataclass(frozen=True)
 class MessageRequest:
-    """A request that passed validation (router.serializers); nothing here is checked again."""
+    """A request that passed validation (router.accept.requests, on router.accept.rules); nothing here is
+    checked again."""
 
     channel: Channel
     to: str
