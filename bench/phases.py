@@ -88,6 +88,33 @@ def api_single(bench: Bench) -> dict[str, Any]:
     }
 
 
+def api_batch(bench: Bench) -> dict[str, Any]:
+    """Batches of `batch_size` as fast as the API takes them, with the channel workers stopped (relay
+    and indexer running): what the accept alone holds. end_to_end measures it while delivery runs."""
+    size = bench.size
+    workers = [name for name in CHANNELS if name in bench.system.processes]
+    for name in workers:
+        bench.system.stop(name)
+    try:
+        result = bench.load(
+            mode="closed",
+            channels=CHANNELS,
+            requests=size.end_to_end_messages // size.batch_size,
+            concurrency=size.batch_concurrency,
+            batch_size=size.batch_size,
+        )
+    finally:
+        for name in workers:
+            bench.system.start(name)
+    bench.wait_quiet()
+    return {
+        "accepted_messages_per_second": rate(result.accepted_messages, result.elapsed_seconds),
+        "batch_size": size.batch_size,
+        "concurrency": size.batch_concurrency,
+        **_http(result),
+    }
+
+
 def end_to_end(bench: Bench) -> dict[str, Any]:
     """N messages through the batch endpoint as fast as it takes them; delivery runs meanwhile."""
     size = bench.size

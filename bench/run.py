@@ -122,6 +122,9 @@ def _run_on(
         if wanted("api_single"):
             _say(f"API ingest: {size.api_requests:,} single POSTs from {size.api_concurrency} clients")
             results["api_single"] = _measured(system, phases.api_single, bench)
+        if wanted("api_batch"):
+            _say(f"API batch: {size.end_to_end_messages:,} messages in batches of {size.batch_size:,}, workers stopped")
+            results["api_batch"] = _measured(system, phases.api_batch, bench)
         if wanted("end_to_end"):
             _say(f"end to end: {size.end_to_end_messages:,} messages over 3 channels, simulators at 0 ms")
             results["end_to_end"] = _measured(system, phases.end_to_end, bench)

@@ -33,9 +33,11 @@ def test_the_smoke_benchmark_writes_every_figure(tmp_path):
     results = orjson.loads(output.read_bytes())
 
     smoke = SIZES["smoke"]
-    assert {"facts", "baseline", "api_single", "end_to_end", "fixed_rate", "slow_provider", "indexing"} <= set(results)
+    phases = {"api_single", "api_batch", "end_to_end", "fixed_rate", "slow_provider", "indexing"}
+    assert {"facts", "baseline", *phases} <= set(results)
     assert results["facts"]["cores"] and results["facts"]["kafka_version"] and results["facts"]["elasticsearch_version"]
     assert results["api_single"]["statuses"] == {"202": smoke.api_requests}
+    assert results["api_batch"]["statuses"] == {"202": smoke.end_to_end_messages // smoke.batch_size}
     assert results["end_to_end"]["messages"] == smoke.end_to_end_messages
     assert set(results["end_to_end"]["delivered_per_second_by_worker"]) == {"email", "sms", "whatsapp"}
     assert set(results["end_to_end"]["accept_to_sent_ms"]) == {"p50", "p95", "p99"}
