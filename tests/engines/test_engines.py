@@ -15,6 +15,7 @@ from engines.errors import EngineError
 from engines.layout import ES_USER, KafkaNode, Layout, load_layout, running_as_root
 from engines.polling import wait_until
 from engines.toolchain import java_home, maven_binary
+from tests.engines.cluster import CLUSTER_ON_DEMAND
 
 
 def test_status_reports_both_engines_ready():
@@ -158,6 +159,9 @@ def _cluster_id_of(node: KafkaNode) -> str:
     return next(line.split("=", 1)[1] for line in meta.splitlines() if line.startswith("cluster.id="))
 
 
+# Three brokers start in 30-40 s: on demand with the cluster tests that use them (CI stays short).
+@CLUSTER_ON_DEMAND[0]
+@CLUSTER_ON_DEMAND[1]
 def test_a_three_broker_cluster_starts_lists_its_brokers_and_brings_back_a_killed_one_alone(tmp_path):
     layout = manager.start_private(kafka, lambda: load_layout().with_own_kafka(tmp_path / "engines", "256m", brokers=3))
     try:

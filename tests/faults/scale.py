@@ -19,6 +19,7 @@ class FaultsScale:
     settle_seconds: float  # deadline for every message to reach its final state after the fault
     smtp_messages: int  # the real-SMTP scenarios: emails published, and the worker stopped this often
     smtp_stops: int
+    smtp_graceful_stops: int  # SIGTERM stops of the same scenario
     throttled_messages: int  # low-priority emails by batch against a server taking 20/s (issue 23: 2,000)
 
     @classmethod
@@ -46,6 +47,7 @@ SCALES = {
         # about one time in three, and the scenario fails when none of them does.
         smtp_messages=500,
         smtp_stops=5,
+        smtp_graceful_stops=2,
         throttled_messages=400,
     ),
     "full": FaultsScale(
@@ -59,6 +61,7 @@ SCALES = {
         settle_seconds=300,
         smtp_messages=1000,
         smtp_stops=5,
+        smtp_graceful_stops=5,
         throttled_messages=2000,
     ),
 }

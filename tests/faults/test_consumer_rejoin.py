@@ -4,8 +4,8 @@ again the worker consumes new records within a bound, by itself or through the r
 SIGTERM ends a worker whose broker hangs within 30 s: librdkafka's close waits for a coordinator that
 never answers, the runner gives it CLOSE_SECONDS.
 
-FAULTS_REJOIN_TIMEOUT (default 20 s) is the workers' CONSUMER_REJOIN_TIMEOUT; 0 runs them without the
-watchdog, to look for the stuck state it is there for.
+FAULTS_REJOIN_TIMEOUT (default 10 s; the broker hangs for 3 session timeouts plus this) is the workers'
+CONSUMER_REJOIN_TIMEOUT; 0 runs them without the watchdog, to look for the stuck state it is there for.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.processes import ManagedProcess, wait_for
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(databases=CHANNEL_DBS, transaction=True)]
 
 SESSION_TIMEOUT_MS = 6000  # the broker's minimum: the coordinator drops a silent member soonest
-REJOIN_TIMEOUT = os.environ.get("FAULTS_REJOIN_TIMEOUT", "20")
+REJOIN_TIMEOUT = os.environ.get("FAULTS_REJOIN_TIMEOUT", "10")
 # From SIGCONT to a new record sent: the coordinator's rebalance, the watchdog's timeout and its look
 # every 5 s, a rebuilt client's join, with room for a loaded machine.
 RESUME_BOUND_SECONDS = 20 + 2 * float(REJOIN_TIMEOUT or 0) + 30

@@ -8,8 +8,10 @@ can leave claimed-but-unrecorded is bounded by the provider calls in progress, n
 - SIGKILL, ON_UNKNOWN_OUTCOME=hold (at most once): no email arrives twice; at each kill at most
   MAX_IN_FLIGHT (plus a group commit's worth) messages are claimed and unfinished, so at most
   stops x MAX_IN_FLIGHT end `unknown` (SCALE.smtp_stops: 5).
-- SIGKILL, resend (at least once): nothing is lost; extra emails at the server ≤ stops x MAX_IN_FLIGHT.
-- SIGTERM: the batch in hand is finished, so nothing arrives twice and nothing is unknown.
+- SIGKILL, resend (at least once): nothing is lost; extra emails at the server ≤ stops x MAX_IN_FLIGHT
+  (FAULTS_SCALE=full only: tests/faults/test_worker_kill.py proves `resend` after kills on every run).
+- SIGTERM: the batch in hand is finished, so nothing arrives twice and nothing is unknown
+  (SCALE.smtp_graceful_stops: 2 at CI size, 5 at full size).
 """
 
 from __future__ import annotations
@@ -51,7 +53,18 @@ FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
 
 @pytest.mark.parametrize(
     ("mode", "signum"),
-    [("hold", signal.SIGKILL), ("resend", signal.SIGKILL), ("resend", signal.SIGTERM)],
+    [
+        ("hold", signal.SIGKILL),
+        # `resend` after a kill (nothing lost, extra sends bounded by those in flight) is proven on
+        # every run by tests/faults/test_worker_kill.py, and a kill mid-send to this server by the
+        # `hold` case: the real-SMTP repeat of it (~50 s) runs at FAULTS_SCALE=full.
+        pytest.param(
+            "resend",
+            signal.SIGKILL,
+            marks=pytest.mark.skipif(SCALE.name != "full", reason="on demand: FAULTS_SCALE=full"),
+        ),
+        ("resend", signal.SIGTERM),
+    ],
     ids=["sigkill-hold", "sigkill-resend", "sigterm"],
 )
 def test_email_worker_stopped_mid_send_to_a_real_smtp_server(mode, signum, tmp_path):
@@ -101,8 +114,11 @@ def run_scenario(system: FaultSystem, sink: SmtpSink, name: str, signum: int):
     # message can be counted at two stops (not yet redelivered); the bound uses each once.
     in_flight: set[str] = set()
     per_stop: list[int] = []
-    step = len(envelopes) / (SCALE.smtp_stops + 1)
-    for n in range(1, SCALE.smtp_stops + 1):
+    # A kill must find a send in flight at one stop at least (about one in three finds none): five
+    # stops. SIGTERM needs no such luck (the batch in hand is finished whenever it comes).
+    stops = SCALE.smtp_stops if signum == signal.SIGKILL else SCALE.smtp_graceful_stops
+    step = len(envelopes) / (stops + 1)
+    for n in range(1, stops + 1):
         # Triggered by what reaches the server, not by our own table's count, which moves only as
         # outcomes are written (a kill right after a write would find nothing in flight).
         wait_for(lambda n=n: sum(sink.arrivals().values()) >= n * step, timeout=120, what=f"{n * step:.0f} emails")

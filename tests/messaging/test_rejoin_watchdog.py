@@ -4,14 +4,15 @@ The broker faults themselves are in tests/faults/test_consumer_rejoin.py."""
 
 from __future__ import annotations
 
-import time
+import logging
 import uuid
+from collections.abc import Callable
 
 import pytest
 from confluent_kafka import Consumer
 from prometheus_client import REGISTRY
 
-from messaging.consumption.watchdog import Health, RejoinWatchdog
+from messaging.consumption.watchdog import Health, RejoinWatchdog, Verdict
 from tests.messaging.test_consumer_runner import Seen, committed, new_topic, produce, running
 from tests.processes import wait_for
 
@@ -127,20 +128,32 @@ def test_a_consumer_kept_out_of_its_group_is_rebuilt_and_then_consumes(settings)
     assert committed(group, name) == 3
 
 
-def test_an_idle_member_by_design_is_not_rebuilt(settings):
+def test_an_idle_member_by_design_is_not_rebuilt(settings, caplog):
     """Two members, one partition: the one with nothing assigned is a member the coordinator knows.
     (A timeout above the group's first join, which may take a few seconds on a new topic.)"""
     settings.CONSUMER_REJOIN_TIMEOUT = 6.0
     name, group = new_topic("idle"), f"test-{uuid.uuid4().hex}"
     first, second = Seen(), Seen()
+
+    def logged(predicate: Callable[[str], bool]) -> bool:
+        return any(predicate(record.getMessage()) for record in caplog.records)
+
+    def judged_idle(line: str) -> bool:
+        return line.startswith(f"group {group}: ") and line.endswith(Verdict.IDLE_MEMBER.value)
+
     with (
+        caplog.at_level(logging.INFO),
         running({"topics": [name], "steps": [first], "group": group}, group),
         running({"topics": [name], "steps": [second], "group": group}, group),
     ):
         produce(name, ["x"])
         wait_for(lambda: first.keys or second.keys, timeout=60, what="the record consumed")
-        time.sleep(8)  # the group settles: one member holds the partition, the other nothing
+        # The group settled: one member was handed the partition, the other an empty assignment.
+        wait_for(lambda: logged(lambda line: line.endswith(" assigned []")), timeout=60, what="the idle member")
         before = rebuilds(group)
-        # The watchdog looks every 5 s: looks past the timeout, and no rebuild.
-        time.sleep(15)
+        caplog.clear()
+        # The watchdog looks every 5 s: once a look past the timeout has asked the cluster and found an
+        # idle member, the decision not to rebuild is made (polled, not slept: it comes within the
+        # timeout plus one look, or a retry while the cluster does not answer).
+        wait_for(lambda: logged(judged_idle), timeout=60, what="the watchdog judging the idle member")
         assert rebuilds(group) == before
