@@ -30,14 +30,26 @@ SEGMENTED_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
 
 def message_segments(body: str) -> int:
     """Segments `body` takes as one SMS (an empty body still sends one)."""
-    if all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in body):
+    characters = set(body)
+    # Every character one unit (the usual body): counted by length, not packed one by one, since the
+    # API counts this for every message it accepts.
+    if characters <= GSM7_BASIC:
+        return _uniform_parts(len(body), GSM7_SINGLE, GSM7_PART)
+    if characters <= GSM7_BASIC | GSM7_EXTENSION:
         return _parts((2 if char in GSM7_EXTENSION else 1 for char in body), GSM7_SINGLE, GSM7_PART)
+    if max(characters) <= "\uffff":
+        return _uniform_parts(len(body), UCS2_SINGLE, UCS2_PART)
     return _parts((2 if ord(char) > 0xFFFF else 1 for char in body), UCS2_SINGLE, UCS2_PART)
 
 
 def call_cost(channel: Channel, body: str) -> int:
     """What one send of `body` counts against a provider's rate: segments for SMS and WhatsApp."""
     return message_segments(body) if channel in SEGMENTED_CHANNELS else 1
+
+
+def _uniform_parts(count: int, single: int, part: int) -> int:
+    """_parts of `count` characters of one unit each."""
+    return 1 if count <= single else -(-count // part)
 
 
 def _parts(sizes: Iterable[int], single: int, part: int) -> int:

@@ -9,9 +9,10 @@ delivery timeout so that a short broker outage delays them instead of dropping t
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -44,8 +45,10 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+@functools.lru_cache(maxsize=64)
 def event_time_text(moment: datetime) -> str:
-    """`@timestamp` as every log event carries it: UTC, microseconds, `Z`."""
+    """`@timestamp` as every log event carries it: UTC, microseconds, `Z`. Cached: the events of one
+    batch share their moment (LogEmitter.event's `timestamp`)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -173,6 +176,29 @@ class LogEmitter:
         # `is None`, not `or`: a Producer with nothing queued has len() 0 and is falsy.
         self._producer = producer if producer is not None else build_log_producer()
 
+    def event(
+        self,
+        action: Action,
+        *,
+        trace_id: str,
+        message: str,
+        outcome: Outcome = Outcome.UNKNOWN,
+        level: str = "info",
+        message_id: str | uuid.UUID | None = None,
+        **fields: Any,
+    ) -> LogEvent:
+        """This service's event, not published yet (publish_many sends several together)."""
+        return LogEvent(
+            action=action,
+            service=self.service,
+            trace_id=trace_id,
+            message=message,
+            outcome=outcome,
+            level=level,
+            message_id=str(message_id) if message_id is not None else None,
+            **fields,
+        )
+
     def emit(
         self,
         action: Action,
@@ -184,26 +210,23 @@ class LogEmitter:
         message_id: str | uuid.UUID | None = None,
         **fields: Any,
     ) -> LogEvent:
-        event = LogEvent(
-            action=action,
-            service=self.service,
-            trace_id=trace_id,
-            message=message,
-            outcome=outcome,
-            level=level,
-            message_id=str(message_id) if message_id is not None else None,
-            **fields,
+        event = self.event(
+            action, trace_id=trace_id, message=message, outcome=outcome, level=level, message_id=message_id, **fields
         )
         self.publish(event)
         return event
 
     def publish(self, event: LogEvent) -> None:
-        key = (event.message_id or event.trace_id).encode()
-        headers = build_headers(TraceContext.continuing(event.trace_id))
-        produce_when_room(
-            self._producer, self.topic, key=key, value=event.to_json(), headers=headers, on_delivery=self._on_delivery
-        )
-        self._producer.poll(0)  # serve earlier delivery reports without waiting
+        self.publish_many([event])
+
+    def publish_many(self, events: Sequence[LogEvent]) -> None:
+        """Queue the events in order; earlier delivery reports are served once, after the last."""
+        producer, topic, on_delivery = self._producer, self.topic, self._on_delivery
+        for event in events:
+            key = (event.message_id or event.trace_id).encode()
+            headers = build_headers(TraceContext.continuing(event.trace_id))
+            produce_when_room(producer, topic, key=key, value=event.to_json(), headers=headers, on_delivery=on_delivery)
+        producer.poll(0)  # serve earlier delivery reports without waiting
 
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for queued events; returns how many are still unacknowledged."""

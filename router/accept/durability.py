@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Model
@@ -115,16 +117,24 @@ def _sent(messages: Sequence[PreparedMessage], clients: AcceptClients) -> list[P
 
 
 def messages_accepted(prepared: Sequence[PreparedMessage], *, log: LogEmitter) -> None:
-    """Durable now: `message.accepted` for each (the API answers 202), counted for /metrics."""
-    for message in prepared:
-        scheduled = f", scheduled for {message.send_at.isoformat()}" if message.send_at else ""
-        log.emit(
-            Action.MESSAGE_ACCEPTED,
-            trace_id=message.trace_id,
-            message_id=message.id,
-            channel=message.channel,
-            recipient=message.recipient,
-            outcome=Outcome.SUCCESS,
-            message=f"{message.channel} message accepted{scheduled}",
-        )
-        MESSAGES_ACCEPTED.labels(channel=message.channel).inc()
+    """Durable now: `message.accepted` for each (the API answers 202), counted for /metrics. The
+    events of one accept share its moment, and are queued together."""
+    now = datetime.now(UTC)
+    log.publish_many(
+        [
+            log.event(
+                Action.MESSAGE_ACCEPTED,
+                trace_id=message.trace_id,
+                message_id=message.id,
+                channel=message.channel,
+                recipient=message.recipient,
+                outcome=Outcome.SUCCESS,
+                message=f"{message.channel} message accepted"
+                + (f", scheduled for {message.send_at.isoformat()}" if message.send_at else ""),
+                timestamp=now,
+            )
+            for message in prepared
+        ]
+    )
+    for channel, count in Counter(message.channel for message in prepared).items():
+        MESSAGES_ACCEPTED.labels(channel=channel).inc(count)

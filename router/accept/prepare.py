@@ -4,6 +4,8 @@ envelope Kafka could not take is refused at validation, so a 202 never promises 
 
 from __future__ import annotations
 
+import functools
+import itertools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,10 +21,11 @@ from messaging.channels import Channel
 from messaging.dead_letters import DEAD_LETTER_ERROR_MAX_BYTES
 from messaging.envelope import MessageEnvelope
 from messaging.headers import build_headers
+from messaging.priorities import Priority
 from messaging.publisher import OutgoingRecord
 from messaging.topics import send_topic
 from messaging.tracing import TraceContext
-from router.accept.rules import InvalidMessage
+from router.accept.rules import METADATA_MAX_BYTES, InvalidMessage
 from router.domain import Client, MessageRequest
 from router.models import Message
 
@@ -147,11 +150,21 @@ _RECORD_OVERHEAD_BYTES = 1024 + DEAD_LETTER_ERROR_MAX_BYTES
 _PLACEHOLDER_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def envelope_fits_check(request: MessageRequest) -> None:
-    """The envelope as Kafka will carry it (JSON escaping included: 256 KiB of U+0001 is 1.5 MB as
-    JSON) must fit the producer's record limit, or a 202 would promise what Kafka never takes. Run at
-    validation (router.accept.requests), so an oversized message is a field's 400, or one rejected
-    item of a batch; raises InvalidMessage naming the largest field."""
+# What one character can take in the envelope's JSON: `\u0001` (orjson writes other characters as
+# at most 4 bytes of UTF-8; lone surrogates are refused by the rules).
+_MAX_BYTES_PER_CHARACTER = 6
+
+
+@functools.cache
+def _envelope_frame_bytes() -> int:
+    """The envelope's JSON without its texts and metadata, the longest channel and priority."""
+    return max(
+        len(_placeholder(MessageRequest(channel=channel, to="", body="", subject="", html="", priority=priority)))
+        for channel, priority in itertools.product(Channel, Priority)
+    )
+
+
+def _placeholder(request: MessageRequest) -> bytes:
     envelope = _envelope(
         request,
         id=uuid.UUID(int=0),
@@ -159,8 +172,24 @@ def envelope_fits_check(request: MessageRequest) -> None:
         created_at=_PLACEHOLDER_MOMENT,
         expires_at=_PLACEHOLDER_MOMENT,  # always set at accept: given, or the default TTL's
     )
-    size = len(envelope.to_json()) + _RECORD_OVERHEAD_BYTES
+    return envelope.to_json()
+
+
+def envelope_fits_check(request: MessageRequest) -> None:
+    """The envelope as Kafka will carry it (JSON escaping included: 256 KiB of U+0001 is 1.5 MB as
+    JSON) must fit the producer's record limit, or a 202 would promise what Kafka never takes. Run at
+    validation (router.accept.requests), so an oversized message is a field's 400, or one rejected
+    item of a batch; raises InvalidMessage naming the largest field.
+
+    The envelope is only encoded when a bound from the texts' lengths could pass the limit: the
+    rules' METADATA_MAX_BYTES bounds the metadata, every character takes at most
+    _MAX_BYTES_PER_CHARACTER, so a typical message is known to fit without writing it twice."""
     limit = int(settings.KAFKA_MAX_MESSAGE_BYTES)
+    characters = len(request.to) + len(request.body) + len(request.subject or "") + len(request.html or "")
+    bound = _envelope_frame_bytes() + METADATA_MAX_BYTES + characters * _MAX_BYTES_PER_CHARACTER
+    if bound + _RECORD_OVERHEAD_BYTES <= limit:
+        return
+    size = len(_placeholder(request)) + _RECORD_OVERHEAD_BYTES
     if size <= limit:
         return
     fields = {
