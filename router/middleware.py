@@ -73,6 +73,11 @@ _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
 
 def api_error_response(request: HttpRequest, exception: Exception) -> JsonResponse:
     """The JSON answer to an exception a view under /api/ raised (DRF's own are answered by DRF)."""
+    return api_error_answer(request.path, exception)
+
+
+def api_error_answer(path: str, exception: Exception) -> JsonResponse:
+    """api_error_response by the request's path: the lean front (router.lean) has no request."""
     # What Django itself answers with a 4xx (views that are not DRF's: anymail's webhooks), as JSON.
     if isinstance(exception, SuspiciousOperation):  # e.g. a webhook without its secret
         logging.getLogger("django.security").warning("%s: %s", type(exception).__name__, exception)
@@ -81,7 +86,7 @@ def api_error_response(request: HttpRequest, exception: Exception) -> JsonRespon
         return JsonResponse({"detail": "Permission denied."}, status=403)
     if isinstance(exception, Http404):
         return JsonResponse({"detail": "Not found."}, status=404)
-    logger.error("Internal Server Error: %s", request.path, exc_info=exception, extra={"status_code": 500})
+    logger.error("Internal Server Error: %s", path, exc_info=exception, extra={"status_code": 500})
     return JsonResponse({"detail": "Internal server error."}, status=500)
 
 

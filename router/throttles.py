@@ -14,7 +14,7 @@ from router.rate_limits import Rate, gcra_take
 
 def api_key_throttle_take(api_key: APIKey, *, now: float | None = None) -> float | None:
     """Use one of the key's ROUTER_THROTTLE_RATE allowance: None when allowed, else the seconds to
-    wait. ApiKeyRateThrottle and router.fast_lane both take from it."""
+    wait. ApiKeyRateThrottle and the lean front (router.lean) both take from it."""
     return ApiKeyRateThrottle.take(f"key:{api_key.prefix}", now=now)
 
 

@@ -48,10 +48,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "router.middleware.ApiMetricsMiddleware",  # first: it counts every answer, errors included
     "django.middleware.security.SecurityMiddleware",
-    # Valid single POSTs are answered here, before the rest (router.fast_lane); it serves no static path.
-    "router.fast_lane.FastAcceptMiddleware",
     # docker/ (issue 6): static files served by the app itself, right after SecurityMiddleware as
-    # WhiteNoise asks (but for the fast lane above). DEBUG: from the apps; else STATIC_ROOT (collectstatic).
+    # WhiteNoise asks. DEBUG: from the apps; else STATIC_ROOT (collectstatic).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -378,7 +376,8 @@ ROUTER_AUTH_FAILURE_RATE = env("ROUTER_AUTH_FAILURE_RATE", default="20/min")
 # router.accept.durability) before committing the record to the outbox for the relay instead; keep it well
 # below ROUTER_RELAY_GRACE_SECONDS.
 ROUTER_PUBLISH_TIMEOUT_SECONDS = env.float("ROUTER_PUBLISH_TIMEOUT_SECONDS", default=2.0)
-# router.fast_lane: valid single POSTs answered before DRF's dispatch (off: every request through it).
+# router.lean: valid `POST /api/v1/messages` and `/batch` answered before Django (config.wsgi), read per
+# request (off: every request through Django's handler and the views).
 ROUTER_FAST_ACCEPT = env.bool("ROUTER_FAST_ACCEPT", default=True)
 ROUTER_MAX_REQUEST_BYTES = env.int("ROUTER_MAX_REQUEST_BYTES", default=1024 * 1024)
 ROUTER_MAX_BATCH_REQUEST_BYTES = env.int("ROUTER_MAX_BATCH_REQUEST_BYTES", default=32 * 1024 * 1024)

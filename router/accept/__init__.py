@@ -8,6 +8,6 @@
   relay's publishing of it.
 - `services`: message_accept and messages_accept_batch, which the views call.
 
-Its HTTP faces sit above it: router.views (messages, batch) and router.fast_lane, the middleware that
-answers a valid single POST before DRF's dispatch.
+Its HTTP faces sit above it: router.views (messages, batch) and router.lean, the WSGI front that
+answers valid POSTs of both before Django.
 """

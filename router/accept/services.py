@@ -1,4 +1,4 @@
-"""Accepting messages: the services the API's views (and its fast lane) call. Each prepares the
+"""Accepting messages: the services the API's views (and its lean front) call. Each prepares the
 messages (router.accept.prepare) and makes them durable by the one protocol of
 router.accept.durability; with an Idempotency-Key the key is claimed first (router.accept.idempotency).
 """

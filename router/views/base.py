@@ -60,17 +60,31 @@ class RouterAPIView(APIView):
         return response
 
     def log_rejection(self, *, errors: object, error_type: str, status_code: int, index: int | None = None) -> None:
-        """The errors are logged, never the request body (it may hold personal data)."""
-        labels = {"http_status": str(status_code)}
-        if index is not None:
-            labels["batch_index"] = str(index)
-        router_log().emit(
-            Action.MESSAGE_REJECTED,
+        message_rejection_log(
             trace_id=self.trace_context.trace_id,
-            outcome=Outcome.FAILURE,
-            level="warning",
-            message=f"message request rejected ({status_code})",
+            errors=errors,
             error_type=error_type,
-            error_message=_errors_text(errors),
-            labels=labels,
+            status_code=status_code,
+            index=index,
         )
+
+
+def message_rejection_log(
+    *, trace_id: str, errors: object, error_type: str, status_code: int, index: int | None = None
+) -> None:
+    """The `message.rejected` event of a refused request (or batch item); the lean front (router.lean)
+    logs its batches' rejected items with it too. The errors are logged, never the request body (it
+    may hold personal data)."""
+    labels = {"http_status": str(status_code)}
+    if index is not None:
+        labels["batch_index"] = str(index)
+    router_log().emit(
+        Action.MESSAGE_REJECTED,
+        trace_id=trace_id,
+        outcome=Outcome.FAILURE,
+        level="warning",
+        message=f"message request rejected ({status_code})",
+        error_type=error_type,
+        error_message=_errors_text(errors),
+        labels=labels,
+    )

@@ -4,7 +4,7 @@ the valid ones accepted durably together. Its input and output serializers live 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -17,8 +17,8 @@ from router.accept.idempotency import IdempotencyClaim
 from router.accept.prepare import AcceptedMessage
 from router.accept.requests import message_request_validate
 from router.accept.rules import InvalidMessage
-from router.accept.services import messages_accept_batch
-from router.domain import MessageRequest, batch_fingerprint
+from router.accept.services import BatchAcceptance, messages_accept_batch
+from router.domain import Client, MessageRequest, batch_fingerprint
 from router.errors import IdempotencyConflict
 from router.permissions import client_of
 from router.serializers import StrictSerializer
@@ -111,28 +111,54 @@ class MessageBatchView(RouterAPIView):
     def post(self, request: Request) -> Response:
         idempotency_key = idempotency_key_of(request)
         items = batch_items(request.data)
-        results: list[dict[str, Any]] = []
-        valid: list[tuple[int, MessageRequest]] = []
-        templates = client_templates(client_of(request))
-        for index, item in enumerate(items):
-            try:
-                valid.append((index, message_request_validate(item, templates=templates)))
-                results.append({})
-            except InvalidMessage as error:
-                results.append({"index": index, "status": "rejected", "errors": error.errors})
-                self.log_rejection(errors=error.errors, error_type="ValidationError", status_code=400, index=index)
 
-        def respond(messages: Sequence[AcceptedMessage]) -> dict[str, Any]:
-            for (index, _), message in zip(valid, messages, strict=True):
-                results[index] = {"index": index, **accepted_message_data(message)}
-            return {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}
+        def rejected(index: int, errors: dict[str, Any]) -> None:
+            self.log_rejection(errors=errors, error_type="ValidationError", status_code=400, index=index)
 
-        claim = None if idempotency_key is None else IdempotencyClaim(idempotency_key, batch_fingerprint(items))
         try:
-            acceptance = messages_accept_batch(
-                requests=[item for _, item in valid], client=client_of(request), respond=respond, idempotency=claim
+            acceptance = message_batch_accept(
+                items=items,
+                client=client_of(request),
+                idempotency_key=idempotency_key,
+                rejected=rejected,
             )
         except IdempotencyConflict as conflict:
             raise UnprocessableIdempotencyKey(str(conflict)) from None
-        headers = {"Idempotent-Replayed": "true"} if acceptance.replayed else {}
-        return Response(acceptance.body, status=202, headers=headers)
+        return Response(acceptance.body, status=202, headers=batch_accepted_headers(acceptance))
+
+
+def batch_accepted_headers(acceptance: BatchAcceptance) -> dict[str, str]:
+    return {"Idempotent-Replayed": "true"} if acceptance.replayed else {}
+
+
+def message_batch_accept(
+    *,
+    items: Sequence[Any],
+    client: Client,
+    idempotency_key: str | None,
+    rejected: Callable[[int, dict[str, Any]], None],
+) -> BatchAcceptance:
+    """A batch's items (`batch_items`) judged one by one, the valid ones accepted
+    together; `rejected(index, errors)` is called for each invalid item, in order. The view and the
+    lean front (router.lean) both answer with it. Raises IdempotencyConflict for a key reused with
+    another batch (nothing written)."""
+    results: list[dict[str, Any]] = []
+    valid: list[tuple[int, MessageRequest]] = []
+    templates = client_templates(client)
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, message_request_validate(item, templates=templates)))
+            results.append({})
+        except InvalidMessage as error:
+            results.append({"index": index, "status": "rejected", "errors": error.errors})
+            rejected(index, error.errors)
+
+    def respond(messages: Sequence[AcceptedMessage]) -> dict[str, Any]:
+        for (index, _), message in zip(valid, messages, strict=True):
+            results[index] = {"index": index, **accepted_message_data(message)}
+        return {"accepted": len(messages), "rejected": len(results) - len(messages), "results": results}
+
+    claim = None if idempotency_key is None else IdempotencyClaim(idempotency_key, batch_fingerprint(items))
+    return messages_accept_batch(
+        requests=[item for _, item in valid], client=client, respond=respond, idempotency=claim
+    )

@@ -2,13 +2,14 @@
 
 Here too the serializers of a message request (one per channel, for the schema and the browsable API;
 the rules they apply are router.accept.rules) and of the 202's accepted message. The batch view
-(router.views.batch) and the fast lane (router.fast_lane) answer with the same pieces.
+(router.views.batch) and the lean front (router.lean) answer with the same pieces.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
@@ -227,7 +228,7 @@ def accepted_message_data(message: AcceptedMessage) -> dict[str, Any]:
     return data
 
 
-# --- The view and what the fast lane and the batch share with it ---------------------------------------
+# --- The view and what the lean front and the batch share with it ---------------------------------------
 
 
 class UnprocessableIdempotencyKey(APIException):
@@ -236,7 +237,11 @@ class UnprocessableIdempotencyKey(APIException):
 
 
 def idempotency_key_of(request: HttpRequest | Request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
+    return idempotency_key_valid(request.headers.get("Idempotency-Key"))
+
+
+def idempotency_key_valid(key: str | None) -> str | None:
+    """An `Idempotency-Key` header's value (None: absent); a 400 for one of no or too many characters."""
     if key is None:
         return None
     if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX_CHARS:
@@ -261,8 +266,13 @@ def _detail_path_template(script_prefix: str, urlconf: str | None) -> str:
 
 def accepted_headers(request: HttpRequest | Request, acceptance: Acceptance) -> dict[str, str]:
     """A 202's own headers: where the message is, and whether an earlier request's answer is replayed."""
+    return accepted_headers_at(request.build_absolute_uri, acceptance)
+
+
+def accepted_headers_at(absolute_uri: Callable[[str], str], acceptance: Acceptance) -> dict[str, str]:
+    """accepted_headers with the request's absolute-URL builder: the lean front (router.lean) has no request."""
     path = _detail_path_template(get_script_prefix(), get_urlconf())
-    headers = {"Location": request.build_absolute_uri(path.replace(str(_PLACEHOLDER_ID), str(acceptance.message.id)))}
+    headers = {"Location": absolute_uri(path.replace(str(_PLACEHOLDER_ID), str(acceptance.message.id)))}
     if acceptance.replayed:
         headers["Idempotent-Replayed"] = "true"
     return headers

@@ -3,8 +3,9 @@ methods, and an unexpected server error — in DEBUG too (Django's pages there a
 
 import pytest
 
-from router import fast_lane as fast_lane_module
+from router.lean import front as lean_front
 from router.views import messages as message_views
+from tests.router.wsgi import wsgi_post
 
 pytestmark = pytest.mark.django_db(databases=["default"])
 
@@ -60,19 +61,25 @@ def test_the_browsable_api_keeps_its_html_errors_for_a_browser(client, debug):
     assert response["Content-Type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("fast_lane", [True, False], ids=["fast lane", "view"])
-def test_an_unexpected_error_answers_a_json_500(api, debug, monkeypatch, settings, fast_lane):
+@pytest.mark.parametrize("lean", [True, False], ids=["lean front", "view"])
+def test_an_unexpected_error_answers_a_json_500(api_key, debug, monkeypatch, settings, lean):
+    """Through config.wsgi.application: the lean front answers it, or (off) Django's view."""
+
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    settings.ROUTER_FAST_ACCEPT = fast_lane
+    settings.ROUTER_FAST_ACCEPT = lean
     monkeypatch.setattr(message_views, "message_accept", broken)
-    monkeypatch.setattr(fast_lane_module, "message_accept", broken)
-    api.raise_request_exception = False
-    response = api.post("/api/v1/messages", {"channel": "sms", "to": "+14155552671", "body": "hi"}, format="json")
+    monkeypatch.setattr(lean_front, "message_accept", broken)
+    response = wsgi_post(
+        "/api/v1/messages",
+        {"channel": "sms", "to": "+14155552671", "body": "hi"},
+        HTTP_AUTHORIZATION=f"Api-Key {api_key.raw_key}",
+    )
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Internal server error."}
+    assert "Allow" not in response and response["X-Frame-Options"] == "DENY"
 
 
 def test_pages_outside_the_api_keep_django_s_own_404(client, settings):
