@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given
 from hypothesis import settings as hypothesis_settings
 
+from router.views.messages import IDEMPOTENCY_KEY_MAX_CHARS
 from tests.router import parity_strategies as parity
 from tests.router.parity_strategies import CONFLICTING, SINGLE, Post
 
@@ -40,7 +41,6 @@ PARITY = hypothesis_settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-IDEMPOTENCY_KEY_MAX_CHARS = 255  # the schema's IDEMPOTENCY_KEY parameter (docs/api.md)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
