@@ -1,6 +1,9 @@
-"""`python -m engines fetch|start|stop|status|bootstrap|run -- CMD`: the engines the project runs on.
+"""`python -m engines fetch|start|stop|status|bootstrap|elasticsearch-url|run -- CMD`: the engines the
+project runs on.
 
-`bootstrap` prints every Kafka broker's address (what KAFKA_BOOTSTRAP_SERVERS should say)."""
+`bootstrap` prints every Kafka broker's address (what KAFKA_BOOTSTRAP_SERVERS should say),
+`elasticsearch-url` every Elasticsearch node's URL (what ELASTICSEARCH_URL should say); `run` exports
+both to the command when there are several and the environment does not set them."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from engines.session import run_with_engines
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engines", description=__doc__)
-    parser.add_argument("action", choices=["fetch", "start", "stop", "status", "bootstrap", "run"])
+    parser.add_argument("action", choices=["fetch", "start", "stop", "status", "bootstrap", "elasticsearch-url", "run"])
     parser.add_argument("command", nargs=argparse.REMAINDER, help="run: the command to run with the engines up")
     args = parser.parse_args(argv)
     layout = load_layout()
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_with_engines(layout, command)
         elif args.action == "bootstrap":
             print(layout.kafka_bootstrap)
+        elif args.action == "elasticsearch-url":
+            print(layout.es_urls)
         elif args.action == "stop":
             manager.stop(layout)
         else:

@@ -169,7 +169,14 @@ class Layout:
 
     @property
     def es_url(self) -> str:
+        """This node's URL (a cluster's layout: the first node's)."""
         return f"http://127.0.0.1:{self.es_port}"
+
+    @property
+    def es_urls(self) -> str:
+        """Every node's URL, what ELASTICSEARCH_URL should say: a client that knows only one could not
+        answer while that one is down."""
+        return ",".join(node.es_url for node in self.es_node_layouts)
 
 
 def _default_cache_dir() -> Path:

@@ -18,11 +18,14 @@ from engines.layout import Layout
 
 
 def command_environment(layout: Layout, environ: Mapping[str, str]) -> dict[str, str]:
-    """The command's environment: a cluster's brokers all in KAFKA_BOOTSTRAP_SERVERS unless it is set
-    (so a client starts while any one broker is down)."""
+    """The command's environment: a cluster's brokers all in KAFKA_BOOTSTRAP_SERVERS, and its
+    Elasticsearch nodes all in ELASTICSEARCH_URL, unless set (so a client starts, and goes on, while
+    any one of them is down)."""
     env = dict(environ)
     if layout.kafka_brokers > 1 and not env.get("KAFKA_BOOTSTRAP_SERVERS"):
         env["KAFKA_BOOTSTRAP_SERVERS"] = layout.kafka_bootstrap
+    if layout.es_nodes > 1 and not env.get("ELASTICSEARCH_URL"):
+        env["ELASTICSEARCH_URL"] = layout.es_urls
     return env
 
 

@@ -3,9 +3,14 @@ lifecycle's transitions, messaging.lifecycle, folded over them in order)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from elastic_transport import ObjectApiResponse
+from elasticsearch import ApiError
 
 from logging_service.connection import elasticsearch
 from logging_service.documents import index_pattern
@@ -13,6 +18,12 @@ from messaging.lifecycle import MessageStatus, action_rank, status_of
 from messaging.log_events import LoggedEvent
 
 MAX_EVENTS = 1000
+# A cluster that lost a node answers searches 503 for a few seconds, until its master has made the
+# surviving copies primaries (docs/reliability.md, "An Elasticsearch node lost while logs flow"); the
+# client's own retries come back within milliseconds, so a timeline asks again, after a pause, for
+# this long before the API answers 503 with Retry-After.
+SEARCH_PATIENCE_SECONDS = 8.0
+SEARCH_PAUSE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,14 +46,31 @@ def build_timeline(events: Sequence[LoggedEvent]) -> Timeline:
     return Timeline(status=status, attempts=attempts, events=ordered)
 
 
+def _search(query: dict[str, Any]) -> ObjectApiResponse[Any]:
+    """The search, asked again after a pause while Elasticsearch answers 503 and SEARCH_PATIENCE_SECONDS
+    last; then its error. A node that does not answer at all is the client's to pass over
+    (logging_service.connection): when no node answers there is nothing to wait for here."""
+    deadline = time.monotonic() + SEARCH_PATIENCE_SECONDS
+    while True:
+        try:
+            return elasticsearch().search(
+                index=index_pattern(),
+                query=query,
+                sort=[{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
+                size=MAX_EVENTS,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        except ApiError as error:
+            if error.meta.status != 503 or time.monotonic() + SEARCH_PAUSE_SECONDS > deadline:
+                raise
+        time.sleep(SEARCH_PAUSE_SECONDS)
+
+
 def message_timeline(*, trace_id: str, message_id: str) -> Timeline:
-    """Every indexed event of this message (its trace id and message id), oldest first."""
-    response = elasticsearch().search(
-        index=index_pattern(),
-        query={"bool": {"filter": [{"term": {"trace.id": trace_id}}, {"term": {"labels.message_id": message_id}}]}},
-        sort=[{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
-        size=MAX_EVENTS,
-        ignore_unavailable=True,
-        allow_no_indices=True,
+    """Every indexed event of this message (its trace id and message id), oldest first. Raises the
+    client's TransportError or ApiError when Elasticsearch cannot answer (the API's 503)."""
+    response = _search(
+        {"bool": {"filter": [{"term": {"trace.id": trace_id}}, {"term": {"labels.message_id": message_id}}]}}
     )
     return build_timeline([LoggedEvent.from_ecs(hit["_source"]) for hit in response["hits"]["hits"]])

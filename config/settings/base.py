@@ -331,7 +331,22 @@ CONSUMER_MAX_CONSECUTIVE_DEAD_LETTERS = env.int("CONSUMER_MAX_CONSECUTIVE_DEAD_L
 CONSUMER_REJOIN_TIMEOUT = env.float("CONSUMER_REJOIN_TIMEOUT", default=60.0)
 
 # --- Elasticsearch ---------------------------------------------------------------
+# One node's URL, or a cluster's nodes separated by spaces or commas (http://es1:9200,http://es2:9200):
+# every client goes round them and tries a request on the next node when one does not answer
+# (logging_service.connection). Checked here, so a value that does not parse stops every process.
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="http://127.0.0.1:9200")
+
+
+def _check_elasticsearch_url(value: str) -> None:
+    from config.search_hosts import elasticsearch_hosts
+
+    try:
+        elasticsearch_hosts(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"ELASTICSEARCH_URL: {error}") from None
+
+
+_check_elasticsearch_url(ELASTICSEARCH_URL)
 LOG_INDEX_PREFIX = env("LOG_INDEX_PREFIX", default="comms-logs")
 
 # --- Kibana (bin/manage kibana_setup) ------------------------------------------------

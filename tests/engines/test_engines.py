@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from engines import kafka, manager, process
+from engines.__main__ import main as engines_main
 from engines.errors import EngineError
 from engines.layout import ES_USER, KafkaNode, Layout, load_layout, running_as_root
 from engines.polling import wait_until
+from engines.session import command_environment
 from engines.toolchain import java_home, maven_binary
 from tests.engines.cluster import CLUSTER_ON_DEMAND
 
@@ -84,6 +86,23 @@ def test_a_private_layout_gets_different_ports_even_from_a_kernel_that_reuses_th
     layout = load_layout().with_own_kafka(tmp_path / "engines").with_own_elasticsearch(tmp_path / "es")
     ports = [layout.kafka_port, layout.kafka_controller_port, layout.es_port, layout.es_transport_port]
     assert len(set(ports)) == 4, ports
+
+
+def test_an_elasticsearch_cluster_gives_every_node_url_to_the_commands_it_runs(monkeypatch, capsys, tmp_path):
+    """`elasticsearch-url` prints what ELASTICSEARCH_URL should say, and `run` exports it unless it is set."""
+    monkeypatch.setenv("ENGINES_ES_NODES", "2")
+    monkeypatch.setenv("ENGINES_ES_PORT", "19200")
+    layout = load_layout()
+    assert layout.es_urls == "http://127.0.0.1:19200,http://127.0.0.1:19201"
+    assert engines_main(["elasticsearch-url"]) == 0
+    assert capsys.readouterr().out.strip() == layout.es_urls
+
+    assert command_environment(layout, {})["ELASTICSEARCH_URL"] == layout.es_urls
+    own = {"ELASTICSEARCH_URL": "http://es1:9200"}
+    assert command_environment(layout, own)["ELASTICSEARCH_URL"] == "http://es1:9200"
+    single = load_layout().with_own_elasticsearch(tmp_path / "es")
+    assert "ELASTICSEARCH_URL" not in command_environment(single, {})
+    assert single.es_urls == single.es_url
 
 
 def test_free_ports_are_different_and_free():

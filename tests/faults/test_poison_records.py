@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import orjson
 import pytest
 from confluent_kafka import KafkaError, Message
-from django.conf import settings
 from elasticsearch import Elasticsearch
 
 from delivery.models import DeliveryStatus
+from logging_service.connection import client_options
 from logging_service.documents import errors_index
 from messaging.channels import Channel
 from messaging.clients import build_producer
@@ -86,7 +86,7 @@ def log_poisons() -> list[bytes]:
 
 
 def test_poison_records_are_dead_lettered_and_good_records_around_them_go_through():
-    es = Elasticsearch(settings.ELASTICSEARCH_URL, request_timeout=30)
+    es = Elasticsearch(**client_options())
     with fault_system("poison") as system:
         system.start_indexer()
         system.start_workers()

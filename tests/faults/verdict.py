@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 
 from delivery.models import CallOutcome, DeliveryStatus
 from delivery.registry import get_channel
+from logging_service.connection import client_options
 from messaging.channels import Channel
 from messaging.topics import delivery_log_topic, router_log_topic
 from router.models import OutboxEntry
@@ -250,7 +251,7 @@ def settle_and_judge(
 def check_logs(verdict: Verdict, messages: Sequence[Accepted], final: dict[str, str | None]) -> LogComparison:
     """Every emitted event of these messages in the shared ES exactly once, and every timeline
     status equal to the record's; figures go into the verdict's notes, failures into its problems."""
-    client = Elasticsearch(settings.ELASTICSEARCH_URL, request_timeout=30)
+    client = Elasticsearch(**client_options())
     logs = wait_logs_indexed(client, {message.trace_id for message in messages}, timeout=60)
     verdict.notes.append(f"log events {logs.events}, missing in ES {logs.missing}, twice {logs.duplicated}")
     mismatches = timeline_mismatches(messages, final)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from elasticsearch import ApiError
 
-from logging_service.timeline import build_timeline
+from logging_service.connection import elasticsearch
+from logging_service.timeline import build_timeline, message_timeline
 from messaging.lifecycle import MessageStatus
 from messaging.log_events import LoggedEvent
 
@@ -121,3 +126,38 @@ def test_the_router_events_in_any_position_never_change_the_outcome(delivery, fi
             actions.insert(second, router[1])
             actions.insert(first, router[0])
             assert build_timeline(events(*actions)).status is final, actions
+
+
+@pytest.fixture
+def unplaceable_log_index(settings) -> Iterator[str]:
+    """A log index (under a prefix of its own) whose only shard no node may hold: Elasticsearch answers
+    a search over it 503, as a cluster does while it drops a lost node."""
+    settings.LOG_INDEX_PREFIX = f"{settings.LOG_INDEX_PREFIX}-unplaced-{uuid.uuid4().hex[:8]}"
+    index = f"{settings.LOG_INDEX_PREFIX}-2026.12.01"
+    elasticsearch().indices.create(index=index, settings=dict(UNPLACEABLE), wait_for_active_shards="0")
+    yield index
+    elasticsearch().indices.delete(index=index, ignore_unavailable=True)
+
+
+UNPLACEABLE = {"number_of_shards": 1, "number_of_replicas": 0, "index.routing.allocation.require._name": "nowhere"}
+
+
+def test_a_search_elasticsearch_answers_503_is_asked_again_until_it_answers(unplaceable_log_index):
+    index = unplaceable_log_index
+    placed = {"index.routing.allocation.require._name": None}
+    timer = threading.Timer(1.5, lambda: elasticsearch().indices.put_settings(index=index, settings=placed))
+    timer.start()
+    began = time.monotonic()
+    try:
+        timeline = message_timeline(trace_id=uuid.uuid4().hex, message_id=str(uuid.uuid4()))
+    finally:
+        timer.join()
+    assert timeline.events == () and time.monotonic() - began >= 1.5
+
+
+def test_a_search_still_answered_503_after_the_patience_raises_it(unplaceable_log_index, monkeypatch):
+    monkeypatch.setattr("logging_service.timeline.SEARCH_PATIENCE_SECONDS", 1.0)
+    began = time.monotonic()
+    with pytest.raises(ApiError) as refused:
+        message_timeline(trace_id=uuid.uuid4().hex, message_id=str(uuid.uuid4()))
+    assert refused.value.meta.status == 503 and time.monotonic() - began >= 0.5
