@@ -19,6 +19,10 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 # for a while and the request goes to the next node, so with two nodes one retry already reaches the
 # other; the rest ride out a moment when both are busy (a node is coming back).
 MAX_RETRIES = 3
+# The longest a node that failed stays passed over (elastic-transport's default: 30 s). A node that
+# answered 503 for a moment (shards moving) would otherwise sit out 30 s while the only other node
+# dies, and every try would go to the dead one: seen as a timeline 503 when a node was killed.
+MAX_DEAD_NODE_BACKOFF_SECONDS = 5.0
 
 
 def client_options(**overrides: Any) -> dict[str, Any]:
@@ -31,6 +35,7 @@ def client_options(**overrides: Any) -> dict[str, Any]:
         "request_timeout": REQUEST_TIMEOUT_SECONDS,
         "retry_on_timeout": True,
         "max_retries": MAX_RETRIES,
+        "max_dead_node_backoff": MAX_DEAD_NODE_BACKOFF_SECONDS,
         "sniff_on_start": False,
         "sniff_on_node_failure": False,
         "sniff_before_requests": False,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from elastic_transport import ObjectApiResponse
-from elasticsearch import ApiError
+from elasticsearch import ApiError, ConnectionError
 
 from logging_service.connection import elasticsearch
 from logging_service.documents import index_pattern
@@ -47,13 +47,15 @@ def build_timeline(events: Sequence[LoggedEvent]) -> Timeline:
 
 
 def _search(query: dict[str, Any]) -> ObjectApiResponse[Any]:
-    """The search, asked again after a pause while Elasticsearch answers 503 and SEARCH_PATIENCE_SECONDS
-    last; then its error. A node that does not answer at all is the client's to pass over
-    (logging_service.connection): when no node answers there is nothing to wait for here."""
+    """The search, asked again after a pause while SEARCH_PATIENCE_SECONDS last when Elasticsearch
+    answers 503, or, with several nodes, when none could be reached (the client's tries can all land on
+    a node just killed while the other sits out a backoff; logging_service.connection); then its error.
+    With one node, an unreachable one answers at once: there is nothing to wait for."""
     deadline = time.monotonic() + SEARCH_PATIENCE_SECONDS
     while True:
+        client = elasticsearch()
         try:
-            return elasticsearch().search(
+            return client.search(
                 index=index_pattern(),
                 query=query,
                 sort=[{"@timestamp": {"order": "asc", "unmapped_type": "date"}}],
@@ -63,6 +65,9 @@ def _search(query: dict[str, Any]) -> ObjectApiResponse[Any]:
             )
         except ApiError as error:
             if error.meta.status != 503 or time.monotonic() + SEARCH_PAUSE_SECONDS > deadline:
+                raise
+        except ConnectionError:
+            if len(client.transport.node_pool) < 2 or time.monotonic() + SEARCH_PAUSE_SECONDS > deadline:
                 raise
         time.sleep(SEARCH_PAUSE_SECONDS)
 
