@@ -88,6 +88,18 @@ def api_single(bench: Bench) -> dict[str, Any]:
     }
 
 
+def _batches_load(bench: Bench) -> LoadResult:
+    """end_to_end_messages over the three channels, in batches of batch_size, as fast as the API takes them."""
+    size = bench.size
+    return bench.load(
+        mode="closed",
+        channels=CHANNELS,
+        requests=size.end_to_end_messages // size.batch_size,
+        concurrency=size.batch_concurrency,
+        batch_size=size.batch_size,
+    )
+
+
 def api_batch(bench: Bench) -> dict[str, Any]:
     """Batches of `batch_size` as fast as the API takes them, with the channel workers stopped (relay
     and indexer running): what the accept alone holds. end_to_end measures it while delivery runs."""
@@ -96,13 +108,7 @@ def api_batch(bench: Bench) -> dict[str, Any]:
     for name in workers:
         bench.system.stop(name)
     try:
-        result = bench.load(
-            mode="closed",
-            channels=CHANNELS,
-            requests=size.end_to_end_messages // size.batch_size,
-            concurrency=size.batch_concurrency,
-            batch_size=size.batch_size,
-        )
+        result = _batches_load(bench)
     finally:
         for name in workers:
             bench.system.start(name)
@@ -117,15 +123,8 @@ def api_batch(bench: Bench) -> dict[str, Any]:
 
 def end_to_end(bench: Bench) -> dict[str, Any]:
     """N messages through the batch endpoint as fast as it takes them; delivery runs meanwhile."""
-    size = bench.size
     since = datetime.now(UTC)
-    result = bench.load(
-        mode="closed",
-        channels=CHANNELS,
-        requests=size.end_to_end_messages // size.batch_size,
-        concurrency=size.batch_concurrency,
-        batch_size=size.batch_size,
-    )
+    result = _batches_load(bench)
     bench.wait_quiet()
     deliveries = bench.ledger.deliveries(accepted_from=since, accepted_until=datetime.now(UTC))
     first_accept = min(d.accepted_at for d in deliveries)

@@ -199,20 +199,9 @@ class LogEmitter:
             **fields,
         )
 
-    def emit(
-        self,
-        action: Action,
-        *,
-        trace_id: str,
-        message: str,
-        outcome: Outcome = Outcome.UNKNOWN,
-        level: str = "info",
-        message_id: str | uuid.UUID | None = None,
-        **fields: Any,
-    ) -> LogEvent:
-        event = self.event(
-            action, trace_id=trace_id, message=message, outcome=outcome, level=level, message_id=message_id, **fields
-        )
+    def emit(self, action: Action, **fields: Any) -> LogEvent:
+        """`event(action, **fields)`, published now."""
+        event = self.event(action, **fields)
         self.publish(event)
         return event
 
