@@ -1,9 +1,10 @@
 """The API's HTTP server against granian, a Rust WSGI server (issue 27; docs/performance.md, "the HTTP
 server"): each server in turn under `wrk -t2 -c32` with bench/peer_celery/post.lua, on a hello-world
-app (the server's own ceiling) and on the API as the Procfile serves it, with the CPU the server's
+app (the server's own ceiling), on a bare durable accept (bench/bare_accept_wsgi.py: one SQLite row, one
+Kafka acknowledgement, the API's ceiling) and on the API as the Procfile serves it, with the CPU the server's
 processes spent per request — a figure that a shared, loaded machine distorts less than the rate.
 
-    python -m bench.servers [--seconds 15] [--rounds 2] [--apps hello,api]
+    python -m bench.servers [--seconds 15] [--rounds 2] [--apps hello,bare,api] [--servers gunicorn,granian]
 
 Needs `wrk` and granian (not a project requirement: the API stays on gunicorn, see the section).
 Shares the running Kafka under a fresh topic prefix; databases of its own in a temporary folder.
@@ -28,7 +29,11 @@ SERVERS = {
     "granian": "granian --interface wsgi --workers 2 --blocking-threads 8 --host 127.0.0.1 --port {port} "
     "--log-level warning {target}",
 }
-APPS = {"hello": "bench.hello_wsgi:application", "api": "config.wsgi:application"}
+APPS = {
+    "hello": "bench.hello_wsgi:application",
+    "bare": "bench.bare_accept_wsgi:application",
+    "api": "config.wsgi:application",
+}
 WARM_UP_SECONDS = 2.0
 
 
@@ -65,7 +70,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--apps", default="hello,api")
+    parser.add_argument("--apps", default="hello,bare,api")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="granian needs installing by hand")
     options = parser.parse_args()
     # Django first: bench's modules read the settings as they are imported.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -84,7 +90,7 @@ def main() -> None:
         key = system.prepare()
         for app in options.apps.split(","):
             for _ in range(options.rounds):  # alternated: the machine's load changes under both alike
-                for server in SERVERS:
+                for server in options.servers.split(","):
                     print(json.dumps(measure(system, key, server, app, options.seconds)), flush=True)
 
 

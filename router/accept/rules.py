@@ -53,6 +53,7 @@ E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 # str.splitlines() and so parts of Python's email package treat as line ends too.
 CONTROL_CHARACTERS_CLASS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 _CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CHARACTERS_CLASS}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _RFC3339_OFFSET = re.compile(r"(Z|z|[+-]\d{2}:?\d{2})$")
 
 REQUIRED = "This field is required."
@@ -124,9 +125,9 @@ def _text_checks(text: str, *, max_chars: int | None = None) -> list[str]:
         messages.append(f"Ensure this field has no more than {max_chars} characters.")
     if "\x00" in text:
         messages.append("Null characters are not allowed.")
-    surrogate = next((character for character in text if 0xD800 <= ord(character) <= 0xDFFF), None)
+    surrogate = None if text.isascii() else _SURROGATE.search(text)  # C-speed scans, not a loop per character
     if surrogate is not None:
-        messages.append(f"Surrogate characters are not allowed: U+{ord(surrogate):X}.")
+        messages.append(f"Surrogate characters are not allowed: U+{ord(surrogate.group()):X}.")
     return messages
 
 
@@ -253,12 +254,14 @@ def json_object_check(value: Any, *, max_bytes: int = METADATA_MAX_BYTES) -> Map
     if _nesting_depth(value) > METADATA_MAX_DEPTH:
         raise FieldError(f"Must be nested at most {METADATA_MAX_DEPTH} levels deep.")
     try:
-        size = len(orjson.dumps(value))
+        encoded: bytes | None = orjson.dumps(value)
     except orjson.JSONEncodeError:
-        size = max_bytes + 1  # an integer beyond 64 bits: the envelope could not be written anyway
-    if size > max_bytes:
+        encoded = None  # an integer beyond 64 bits: the envelope could not be written anyway
+    if encoded is None or len(encoded) > max_bytes:
         raise FieldError(f"Must be at most {max_bytes} bytes as JSON.")
-    if _holds_nul(value):
+    # orjson writes a NUL as \u0000, so without that text there is none; with it, look closer (a
+    # backslash the caller wrote before "u0000" reads alike).
+    if b"\\u0000" in encoded and _holds_nul(value):
         raise FieldError("Must not contain the NUL character (U+0000).")
     return MappingProxyType(value)
 

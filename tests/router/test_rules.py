@@ -49,3 +49,28 @@ def test_rules_between_fields_run_once_every_field_passed():
     with pytest.raises(InvalidMessage) as refused:
         message_request_validate({"channel": "sms", "to": "+14155552671", "body": "hi", "data": {}})
     assert refused.value.errors == {"data": ["Only together with `template`."]}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("caf\u00e9 \ud83d", ["Surrogate characters are not allowed: U+D83D."]),  # after other non-ASCII
+        ("\udfff", ["Surrogate characters are not allowed: U+DFFF."]),
+        ("nul\x00 and \ud800", ["Null characters are not allowed.", "Surrogate characters are not allowed: U+D800."]),
+    ],
+)
+def test_a_lone_surrogate_or_nul_in_a_text_field_is_named(body, expected):
+    with pytest.raises(InvalidMessage) as refused:
+        message_request_validate({"channel": "sms", "to": "+14155552671", "body": body})
+    assert refused.value.errors == {"body": expected}
+
+
+def test_text_that_reads_like_an_escaped_nul_is_not_one():
+    """JSON's `\\u0000` written by the caller as text (a backslash, then `u0000`) is no NUL character."""
+    request = message_request_validate(
+        {"channel": "sms", "to": "+14155552671", "body": "emoji \U0001f600 ok", "metadata": {"path": "C:\\u0000"}}
+    )
+    assert request.metadata == {"path": "C:\\u0000"}
+    with pytest.raises(InvalidMessage) as refused:
+        message_request_validate({"channel": "sms", "to": "+14155552671", "body": "x", "metadata": {"p": "C:\\\x00"}})
+    assert refused.value.errors == {"metadata": ["Must not contain the NUL character (U+0000)."]}
