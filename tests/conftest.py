@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,13 @@ from messaging.topics import all_topics
 from tests.debian import debian_command
 from tests.private_engines import started_private_elasticsearch
 from tests.processes import wait_for
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's folder of test databases (config/settings/test.py), once pytest-django has dropped them."""
+    folder = getattr(settings, "TEST_DATABASE_DIR", None)
+    if folder is not None and not config.getoption("reuse_db", default=False):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -31,6 +31,7 @@ SOURCES = [
 NOT_SETTINGS = {
     "COMMS_TEST_RUN_ID": "set by the test run for the processes it starts",
     "COMMS_USE_TEST_DATABASES": "set by tests for the processes they start",
+    "COMMS_TEST_DATABASE_DIR": "set by the test run for the processes it starts",
     "PROMETHEUS_MULTIPROC_DIR": "set by gunicorn.conf.py for its own workers",
     "PORT": "set by honcho for each Procfile process (METRICS_PORT is the setting)",
     "XDG_CACHE_HOME": "the desktop standard's cache directory (ENGINES_CACHE_DIR is the setting)",
