@@ -592,4 +592,6 @@ def batch_edge_cases() -> list[Post]:
         Post(BATCH, {"messages": valid}, size=limit + 1),
         Post(BATCH, {"messages": valid}, Headers(idempotency="fresh", sequence="replay")),
         Post(BATCH, {"messages": valid}, Headers(idempotency="fresh", sequence="conflict")),
+        # The browsable API's page with a blank key: once a false difference (the key named in the page).
+        Post(BATCH, {"messages": []}, Headers(accept="text/html", idempotency="blank")),
     ]
