@@ -20,10 +20,16 @@ from tests.private_engines import started_private_elasticsearch
 from tests.processes import wait_for
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's folder of test databases (config/settings/test.py), before pytest-django makes them."""
+    settings.TEST_DATABASE_DIR.mkdir(parents=True, exist_ok=True)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's folder of test databases (config/settings/test.py), once pytest-django has dropped them."""
     folder = getattr(settings, "TEST_DATABASE_DIR", None)
-    if folder is not None and not config.getoption("reuse_db", default=False):
+    ours = folder is not None and folder.parent == settings.VAR_DIR / "test-db"  # not a folder named by hand
+    if ours and not config.getoption("reuse_db", default=False):
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -29,7 +29,7 @@ for _alias, _database in DATABASES.items():
     _database["TEST"] = {"NAME": _test_name}
     if _USE_TEST_DATABASES:
         _database["NAME"] = _test_name
-TEST_DATABASE_DIR.mkdir(parents=True, exist_ok=True)
+# Made by the pytest session (tests/conftest.py), not here: mypy and `manage.py check` read these settings too.
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
 # pytest turns DEBUG off and tests never run collectstatic: WhiteNoise looks static files up per
