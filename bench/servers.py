@@ -6,7 +6,8 @@ processes spent per request — a figure that a shared, loaded machine distorts 
 
     python -m bench.servers [--seconds 15] [--rounds 2] [--apps hello,bare,api] [--servers gunicorn,granian]
 
-Needs `wrk` and granian (not a project requirement: the API stays on gunicorn, see the section).
+Needs `wrk`, and granian for `--servers` with granian (not a project requirement: the API stays on
+gunicorn, see the section; `pip install granian` into the venv).
 Shares the running Kafka under a fresh topic prefix; databases of its own in a temporary folder.
 """
 
