@@ -17,6 +17,9 @@ import argparse
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,24 +41,57 @@ APPS = {
 WARM_UP_SECONDS = 2.0
 
 
-def measure(system: BenchSystem, key: str, server: str, app: str, seconds: float) -> dict[str, Any]:
-    """One server on one app: started, warmed up, measured, stopped."""
-    from bench.cpu import snapshot
+@dataclass(frozen=True)
+class Served:
+    url: str  # where single POSTs go
+    auth: str  # the Authorization header's value
+    pid: int  # the server's main process
+
+
+@contextmanager
+def bench_system(prefix: str) -> Iterator[tuple[BenchSystem, str]]:
+    """Django set up, the running engines under a fresh topic prefix, a BenchSystem in a temporary
+    folder, and its API key."""
+    # Django first: bench's modules read the settings as they are imported.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    import django
+
+    django.setup()
+    from bench.engines import bench_engines
+    from bench.system import BenchSystem
+    from engines.process import free_port
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder, bench_engines(Path(folder), reuse=True) as engines:
+        system = BenchSystem(Path(folder), engines, free_port())
+        yield system, system.prepare()
+
+
+@contextmanager
+def served(system: BenchSystem, key: str, server: str, app: str) -> Iterator[Served]:
+    """`app` under `server`, ready and warmed up; stopped afterwards."""
     from bench.peer import WrkLoad, run_wrk
     from engines.polling import wait_until
 
     system.start("api", command=SERVERS[server].format(target=APPS[app], port=system.api_port))
     try:
         wait_until(system.api_ready, timeout=240, what=f"{server} serving {app}")
-        url, auth = system.api_url + "/api/v1/messages", f"Api-Key {key}"
-        run_wrk(url, WrkLoad(WARM_UP_SECONDS), auth=auth)
-        load_average = os.getloadavg()[0]
-        pid = system.processes["api"].pid
-        before = snapshot({"server": pid}).by_process["server"][1]
-        result = run_wrk(url, WrkLoad(seconds), auth=auth)
-        spent = snapshot({"server": pid}).by_process["server"][1] - before
+        target = Served(url=system.api_url + "/api/v1/messages", auth=f"Api-Key {key}", pid=system.processes["api"].pid)
+        run_wrk(target.url, WrkLoad(WARM_UP_SECONDS), auth=target.auth)
+        yield target
     finally:
         system.stop("api")
+
+
+def measure(system: BenchSystem, key: str, server: str, app: str, seconds: float) -> dict[str, Any]:
+    """One server on one app: started, warmed up, measured, stopped."""
+    from bench.cpu import snapshot
+    from bench.peer import WrkLoad, run_wrk
+
+    with served(system, key, server, app) as target:
+        load_average = os.getloadavg()[0]
+        before = snapshot({"server": target.pid}).by_process["server"][1]
+        result = run_wrk(target.url, WrkLoad(seconds), auth=target.auth)
+        spent = snapshot({"server": target.pid}).by_process["server"][1] - before
     requests = result.requests_per_second * seconds
     return {
         "server": server,
@@ -74,21 +110,7 @@ def main() -> None:
     parser.add_argument("--apps", default="hello,bare,api")
     parser.add_argument("--servers", default=",".join(SERVERS), help="granian needs installing by hand")
     options = parser.parse_args()
-    # Django first: bench's modules read the settings as they are imported.
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-    import django
-
-    django.setup()
-    from bench.engines import bench_engines
-    from bench.system import BenchSystem
-    from engines.process import free_port
-
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-servers-") as folder,
-        bench_engines(Path(folder), reuse=True) as engines,
-    ):
-        system = BenchSystem(Path(folder), engines, free_port())
-        key = system.prepare()
+    with bench_system("bench-servers-") as (system, key):
         for app in options.apps.split(","):
             for _ in range(options.rounds):  # alternated: the machine's load changes under both alike
                 for server in options.servers.split(","):
