@@ -39,6 +39,8 @@ def _connection() -> sqlite3.Connection:
 def _kafka() -> Producer:
     """One producer per process, created after gunicorn's fork, with a thread serving its reports."""
     global _producer
+    if _producer is not None:  # no lock on the hot path once it exists
+        return _producer
     with _guard:
         if _producer is None:
             producer = Producer(
