@@ -77,6 +77,25 @@ def test_clients_sending_headers_a_byte_at_a_time_hold_no_thread():
                 connection.close()
 
 
+def test_clients_sending_their_body_slowly_hold_no_thread():
+    """Eight clients that sent their head and most of their body, then stall: a normal POST is still
+    served at once (the worker waits for a small body on its event loop). Seen failing under granian,
+    whose WSGI body reads hold a Python thread, without a timeout (docs/performance.md)."""
+    key = ApiKeyFactory().raw_key
+    with api(threads=2) as url:
+        port = int(url.rsplit(":", 1)[1])
+        slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        try:
+            for connection in slow:  # each body is missing its last 40 bytes
+                connection.sendall(raw_post(key)[:-40])
+            time.sleep(0.5)
+            status, _, took = post(url, key)
+            assert status == 202 and took < 5, (status, took)
+        finally:
+            for connection in slow:
+                connection.close()
+
+
 def test_requests_beyond_the_queue_are_shed_at_once_with_retry_after():
     """One thread, one waiting place, and requests that each take a second (Kafka unreachable: a
     request waits for its acknowledgement, then the outbox takes it): of eight at once, the ones that
