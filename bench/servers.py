@@ -4,7 +4,7 @@ app (the server's own ceiling), on a bare durable accept (bench/bare_accept_wsgi
 Kafka acknowledgement, the API's ceiling) and on the API as the Procfile serves it, with the CPU the server's
 processes spent per request — a figure that a shared, loaded machine distorts less than the rate.
 
-    python -m bench.servers [--seconds 15] [--rounds 2] [--apps hello,bare,api] [--servers gunicorn,granian]
+    python -m bench.servers [--seconds 15] [--rounds 2] [--apps hello,bare,api] [--servers gunicorn[,granian]]
 
 Needs `wrk`, and granian for `--servers` with granian (not a project requirement: the API stays on
 gunicorn, see the section; `pip install granian` into the venv).
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--apps", default="hello,bare,api")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="granian needs installing by hand")
+    parser.add_argument("--servers", default="gunicorn", help="gunicorn,granian compares both (granian by hand)")
     options = parser.parse_args()
     with bench_system("bench-servers-") as (system, key):
         for app in options.apps.split(","):

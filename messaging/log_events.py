@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
@@ -50,6 +50,23 @@ def event_time_text(moment: datetime) -> str:
     """`@timestamp` as every log event carries it: UTC, microseconds, `Z`. Cached: the events of one
     batch share their moment (LogEmitter.event's `timestamp`)."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class EventFields(TypedDict, total=False):
+    """A log event's optional fields (LogEvent's), as LogEmitter.event and .emit take them: one list,
+    so mypy checks every call of both."""
+
+    outcome: Outcome
+    level: str
+    channel: str | None
+    attempt: int | None
+    recipient: str | None
+    duration_ns: int | None
+    error_type: str | None
+    error_message: str | None
+    labels: Mapping[str, str]
+    id: uuid.UUID
+    timestamp: datetime
 
 
 @dataclass(frozen=True)
@@ -182,10 +199,8 @@ class LogEmitter:
         *,
         trace_id: str,
         message: str,
-        outcome: Outcome = Outcome.UNKNOWN,
-        level: str = "info",
         message_id: str | uuid.UUID | None = None,
-        **fields: Any,
+        **fields: Unpack[EventFields],
     ) -> LogEvent:
         """This service's event, not published yet (publish_many sends several together)."""
         return LogEvent(
@@ -193,15 +208,21 @@ class LogEmitter:
             service=self.service,
             trace_id=trace_id,
             message=message,
-            outcome=outcome,
-            level=level,
             message_id=str(message_id) if message_id is not None else None,
             **fields,
         )
 
-    def emit(self, action: Action, **fields: Any) -> LogEvent:
-        """`event(action, **fields)`, published now."""
-        event = self.event(action, **fields)
+    def emit(
+        self,
+        action: Action,
+        *,
+        trace_id: str,
+        message: str,
+        message_id: str | uuid.UUID | None = None,
+        **fields: Unpack[EventFields],
+    ) -> LogEvent:
+        """`event(...)`, published now."""
+        event = self.event(action, trace_id=trace_id, message=message, message_id=message_id, **fields)
         self.publish(event)
         return event
 
