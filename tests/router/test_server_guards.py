@@ -77,10 +77,10 @@ def test_clients_sending_headers_a_byte_at_a_time_hold_no_thread():
                 connection.close()
 
 
-def test_clients_sending_their_body_slowly_hold_no_thread():
+def test_clients_stalling_in_their_body_hold_no_thread():
     """Eight clients that sent their head and most of their body, then stall: a normal POST is still
-    served at once (the worker waits for a small body on its event loop). Seen failing under granian,
-    whose WSGI body reads hold a Python thread, without a timeout (docs/performance.md)."""
+    served (the worker waits for a small body on its event loop), not left to time out. Seen failing
+    under granian, whose WSGI body reads hold a Python thread with no timeout (docs/performance.md)."""
     key = ApiKeyFactory().raw_key
     with api(threads=2) as url:
         port = int(url.rsplit(":", 1)[1])
@@ -89,8 +89,8 @@ def test_clients_sending_their_body_slowly_hold_no_thread():
             for connection in slow:  # each body is missing its last 40 bytes
                 connection.sendall(raw_post(key)[:-40])
             time.sleep(0.5)
-            status, _, took = post(url, key)
-            assert status == 202 and took < 5, (status, took)
+            status, _, _ = post(url, key)  # times out (30 s) if every thread waits on a stalled body
+            assert status == 202
         finally:
             for connection in slow:
                 connection.close()
