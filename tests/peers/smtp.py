@@ -6,7 +6,6 @@ again on the same port (`restart()`): what it received before is kept, as a prov
 
 from __future__ import annotations
 
-import json
 import signal
 import smtplib
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 import trustme
 
 from engines.process import free_port
+from tests.peers import written_lines
 from tests.peers.restart import start_on_port
 from tests.processes import ManagedProcess
 
@@ -94,7 +94,7 @@ class SmtpSink:
 
 
 def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return written_lines(path)
 
 
 def _message_id(line: dict[str, Any]) -> str:

@@ -5,7 +5,6 @@ its record kept."""
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import urllib.error
@@ -13,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from engines.process import free_port
+from tests.peers import written_lines
 from tests.peers.restart import start_on_port
 from tests.processes import ManagedProcess
 
@@ -58,7 +58,7 @@ class FakeTwilioServer:
         return True
 
     def _lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
+        return written_lines(self.out)
 
     def calls(self, to: str) -> list[dict]:
         """The sends it received for `to` (form fields but the callback URL), whatever it answered."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from tests.peers import written_lines
 from tests.processes import ManagedProcess, process_env, wait_for
 
 
@@ -36,4 +36,4 @@ class WebhookReceiver:
         wait_for(lambda: "listening" in self.process.output(), timeout=30, what="the webhook receiver")
 
     def requests(self) -> list[dict]:
-        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
+        return written_lines(self.out)
