@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,9 @@ from messaging.tracing import TRACE_ID
 SCHEMA = "message/v1"
 
 
+@functools.lru_cache(maxsize=64)
 def _utc_text(moment: datetime) -> str:
+    """Cached: the messages of a batch share their moments (created, expires)."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

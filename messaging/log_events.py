@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,20 @@ def event_time_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+_random_bits = random.getrandbits
+_UUID4_VERSION_BITS = (4 << 76) | (0b10 << 62)
+_UUID4_KEPT_BITS = ~((0xF << 76) | (0b11 << 62)) & ((1 << 128) - 1)
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID's text, the event's id (and its Elasticsearch `_id`). From Python's
+    generator, as trace ids are (messaging.tracing): uuid.uuid4() makes a system call and a UUID
+    object per event, a fifth of a batch's log-event CPU."""
+    bits = (_random_bits(128) & _UUID4_KEPT_BITS) | _UUID4_VERSION_BITS
+    text = f"{bits:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 class EventFields(TypedDict, total=False):
     """A log event's optional fields (LogEvent's), as LogEmitter.event and .emit take them: one list,
     so mypy checks every call of both."""
@@ -65,7 +80,7 @@ class EventFields(TypedDict, total=False):
     error_type: str | None
     error_message: str | None
     labels: Mapping[str, str]
-    id: uuid.UUID
+    id: str
     timestamp: datetime
 
 
@@ -86,11 +101,11 @@ class LogEvent:
     error_type: str | None = None
     error_message: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    id: str = field(default_factory=lambda: new_event_id())
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_ecs(self) -> dict[str, Any]:
-        event: dict[str, Any] = {"id": str(self.id), "action": self.action, "outcome": self.outcome.value}
+        event: dict[str, Any] = {"id": self.id, "action": self.action, "outcome": self.outcome.value}
         if self.duration_ns is not None:
             event["duration"] = self.duration_ns
         labels: dict[str, Any] = {**self.labels}

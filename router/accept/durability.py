@@ -23,7 +23,6 @@ So a normal accept writes one row and no outbox entry.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,17 +102,11 @@ def messages_make_durable(
 
 def _sent(messages: Sequence[PreparedMessage], clients: AcceptClients) -> list[PublishError | None]:
     """Each message's record to Kafka; None where it was acknowledged within the timeout, else why not."""
-    futures = clients.acks.send([message.record for message in messages])
-    deadline = time.monotonic() + clients.timeout
-    errors: list[PublishError | None] = []
-    for future in futures:
-        try:
-            future.result(max(0.0, deadline - time.monotonic()))
-            errors.append(None)
-        except Exception as error:  # a timeout, or Kafka's error (a permanent one ends failed at the relay)
-            text = str(error) or f"no acknowledgement within {clients.timeout}s"
-            errors.append(PublishError(text, permanent=is_permanent(error)))
-    return errors
+    pending = clients.acks.send([message.record for message in messages])
+    return [
+        None if error is None else PublishError(str(error) or type(error).__name__, permanent=is_permanent(error))
+        for error in pending.outcomes(clients.timeout)
+    ]
 
 
 def messages_accepted(prepared: Sequence[PreparedMessage], *, log: LogEmitter) -> None:

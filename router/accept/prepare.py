@@ -109,14 +109,17 @@ def _envelope(
     )
 
 
-def message_prepare(*, request: MessageRequest, client: Client, trace: TraceContext) -> PreparedMessage:
+def message_prepare(
+    *, request: MessageRequest, client: Client, trace: TraceContext, accepted_at: datetime | None = None
+) -> PreparedMessage:
     """The message's index row and its record; the envelope is rendered once, as it will be produced,
     onto the lane of its priority (the outbox keeps that topic, so the relay publishes there too).
+    `accepted_at`: the moment of the accept (a batch's messages share one); now when not given.
 
     The default TTL is applied here rather than by the worker: the envelope then carries the one
     expiry every reader uses (GET shows it, the worker decides by it), fixed when the client was
     answered."""
-    created_at = timezone.now()
+    created_at = accepted_at or timezone.now()
     default_ttl = timedelta(seconds=settings.DELIVERY_DEFAULT_TTL_SECONDS[request.channel.value])
     expires_at = request.effective_expiry(accepted_at=created_at, default_ttl=default_ttl)
     envelope = _envelope(

@@ -251,12 +251,15 @@ def json_object_check(value: Any, *, max_bytes: int = METADATA_MAX_BYTES) -> Map
     `metadata`, a template's `data`. Read-only: the envelope downstream is frozen."""
     if not isinstance(value, dict):
         raise FieldError("Must be a JSON object.")
-    if _nesting_depth(value) > METADATA_MAX_DEPTH:
-        raise FieldError(f"Must be nested at most {METADATA_MAX_DEPTH} levels deep.")
     try:
         encoded: bytes | None = orjson.dumps(value)
     except orjson.JSONEncodeError:
-        encoded = None  # an integer beyond 64 bits: the envelope could not be written anyway
+        encoded = None  # an integer beyond 64 bits, or deeper than orjson goes: the walk below decides
+    # Every level opens a bracket, so a JSON with few of them (those inside strings counted too) is
+    # known to be shallow enough without walking it in Python.
+    shallow = encoded is not None and encoded.count(b"{") + encoded.count(b"[") <= METADATA_MAX_DEPTH
+    if not shallow and _nesting_depth(value) > METADATA_MAX_DEPTH:
+        raise FieldError(f"Must be nested at most {METADATA_MAX_DEPTH} levels deep.")
     if encoded is None or len(encoded) > max_bytes:
         raise FieldError(f"Must be at most {max_bytes} bytes as JSON.")
     # orjson writes a NUL as \u0000, so without that text there is none; with it, look closer (a

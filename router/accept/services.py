@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from messaging.tracing import TraceContext
 from router.accept.durability import AcceptClients, messages_make_durable
@@ -85,7 +86,11 @@ def messages_accept_batch(
     same key and body again answer the first response (nothing published again); another body raises
     IdempotencyConflict. Each message gets its own trace.
     """
-    prepared = [message_prepare(request=request, client=client, trace=TraceContext.new()) for request in requests]
+    accepted_at = timezone.now()
+    prepared = [
+        message_prepare(request=request, client=client, trace=TraceContext.new(), accepted_at=accepted_at)
+        for request in requests
+    ]
     outcome = _accepted(prepared, client=client, claim=idempotency, respond=respond)
     if isinstance(outcome, Replay):
         assert outcome.body is not None  # a batch's key keeps its response

@@ -105,3 +105,14 @@ def test_odd_fields_read_as_absent_and_a_document_without_an_action_is_no_event(
     for bad in ({"event": "odd"}, {**odd, "@timestamp": "yesterday"}):
         with pytest.raises(InvalidLogEvent):
             LoggedEvent.from_ecs(bad)
+
+
+def test_event_ids_are_distinct_version_4_uuids():
+    ids = [
+        LogEvent(action=Action.MESSAGE_ACCEPTED, service="router", trace_id="0" * 32, message="").id
+        for _ in range(10_000)
+    ]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:1000]:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from router.accept.requests import message_request_validate
-from router.accept.rules import InvalidMessage
+from router.accept.rules import METADATA_MAX_DEPTH, FieldError, InvalidMessage, json_object_check
 
 ACCEPT = Path(__file__).resolve().parents[2] / "router" / "accept"
 RULE_MODULES = ("rules.py", "rendering.py", "requests.py", "prepare.py")
@@ -74,3 +74,34 @@ def test_text_that_reads_like_an_escaped_nul_is_not_one():
     with pytest.raises(InvalidMessage) as refused:
         message_request_validate({"channel": "sms", "to": "+14155552671", "body": "x", "metadata": {"p": "C:\\\x00"}})
     assert refused.value.errors == {"metadata": ["Must not contain the NUL character (U+0000)."]}
+
+
+def _nested(depth: int, leaf: object = "x") -> object:
+    value = leaf
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("metadata", "refused"),
+    [
+        (_nested(METADATA_MAX_DEPTH), False),
+        (_nested(METADATA_MAX_DEPTH + 1), True),
+        # Brackets inside strings count toward the quick bound, never toward the depth.
+        ({"text": "{[" * 40}, False),
+        ([[[]]], True),  # not an object at all
+        # Deeper than the JSON encoder goes: still the depth's message, not the size's.
+        (_nested(300), True),
+        # A list deep inside, behind a flat start.
+        ({"a": 1, "b": [[[_nested(METADATA_MAX_DEPTH)]]]}, True),
+    ],
+)
+def test_metadata_depth_is_refused_past_its_limit_only(metadata, refused):
+    try:
+        json_object_check(metadata)
+    except FieldError as error:
+        assert refused, f"refused: {error}"
+        assert "levels deep" in str(error) or "JSON object" in str(error)
+    else:
+        assert not refused, "accepted"
