@@ -108,7 +108,9 @@ def api_batch(bench: Bench) -> dict[str, Any]:
     for name in workers:
         bench.system.stop(name)
     try:
+        before = cpu.snapshot(bench.system.pids())
         result = _batches_load(bench)
+        accepting = cpu.usage(before, cpu.snapshot(bench.system.pids()))
     finally:
         for name in workers:
             bench.system.start(name)
@@ -118,6 +120,8 @@ def api_batch(bench: Bench) -> dict[str, Any]:
         "batch_size": size.batch_size,
         "concurrency": size.batch_concurrency,
         **_http(result),
+        # While the batches went in (the workers' restart and drain after it not counted).
+        "accept_cpu_ms_per_message": cpu.ms_per_request(accepting, result.accepted_messages),
     }
 
 

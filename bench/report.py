@@ -178,17 +178,22 @@ def render(results: dict[str, Any]) -> str:
 
 
 def accept_cpu_lines(results: dict[str, Any]) -> list[str]:
-    """`--peer celery`: CPU per accepted POST while wrk ran, by process, for both systems."""
+    """CPU per accepted POST while wrk ran (`--peer celery`, both systems), and per message while the
+    api_batch phase's batches went in, by process."""
     lines = []
-    for label, key in (("this system", "peer_shape"), ("celery peer", "peer_celery")):
-        per = results.get(key, {}).get("accept_cpu_ms_per_request")
+    for label, key, field, unit in (
+        ("this system", "peer_shape", "accept_cpu_ms_per_request", "accepted POST (wrk)"),
+        ("celery peer", "peer_celery", "accept_cpu_ms_per_request", "accepted POST (wrk)"),
+        ("this system", "api_batch", "accept_cpu_ms_per_message", "message accepted in a batch"),
+    ):
+        per = results.get(key, {}).get(field)
         if not per:
             continue
         parts = ", ".join(
-            f"{name} {ms:.2f}" for name, ms in sorted(per.items(), key=lambda item: -item[1]) if name != "total"
+            f"{name} {ms:.3f}" for name, ms in sorted(per.items(), key=lambda item: -item[1]) if name != "total"
         )
-        lines.append(f"  {label}: {per['total']:.2f} ms of its processes' CPU per accepted POST ({parts})")
-    return ["", "CPU per accepted POST while wrk ran (ms):", *lines] if lines else []
+        lines.append(f"  {label}: {per['total']:.3f} ms of its processes' CPU per {unit} ({parts})")
+    return ["", "CPU while accepting (ms):", *lines] if lines else []
 
 
 PHASES = (

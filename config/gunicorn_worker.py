@@ -26,6 +26,7 @@ import os
 import re
 import selectors
 import socket
+import struct
 import time
 from functools import partial
 from typing import Any
@@ -43,6 +44,16 @@ _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 # end is not known from its head.
 _ENDS_CONNECTION = re.compile(rb"\r\n(connection:[^\r\n]*close|transfer-encoding:)", re.IGNORECASE)
 ACCEPT_BURST = 64
+# Every worker's loop is woken by a new connection and the first to call accept() takes it, however
+# busy its request threads are: two batch clients connecting together mostly landed on one worker,
+# whose requests then ran one at a time (one process runs one thread's Python at a time) while the
+# other worker idled. A worker with a connection in progress waits this long before accepting.
+ACCEPT_YIELD_SECONDS = 0.002
+# struct tcp_info (linux/tcp.h): tcpi_state is its first byte; for a listening socket the u32
+# tcpi_unacked, after 8 bytes of flags and four u32s, holds the accept queue's length.
+_TCP_LISTEN = 10
+_TCPI_UNACKED_OFFSET = 24
+_TCP_INFO_READ_BYTES = 32
 
 SHED_BODY = b'{"detail":"The server is at capacity; retry after the time Retry-After gives."}'
 _SHED_HEAD = (
@@ -66,7 +77,10 @@ class GuardedThreadWorker(ThreadWorker):
 
     # --- accepting, and reading the head on the event loop ---------------------------------------
     def accept(self, server: Any, listener: socket.socket) -> None:
-        for taken in range(ACCEPT_BURST):
+        if self.cfg.workers > 1 and self.nr_conns > len(self._keep):
+            # Serving already: give an idle worker the first chance at it (see ACCEPT_YIELD_SECONDS).
+            time.sleep(ACCEPT_YIELD_SECONDS)
+        for taken in range(self._fair_share(listener)):
             if not self.alive or self.nr_conns >= self.worker_connections:
                 return
             if taken and self.waiting >= self.queue_limit:
@@ -80,6 +94,16 @@ class GuardedThreadWorker(ThreadWorker):
             self.nr_conns += 1
             # A client sends its request right after connecting: it is usually here already.
             self._read_head(TConn(self.cfg, sock, client, server), None)
+
+    def _fair_share(self, listener: socket.socket) -> int:
+        """How many waiting connections this turn takes: its share of those in the listener's queue,
+        so that clients connecting together are spread over the workers. A worker that took them all
+        would keep them (keep-alive), and two batch clients on one worker run at half the speed of
+        one on each: a worker runs one request's Python at a time."""
+        waiting = _accept_queue_length(listener)
+        if waiting is None:
+            return ACCEPT_BURST
+        return max(1, min(ACCEPT_BURST, -(-waiting // max(1, self.cfg.workers))))
 
     def on_client_socket_readable(self, conn: TConn, client: socket.socket) -> None:
         partial_head = self._partial.pop(conn, None)
@@ -171,6 +195,18 @@ class GuardedThreadWorker(ThreadWorker):
     def _handle_counted(self, conn: TConn) -> Any:
         self.waiting -= 1  # the counter is only a bound: a race off by one does not matter
         return self.handle(conn)
+
+
+def _accept_queue_length(listener: socket.socket) -> int | None:
+    """Connections waiting to be accepted (Linux: a listening socket's TCP_INFO holds its accept
+    queue's length in `tcpi_unacked`); None where that cannot be read (a Unix socket, another OS)."""
+    try:
+        info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_READ_BYTES)
+    except (AttributeError, OSError):
+        return None
+    if len(info) < _TCP_INFO_READ_BYTES or info[0] != _TCP_LISTEN:
+        return None
+    return int(struct.unpack_from("I", info, _TCPI_UNACKED_OFFSET)[0])
 
 
 def _whole_single_request(received: bytes) -> bool:
