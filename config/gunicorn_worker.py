@@ -13,9 +13,12 @@
   (a reconnection per refusal would cost the overloaded loop an accept and the client a handshake).
 - **The loop keeps up with bursts.** Stock gthread accepts one connection per turn of its loop and
   reads it on the next turn; each turn waits for the GIL behind the busy request threads, so under a
-  burst new connections sat in the kernel's queue for seconds. Here a turn accepts what is waiting (up
-  to ACCEPT_BURST, while the queue has room) and reads each new connection's request at once if it
-  has arrived.
+  burst new connections sat in the kernel's queue for seconds. Here a turn accepts its share of what
+  is waiting (up to ACCEPT_BURST, while the queue has room) and reads each new connection's request at
+  once if it has arrived.
+- **Clients are spread over the workers.** A worker already serving a connection leaves a new one to
+  an idle worker first (ACCEPT_YIELD_SECONDS), so two batch clients connecting together run on both
+  workers instead of one after the other on one.
 """
 
 from __future__ import annotations
