@@ -101,7 +101,7 @@ class LogEvent:
     error_type: str | None = None
     error_message: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: new_event_id())
+    id: str = field(default_factory=new_event_id)
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_ecs(self) -> dict[str, Any]:
