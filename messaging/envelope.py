@@ -21,8 +21,9 @@ SCHEMA = "message/v1"
 
 
 @functools.lru_cache(maxsize=64)
-def _utc_text(moment: datetime) -> str:
-    """Cached: the messages of a batch share their moments (created, expires)."""
+def utc_text(moment: datetime) -> str:
+    """A moment as the envelope and the API write it: UTC, `Z`. Cached: the messages of a batch share
+    their moments (created, expires)."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -68,12 +69,12 @@ class MessageEnvelope:
             "to": self.to,
             "body": self.body,
             "metadata": dict(self.metadata),
-            "createdAt": _utc_text(self.created_at),
+            "createdAt": utc_text(self.created_at),
             "attempt": self.attempt,
             "priority": self.priority.value,
         }
         if self.expires_at is not None:
-            data["expiresAt"] = _utc_text(self.expires_at)
+            data["expiresAt"] = utc_text(self.expires_at)
         if self.subject is not None:
             data["subject"] = self.subject
         if self.html is not None:

@@ -1,12 +1,10 @@
-"""What the router's serializers share: strict text, strict objects, and how the API writes a moment.
-Each view's own input and output serializers live beside it (router.views.*); a message request's
-rules are router.accept.rules."""
+"""What the router's serializers share: strict text and strict objects (a moment is written by
+messaging.envelope.utc_text, as the envelope writes it). Each view's own input and output serializers live
+beside it (router.views.*); a message request's rules are router.accept.rules."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -36,9 +34,3 @@ class StrictSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
-
-
-@functools.lru_cache(maxsize=64)
-def utc_text(moment: datetime) -> str:
-    """A moment as the API writes it: UTC, `Z`. Cached: a batch's answers share their moment."""
-    return moment.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"

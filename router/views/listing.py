@@ -24,12 +24,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messaging.envelope import utc_text
 from messaging.lifecycle import MessageStatus
 from messaging.priorities import Priority
 from router.models import CHANNEL_CHOICES, Message
 from router.permissions import client_of
 from router.selectors import delivery_states_get, message_state, messages_list
-from router.serializers import StrictSerializer, utc_text
+from router.serializers import StrictSerializer
 
 FILTERS = ("channel", "status", "priority", "to", "since", "until", "template")
 # Query parameters that are not filters: the page's own, and the browsable API's renderer choice.

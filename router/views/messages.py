@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from messaging.channels import Channel
+from messaging.envelope import utc_text
 from messaging.lifecycle import MessageStatus
 from messaging.priorities import Priority
 from router.accept.prepare import AcceptedMessage
@@ -45,7 +46,7 @@ from router.errors import IdempotencyConflict
 from router.models import CHANNEL_CHOICES, Message
 from router.permissions import client_of
 from router.selectors import template_get
-from router.serializers import StrictCharField, StrictSerializer, utc_text
+from router.serializers import StrictCharField, StrictSerializer
 from router.views.base import RouterAPIView
 from router.views.listing import LIST_EXAMPLE, LIST_PARAMETERS, MessagePageSerializer, message_list_response
 from router.views.schema_docs import (

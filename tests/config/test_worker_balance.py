@@ -23,8 +23,9 @@ BODY = b"x" * 100_000  # about a batch's size: read by a request thread, not on 
 def two_workers() -> Iterator[int]:
     port = free_port()
     argv = [sys.executable, "-m", "gunicorn", "tests.config.busy_app:app", "--bind", f"127.0.0.1:{port}"]
-    argv += ["--workers", "2"]  # the worker class and the rest: gunicorn.conf.py, as the API runs
-    process = ManagedProcess(f"api-balance-{port}", argv, process_env())  # in the project: its gunicorn.conf.py
+    argv += ["--workers", "2"]
+    # Started in the project's folder: gunicorn.conf.py gives the worker class and the rest, as for the API.
+    process = ManagedProcess(f"api-balance-{port}", argv, process_env())
 
     answered: set[str] = set()
 
@@ -67,6 +68,7 @@ def test_two_clients_connecting_together_are_served_by_both_workers():
                 client.start()
             for client in clients:
                 client.join(60)
+            assert len(pids) == 2, f"round {round_ + 1}: a client failed (see the gunicorn log)"
             first, second = pids
             assert len(first) == len(second) == 1, "a keep-alive connection stays with its worker"
             assert first != second, f"round {round_ + 1}: both clients were served by worker {first}"

@@ -67,7 +67,7 @@ class SmtpSink:
             return False
 
     def received(self) -> list[dict[str, Any]]:
-        return _lines(self.out)
+        return written_lines(self.out)
 
     def arrivals(self) -> Counter[str]:
         """message id → emails that arrived with it (from the Message-ID `<id@domain>`)."""
@@ -75,7 +75,7 @@ class SmtpSink:
 
     def refusals(self) -> Counter[str]:
         """message id → times a send of it was refused for the rate (454); its total is all refusals."""
-        return Counter(_message_id(line) for line in _lines(self.refusals_out))
+        return Counter(_message_id(line) for line in written_lines(self.refusals_out))
 
     def kill(self) -> None:
         """SIGKILL the server, as a crash would: connections drop mid-session, nothing is flushed."""
@@ -91,10 +91,6 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.process.stop()
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    return written_lines(path)
 
 
 def _message_id(line: dict[str, Any]) -> str:

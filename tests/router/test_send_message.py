@@ -9,12 +9,11 @@ import pytest
 from django.conf import settings
 
 from messaging.channels import Channel
-from messaging.envelope import MessageEnvelope
+from messaging.envelope import MessageEnvelope, utc_text
 from messaging.headers import decode_headers
 from messaging.topics import router_log_topic, send_topic
 from messaging.tracing import TraceContext
 from router.models import OutboxEntry
-from router.serializers import utc_text
 from tests.delivery.support import CHANNEL_DBS
 from tests.router.factories import REQUEST_FACTORIES, ApiKeyFactory
 from tests.router.kafka import read_records, wait_for_records
